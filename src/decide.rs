@@ -1,0 +1,202 @@
+//! The rules, in precedence order, evaluated on plain data: no locks, no clock.
+
+use crate::account::{AccountStatus, InviteSetting};
+use crate::member::Member;
+use crate::outcome::{Denied, DenyReason};
+use crate::policy::{Policy, TierLimits};
+use crate::shard::{PairState, Spans};
+use crate::spam::Verdict;
+use crate::time::Timestamp;
+use crate::window::log_usage;
+
+/// What the decision needs to know about the recipient.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct View {
+    pub(crate) banned: bool,
+    pub(crate) setting: InviteSetting,
+    /// Whether the recipient's setting admits this sender.
+    pub(crate) admits: bool,
+    /// No shared connection, neither in the other's contacts, no email given.
+    pub(crate) stranger: bool,
+}
+
+impl View {
+    /// A recipient with nothing special about them, who shares nothing with the sender.
+    pub(crate) fn plain(email_given: bool) -> Self {
+        View {
+            banned: false,
+            setting: InviteSetting::Everyone,
+            admits: true,
+            stranger: !email_given,
+        }
+    }
+}
+
+/// The request, prepared for judging.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Subject<'a> {
+    pub(crate) sender: u64,
+    pub(crate) recipient: u64,
+    pub(crate) note: Option<&'a str>,
+    pub(crate) key: Option<u64>,
+}
+
+/// Everything the rules read, borrowed.
+pub(crate) struct Facts<'a> {
+    pub(crate) now: u64,
+    pub(crate) member: &'a Member,
+    pub(crate) pair: Option<&'a PairState>,
+    pub(crate) view: View,
+    pub(crate) spam: Option<Verdict>,
+    pub(crate) policy: &'a Policy,
+    pub(crate) spans: &'a Spans,
+}
+
+/// Calls `deny` for every rule that denies, in precedence order, with that rule's own
+/// instant of clearing (`None`: only an action clears it). The member must be settled
+/// at `now`.
+pub(crate) fn evaluate(f: &Facts<'_>, s: &Subject<'_>, deny: &mut impl FnMut(DenyReason, Option<u64>)) {
+    let m = f.member;
+    let limits: &TierLimits = f.policy.limits(m.tier);
+    if let (Some(key), Some(extra)) = (s.key, m.extra.as_deref()) {
+        if let Some(rec) = extra.idem.get(key) {
+            if rec.recipient != s.recipient {
+                let first_recipient = crate::MemberId(rec.recipient);
+                deny(DenyReason::IdempotencyConflict { key, first_recipient }, None);
+            }
+        }
+    }
+    if s.sender == s.recipient {
+        deny(DenyReason::SelfInvite, None);
+    }
+    match m.status.at(Timestamp::from_millis(f.now)) {
+        AccountStatus::Banned => deny(DenyReason::SenderBanned, None),
+        AccountStatus::Restricted { until } => {
+            deny(DenyReason::SenderRestricted { until }, until.map(Timestamp::as_millis))
+        }
+        AccountStatus::Active => {}
+    }
+    if f.view.banned {
+        deny(DenyReason::RecipientUnavailable, None);
+    }
+    if m.is_connected(s.recipient) {
+        deny(DenyReason::AlreadyConnected, None);
+    }
+    if !f.view.admits {
+        deny(DenyReason::RecipientNotAccepting { setting: f.view.setting }, None);
+    }
+    if let Some(pair) = f.pair {
+        let pending = pair.seqs.len() as u32;
+        if pending >= f.policy.max_pending_per_pair {
+            // The pair frees a slot when enough of its oldest invitations expire.
+            let idx = (pending - f.policy.max_pending_per_pair) as usize;
+            let frees = pair
+                .seqs
+                .get(idx)
+                .and_then(|&seq| m.ledger.find(seq).and_then(|at| m.ledger.get(at)))
+                .map(|inv| inv.sent_at.saturating_add(f.spans.ttl));
+            let limit = f.policy.max_pending_per_pair;
+            deny(DenyReason::PairPendingLimit { pending, limit }, frees);
+        }
+        if pair.cooldown_until > f.now {
+            let until = Timestamp::from_millis(pair.cooldown_until);
+            deny(DenyReason::ReinviteCooldown { until }, Some(pair.cooldown_until));
+        }
+    }
+    let day = m.sends.daily(limits.daily, f.spans.day);
+    if day.used >= limits.daily {
+        deny(DenyReason::DailyLimit { used: day.used, limit: limits.daily }, day.frees_at);
+    }
+    let week = m.sends.weekly(limits.weekly, f.spans.week);
+    if week.used >= limits.weekly {
+        deny(DenyReason::WeeklyLimit { used: week.used, limit: limits.weekly }, week.frees_at);
+    }
+    if let Some(note) = s.note {
+        if let Some(limit) = limits.notes_per_30d {
+            let usage = m
+                .extra
+                .as_deref()
+                .map(|e| log_usage(&e.notes, f.now, Some(limit), f.spans.note));
+            let used = usage.map_or(0, |u| u.used);
+            if used >= limit {
+                deny(DenyReason::NoteQuota { used, limit }, usage.and_then(|u| u.frees_at));
+            }
+        }
+        let chars = note.chars().count();
+        if chars > limits.max_note_chars as usize {
+            let chars = u32::try_from(chars).unwrap_or(u32::MAX);
+            deny(DenyReason::NoteTooLong { chars, limit: limits.max_note_chars }, None);
+        }
+    }
+    if let Some(v) = f.spam {
+        deny(DenyReason::SpamSuspected { signals: v.signals }, Some(v.until));
+    }
+}
+
+/// Folds the denying rules into one denial: the first reason (of the daily and
+/// weekly limits, the one that clears later), and the instant all of them clear.
+#[derive(Debug, Default)]
+pub(crate) struct Verdicts {
+    first: Option<(DenyReason, Option<u64>)>,
+    retry: Option<u64>,
+    needs_action: bool,
+}
+
+impl Verdicts {
+    pub(crate) fn add(&mut self, reason: DenyReason, at: Option<u64>) {
+        match at {
+            None => self.needs_action = true,
+            Some(t) => self.retry = Some(self.retry.map_or(t, |r| r.max(t))),
+        }
+        match self.first {
+            None => self.first = Some((reason, at)),
+            Some((DenyReason::DailyLimit { .. }, daily_at))
+                if matches!(reason, DenyReason::WeeklyLimit { .. }) && at > daily_at =>
+            {
+                self.first = Some((reason, at));
+            }
+            Some(_) => {}
+        }
+    }
+
+    pub(crate) fn into_denied(self) -> Option<Denied> {
+        let (reason, _) = self.first?;
+        let retry_at = if self.needs_action {
+            None
+        } else {
+            self.retry.map(Timestamp::from_millis)
+        };
+        Some(Denied { reason, retry_at })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn later_of_daily_and_weekly_is_reported() {
+        let mut v = Verdicts::default();
+        v.add(DenyReason::DailyLimit { used: 1, limit: 1 }, Some(10));
+        v.add(DenyReason::WeeklyLimit { used: 1, limit: 1 }, Some(20));
+        let d = v.into_denied().unwrap();
+        assert!(matches!(d.reason, DenyReason::WeeklyLimit { .. }));
+        assert_eq!(d.retry_at, Some(Timestamp::from_millis(20)));
+
+        let mut tie = Verdicts::default();
+        tie.add(DenyReason::DailyLimit { used: 1, limit: 1 }, Some(20));
+        tie.add(DenyReason::WeeklyLimit { used: 1, limit: 1 }, Some(20));
+        assert!(matches!(tie.into_denied().unwrap().reason, DenyReason::DailyLimit { .. }));
+    }
+
+    #[test]
+    fn any_action_rule_makes_retry_none() {
+        let mut v = Verdicts::default();
+        v.add(DenyReason::DailyLimit { used: 1, limit: 1 }, Some(10));
+        v.add(DenyReason::NoteTooLong { chars: 9, limit: 1 }, None);
+        let d = v.into_denied().unwrap();
+        assert!(matches!(d.reason, DenyReason::DailyLimit { .. }));
+        assert_eq!(d.retry_at, None);
+        assert!(Verdicts::default().into_denied().is_none());
+    }
+}

@@ -1,0 +1,79 @@
+//! Email addresses: normalisation and validation.
+
+use std::fmt;
+
+/// Why an email address, or its registration, was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum EmailError {
+    /// The text is not of the form `local@domain.tld`.
+    Invalid(String),
+    /// The address already belongs to another member.
+    Taken {
+        /// The address, normalised.
+        email: String,
+        /// Its owner.
+        owner: crate::MemberId,
+    },
+}
+
+impl fmt::Display for EmailError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            EmailError::Invalid(text) => write!(
+                f,
+                "{text:?} is not a valid email address (expected local@domain.tld); correct or remove it"
+            ),
+            EmailError::Taken { email, owner } => write!(
+                f,
+                "{email} is already registered to {owner}; an address belongs to one member only"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for EmailError {}
+
+/// Trims and lower-cases `text`, and checks it is `local@domain.tld`.
+pub(crate) fn normalize(text: &str) -> Result<String, EmailError> {
+    let trimmed = text.trim();
+    let invalid = || EmailError::Invalid(text.to_owned());
+    let (local, domain) = trimmed.split_once('@').ok_or_else(invalid)?;
+    let labels_ok = domain.split('.').all(|l| {
+        !l.is_empty()
+            && l.chars()
+                .all(|c| c.is_alphanumeric() || c == '-')
+    });
+    let (_, tld) = domain.rsplit_once('.').ok_or_else(invalid)?;
+    let local_ok = !local.is_empty()
+        && local
+            .chars()
+            .all(|c| !c.is_whitespace() && !c.is_control() && c != '@');
+    if !local_ok || !labels_ok || tld.chars().count() < 2 {
+        return Err(invalid());
+    }
+    Ok(trimmed.to_lowercase())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn emails_are_trimmed_and_folded() {
+        assert_eq!(normalize("  Ada@Example.COM \n").unwrap(), "ada@example.com");
+        assert_eq!(normalize("a.b+c@mail.example.org").unwrap(), "a.b+c@mail.example.org");
+    }
+
+    #[test]
+    fn malformed_emails_are_refused_naming_the_text() {
+        for bad in [
+            "", "plain", "@example.com", "a@", "a@b", "a@b.", "a@.com", "a b@c.com", "a@b@c.com",
+            "a@exa mple.com", "a@b.c",
+        ] {
+            let err = normalize(bad).unwrap_err();
+            assert_eq!(err, EmailError::Invalid(bad.to_owned()), "{bad:?}");
+            assert!(err.to_string().contains("not a valid email"));
+        }
+    }
+}

@@ -1,0 +1,40 @@
+#![doc = include_str!("../README.md")]
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+mod account;
+mod codec;
+mod decide;
+mod email;
+mod engine;
+mod ids;
+mod ledger;
+mod lifecycle;
+mod member;
+mod outcome;
+mod policy;
+mod relations;
+mod report;
+mod request;
+mod shard;
+mod spam;
+mod spam_signals;
+mod sweeper;
+mod time;
+mod window;
+
+pub use account::{AccountStatus, InviteSetting, Tier};
+pub use email::EmailError;
+pub use engine::{Engine, EngineBuilder};
+pub use ids::{InviteId, MemberId};
+pub use lifecycle::{PendingInvite, PendingPage};
+pub use outcome::{Denied, DenyReason, InviteError, Sent};
+pub use policy::{
+    ConfigError, IgnoredRule, Policy, RateRule, SpamPolicy, TierLimits, DAILY_WINDOW,
+    IDEMPOTENCY_WINDOW, NOTE_WINDOW, WEEKLY_WINDOW,
+};
+pub use report::{Blocker, Capacity, Diagnosis, NoteCapacity, WindowCapacity};
+pub use request::InviteRequest;
+pub use spam_signals::{SpamSignal, SpamSignals};
+pub use sweeper::{SweepStats, Sweeper};
+pub use time::{Clock, ManualClock, SystemClock, Timestamp};

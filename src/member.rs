@@ -1,0 +1,143 @@
+//! One member's record: hot sender state inline, rarer facts boxed.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+
+use crate::account::{AccountStatus, InviteSetting, Tier};
+use crate::ledger::Ledger;
+use crate::spam::SpamState;
+use crate::spam_signals::SpamSignals;
+use crate::window::{Log, SendLog};
+
+pub(crate) type FastMap<K, V> = HashMap<K, V, ahash::RandomState>;
+pub(crate) type FastSet<K> = HashSet<K, ahash::RandomState>;
+
+/// An accepted send made with an idempotency key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct IdemRecord {
+    pub(crate) recipient: u64,
+    pub(crate) seq: u64,
+    pub(crate) sent_at: u64,
+}
+
+/// Idempotency records of one sender over the last 24 hours.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct IdemLog {
+    by_key: FastMap<u64, IdemRecord>,
+    order: VecDeque<u64>,
+}
+
+impl IdemLog {
+    pub(crate) fn expire(&mut self, now: u64, window: u64) {
+        while let Some(&key) = self.order.front() {
+            let due = self
+                .by_key
+                .get(&key)
+                .is_none_or(|r| r.sent_at.saturating_add(window) <= now);
+            if !due {
+                break;
+            }
+            self.by_key.remove(&key);
+            self.order.pop_front();
+        }
+    }
+
+    pub(crate) fn get(&self, key: u64) -> Option<&IdemRecord> {
+        self.by_key.get(&key)
+    }
+
+    pub(crate) fn insert(&mut self, key: u64, record: IdemRecord) {
+        if self.by_key.insert(key, record).is_none() {
+            self.order.push_back(key);
+        }
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.order.is_empty()
+    }
+
+    pub(crate) fn last_at(&self) -> Option<u64> {
+        self.order
+            .back()
+            .and_then(|k| self.by_key.get(k))
+            .map(|r| r.sent_at)
+    }
+
+    /// Records oldest first.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (u64, &IdemRecord)> {
+        self.order
+            .iter()
+            .filter_map(|k| self.by_key.get(k).map(|r| (*k, r)))
+    }
+}
+
+/// Facts most members do not have, kept out of the hot record.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Extra {
+    pub(crate) notes: Log,
+    pub(crate) idem: IdemLog,
+    pub(crate) spam: SpamState,
+    pub(crate) connections: FastSet<u64>,
+    /// Members this member follows.
+    pub(crate) follows: FastSet<u64>,
+    /// Registered emails, normalised.
+    pub(crate) emails: Vec<String>,
+    /// Imported contacts, normalised, in import order.
+    pub(crate) contacts: Vec<String>,
+    pub(crate) contact_set: FastSet<String>,
+    /// The spam signals behind the current restriction, if the engine imposed it.
+    pub(crate) restricted_for: Option<SpamSignals>,
+}
+
+impl Extra {
+    /// Whether a member with this and nothing else is indistinguishable from a new one
+    /// at `now` with the given spam idle instant.
+    fn is_idle(&self, now: u64, spam_idle_at: u64) -> bool {
+        self.notes.is_empty()
+            && self.idem.is_empty()
+            && spam_idle_at <= now
+            && self.connections.is_empty()
+            && self.follows.is_empty()
+            && self.emails.is_empty()
+            && self.contacts.is_empty()
+    }
+}
+
+/// A member's record.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Member {
+    pub(crate) tier: Tier,
+    pub(crate) status: AccountStatus,
+    pub(crate) setting: InviteSetting,
+    pub(crate) sends: SendLog,
+    pub(crate) ledger: Ledger,
+    pub(crate) extra: Option<Box<Extra>>,
+}
+
+impl Member {
+    pub(crate) fn extra_mut(&mut self) -> &mut Extra {
+        self.extra.get_or_insert_with(Box::default)
+    }
+
+    pub(crate) fn connections(&self) -> Option<&FastSet<u64>> {
+        self.extra.as_ref().map(|e| &e.connections)
+    }
+
+    pub(crate) fn is_connected(&self, other: u64) -> bool {
+        self.extra
+            .as_ref()
+            .is_some_and(|e| e.connections.contains(&other))
+    }
+
+    /// Whether the record can be dropped at `now` without changing any answer.
+    pub(crate) fn is_idle(&self, now: u64, spam_idle_at: impl Fn(&SpamState) -> u64) -> bool {
+        self.tier == Tier::Free
+            && self.status.at(crate::Timestamp::from_millis(now)) == AccountStatus::Active
+            && self.setting == InviteSetting::Everyone
+            && self.sends.is_empty()
+            && self.ledger.is_empty()
+            && self
+                .extra
+                .as_ref()
+                .is_none_or(|e| e.is_idle(now, spam_idle_at(&e.spam)))
+    }
+}

@@ -1,0 +1,233 @@
+//! Account facts, relations and contacts: the setters and their queries.
+
+use crate::account::{AccountStatus, InviteSetting, Tier};
+use crate::email::{normalize, EmailError};
+use crate::engine::{Engine, LINKED, SPECIAL};
+use crate::ids::MemberId;
+use crate::member::{FastSet, Member};
+use crate::spam_signals::SpamSignals;
+use crate::time::Timestamp;
+
+/// Restricts `member` until `until` for the given spam signals, unless a harsher
+/// status already holds.
+pub(crate) fn impose_restriction(member: &mut Member, until: u64, why: Option<SpamSignals>) {
+    let until = Timestamp::from_millis(until);
+    let harsher = match member.status {
+        AccountStatus::Banned | AccountStatus::Restricted { until: None } => true,
+        AccountStatus::Restricted { until: Some(t) } => t >= until,
+        AccountStatus::Active => false,
+    };
+    if !harsher {
+        member.status = AccountStatus::Restricted { until: Some(until) };
+        member.extra_mut().restricted_for = why;
+    }
+}
+
+impl Engine {
+    /// Runs `f` on the member's record (created if needed) under its shard lock.
+    pub(crate) fn update<R>(&self, m: MemberId, f: impl FnOnce(&mut Member) -> R) -> R {
+        let mut shard = self.lock(m.0);
+        shard.observe(self.time.now());
+        f(shard.member_mut(m.0))
+    }
+
+    /// Reads the member's record (a default one when never seen).
+    pub(crate) fn read<R>(&self, m: MemberId, f: impl FnOnce(&Member) -> R) -> R {
+        let shard = self.lock(m.0);
+        f(shard.members.get(&m.0).unwrap_or(&crate::engine::EMPTY))
+    }
+
+    /// Sets the member's tier; limits change at once, counts are kept.
+    pub fn set_tier(&self, m: MemberId, tier: Tier) {
+        self.update(m, |r| r.tier = tier);
+    }
+
+    /// The member's tier.
+    pub fn tier(&self, m: MemberId) -> Tier {
+        self.read(m, |r| r.tier)
+    }
+
+    /// Sets the member's status. A restriction with `until` lifts by itself then.
+    pub fn set_status(&self, m: MemberId, status: AccountStatus) {
+        self.update(m, |r| {
+            r.status = status;
+            if let Some(extra) = r.extra.as_deref_mut() {
+                extra.restricted_for = None;
+            }
+        });
+        if status != AccountStatus::Active {
+            self.mark(m.0, SPECIAL);
+        }
+    }
+
+    /// The member's status as it stands now.
+    pub fn status(&self, m: MemberId) -> AccountStatus {
+        let now = self.now();
+        self.read(m, |r| r.status.at(now))
+    }
+
+    /// The spam signals behind the member's current restriction, when the engine
+    /// imposed it.
+    pub fn restriction_reason(&self, m: MemberId) -> Option<SpamSignals> {
+        let now = self.now();
+        self.read(m, |r| match r.status.at(now) {
+            AccountStatus::Restricted { .. } => r.extra.as_ref().and_then(|e| e.restricted_for),
+            _ => None,
+        })
+    }
+
+    /// Sets who may send the member invitations.
+    pub fn set_invite_setting(&self, m: MemberId, setting: InviteSetting) {
+        self.update(m, |r| r.setting = setting);
+        if setting != InviteSetting::Everyone {
+            self.mark(m.0, SPECIAL);
+        }
+    }
+
+    /// The member's invite setting.
+    pub fn invite_setting(&self, m: MemberId) -> InviteSetting {
+        self.read(m, |r| r.setting)
+    }
+
+    /// Connects two members (undirected). Connecting a member to themselves does nothing.
+    pub fn connect(&self, a: MemberId, b: MemberId) {
+        self.link(a, b, true);
+    }
+
+    /// Removes the connection between two members, if any.
+    pub fn disconnect(&self, a: MemberId, b: MemberId) {
+        self.link(a, b, false);
+    }
+
+    pub(crate) fn link(&self, a: MemberId, b: MemberId, on: bool) {
+        if a == b {
+            return;
+        }
+        let (mut ga, gb) = self.lock_pair(a.0, b.0);
+        let now = ga.observe(self.time.now());
+        let set = |member: &mut Member, other: u64| {
+            if on {
+                member.extra_mut().connections.insert(other);
+            } else if let Some(extra) = member.extra.as_deref_mut() {
+                extra.connections.remove(&other);
+            }
+        };
+        set(ga.member_mut(a.0), b.0);
+        match gb {
+            Some(mut gb) => {
+                gb.observe(now);
+                set(gb.member_mut(b.0), a.0);
+            }
+            None => set(ga.member_mut(b.0), a.0),
+        }
+        if on {
+            self.mark(a.0, LINKED);
+            self.mark(b.0, LINKED);
+        }
+    }
+
+    /// Whether the two members are connected.
+    pub fn are_connected(&self, a: MemberId, b: MemberId) -> bool {
+        self.read(a, |r| r.is_connected(b.0))
+    }
+
+    /// Number of the member's connections.
+    pub fn connection_count(&self, m: MemberId) -> usize {
+        self.read(m, |r| r.connections().map_or(0, FastSet::len))
+    }
+
+    /// `follower` follows `followee` (directed).
+    pub fn follow(&self, follower: MemberId, followee: MemberId) {
+        self.update(follower, |r| r.extra_mut().follows.insert(followee.0));
+        self.mark(follower.0, SPECIAL);
+    }
+
+    /// `follower` stops following `followee`.
+    pub fn unfollow(&self, follower: MemberId, followee: MemberId) {
+        self.update(follower, |r| {
+            if let Some(extra) = r.extra.as_deref_mut() {
+                extra.follows.remove(&followee.0);
+            }
+        });
+    }
+
+    /// Whether `follower` follows `followee`.
+    pub fn follows(&self, follower: MemberId, followee: MemberId) -> bool {
+        self.read(follower, |r| {
+            r.extra.as_ref().is_some_and(|e| e.follows.contains(&followee.0))
+        })
+    }
+
+    /// Registers `email` as the member's. An address belongs to at most one member;
+    /// registering it again for its owner is fine.
+    ///
+    /// # Errors
+    /// [`EmailError::Invalid`] when it is not `local@domain.tld`, or
+    /// [`EmailError::Taken`] when another member owns it.
+    pub fn register_email(&self, m: MemberId, email: &str) -> Result<(), EmailError> {
+        let email = normalize(email)?;
+        match self.emails.entry(email.clone()) {
+            dashmap::Entry::Occupied(e) if *e.get() != m => {
+                return Err(EmailError::Taken {
+                    email,
+                    owner: *e.get(),
+                })
+            }
+            dashmap::Entry::Occupied(_) => {}
+            dashmap::Entry::Vacant(v) => {
+                v.insert(m);
+            }
+        }
+        self.update(m, |r| {
+            let emails = &mut r.extra_mut().emails;
+            if !emails.contains(&email) {
+                emails.push(email);
+            }
+        });
+        self.mark(m.0, SPECIAL);
+        Ok(())
+    }
+
+    /// The member an email is registered to.
+    ///
+    /// # Errors
+    /// [`EmailError::Invalid`] when it is not `local@domain.tld`.
+    pub fn resolve_email(&self, email: &str) -> Result<Option<MemberId>, EmailError> {
+        let email = normalize(email)?;
+        Ok(self.emails.get(&email).map(|m| *m))
+    }
+
+    /// Replaces the owner's imported contacts with `emails` (a re-sync).
+    ///
+    /// # Errors
+    /// [`EmailError::Invalid`] naming the first invalid entry; nothing is applied then.
+    pub fn import_contacts(
+        &self,
+        owner: MemberId,
+        emails: impl IntoIterator<Item = impl AsRef<str>>,
+    ) -> Result<(), EmailError> {
+        let mut list = Vec::new();
+        let mut set = FastSet::default();
+        for raw in emails {
+            let email = normalize(raw.as_ref())?;
+            if set.insert(email.clone()) {
+                list.push(email);
+            }
+        }
+        let any = !list.is_empty();
+        self.update(owner, |r| {
+            let extra = r.extra_mut();
+            extra.contacts = list;
+            extra.contact_set = set;
+        });
+        if any {
+            self.mark(owner.0, SPECIAL);
+        }
+        Ok(())
+    }
+
+    /// The owner's imported contacts, normalised, in import order.
+    pub fn contacts(&self, owner: MemberId) -> Vec<String> {
+        self.read(owner, |r| r.extra.as_ref().map(|e| e.contacts.clone()).unwrap_or_default())
+    }
+}

@@ -1,0 +1,272 @@
+//! One lock's worth of state: members hashed here, their pairs and expiry queues.
+//!
+//! Everything here is plain data driven by `now`; the engine owns the locks.
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, VecDeque};
+
+use crate::ledger::Ending;
+use crate::member::{FastMap, Member};
+use crate::policy::Policy;
+use crate::spam::Feedback;
+
+/// Policy durations in milliseconds, computed once.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Spans {
+    pub(crate) day: u64,
+    pub(crate) week: u64,
+    pub(crate) note: u64,
+    pub(crate) idem: u64,
+    pub(crate) ttl: u64,
+    pub(crate) cooldown: u64,
+}
+
+impl Spans {
+    pub(crate) fn new(policy: &Policy) -> Self {
+        use crate::time::millis;
+        Spans {
+            day: millis(crate::policy::DAILY_WINDOW),
+            week: millis(crate::policy::WEEKLY_WINDOW),
+            note: millis(crate::policy::NOTE_WINDOW),
+            idem: millis(crate::policy::IDEMPOTENCY_WINDOW),
+            ttl: millis(policy.pending_ttl),
+            cooldown: millis(policy.reinvite_cooldown),
+        }
+    }
+}
+
+/// Invitations pending from one sender to one recipient, and the re-invite cooldown.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct PairState {
+    /// Sequence numbers of pending invitations, oldest first.
+    pub(crate) seqs: Vec<u64>,
+    /// End of the cooldown after a withdrawal (0: none).
+    pub(crate) cooldown_until: u64,
+}
+
+/// How often an idle check is repeated for a member that cannot be reclaimed yet.
+const RECHECK: u64 = 24 * 3_600_000;
+
+/// State of the members that hash to one shard.
+#[derive(Debug, Default)]
+pub(crate) struct Shard {
+    pub(crate) members: FastMap<u64, Member>,
+    pub(crate) pairs: FastMap<(u64, u64), PairState>,
+    /// (expiry instant, sender) per pending invitation, sorted by construction.
+    pub(crate) expiries: VecDeque<(u64, u64)>,
+    /// (cooldown end, sender, recipient), sorted by construction.
+    pub(crate) cooldowns: VecDeque<(u64, u64, u64)>,
+    /// (instant, member): when to check whether the member's record can be dropped.
+    pub(crate) idle: BinaryHeap<Reverse<(u64, u64)>>,
+    pub(crate) next_seq: u64,
+    /// Latest instant this shard has acted at.
+    pub(crate) now: u64,
+    /// Invitations that expired unanswered since the last sweep.
+    pub(crate) expired_unswept: u64,
+}
+
+impl Shard {
+    /// The instant to act at: never earlier than any instant acted at before.
+    pub(crate) fn observe(&mut self, now: u64) -> u64 {
+        self.now = self.now.max(now);
+        self.now
+    }
+
+    /// The member's record, created on first use.
+    pub(crate) fn member_mut(&mut self, id: u64) -> &mut Member {
+        let now = self.now;
+        let idle = &mut self.idle;
+        self.members.entry(id).or_insert_with(|| {
+            idle.push(Reverse((now.saturating_add(RECHECK), id)));
+            Member::default()
+        })
+    }
+
+    /// Brings the member's windows and invitations up to `now`: drops what no longer
+    /// counts and records invitations that expired unanswered.
+    pub(crate) fn settle(&mut self, id: u64, now: u64, spans: &Spans, policy: &Policy) {
+        let Some(member) = self.members.get_mut(&id) else {
+            return;
+        };
+        member.sends.advance(now, spans.day, spans.week);
+        let Member { ledger, extra, .. } = member;
+        let pairs = &mut self.pairs;
+        let expired = &mut self.expired_unswept;
+        ledger.expire(now, spans.ttl, |inv| {
+            remove_from_pair(pairs, id, inv.recipient, inv.seq, now);
+            *expired += 1;
+            if let Some(extra) = extra.as_deref_mut() {
+                let at = inv.sent_at.saturating_add(spans.ttl);
+                extra.spam.record_feedback(at, Feedback::Expired, &policy.spam);
+            }
+        });
+        if let Some(extra) = extra.as_deref_mut() {
+            extra.notes.expire(now, spans.note);
+            extra.idem.expire(now, spans.idem);
+        }
+    }
+
+    /// Ends the sender's invitation at ledger position `at`.
+    pub(crate) fn end_invite(&mut self, sender: u64, at: usize, how: Ending, now: u64) {
+        let Some(member) = self.members.get_mut(&sender) else {
+            return;
+        };
+        let Some(inv) = member.ledger.get(at).copied() else {
+            return;
+        };
+        if inv.ended.is_some() {
+            return;
+        }
+        member.ledger.end(at, how);
+        remove_from_pair(&mut self.pairs, sender, inv.recipient, inv.seq, now);
+    }
+
+    /// Ends every invitation pending from `sender` to `recipient`.
+    pub(crate) fn end_pair(&mut self, sender: u64, recipient: u64, how: Ending, now: u64) {
+        let seqs = match self.pairs.get(&(sender, recipient)) {
+            Some(p) if !p.seqs.is_empty() => p.seqs.clone(),
+            _ => return,
+        };
+        for seq in seqs {
+            let at = self.members.get(&sender).and_then(|m| m.ledger.find(seq));
+            if let Some(at) = at {
+                self.end_invite(sender, at, how, now);
+            }
+        }
+    }
+
+    /// Starts the re-invite cooldown of a pair.
+    pub(crate) fn start_cooldown(&mut self, sender: u64, recipient: u64, until: u64) {
+        let pair = self.pairs.entry((sender, recipient)).or_default();
+        pair.cooldown_until = pair.cooldown_until.max(until);
+        self.cooldowns.push_back((until, sender, recipient));
+    }
+
+    /// Pending invitations of the pair at `now` (after [`Shard::settle`]).
+    pub(crate) fn pair_pending(&self, sender: u64, recipient: u64) -> Option<&PairState> {
+        self.pairs.get(&(sender, recipient))
+    }
+
+    /// Schedules an idle check of `id` no earlier than `at`.
+    pub(crate) fn recheck_idle(&mut self, id: u64, at: u64) {
+        self.idle.push(Reverse((at.max(self.now.saturating_add(1)), id)));
+    }
+
+    /// Processes at most `budget` due items; returns how many were processed.
+    pub(crate) fn sweep_step(
+        &mut self,
+        now: u64,
+        budget: usize,
+        spans: &Spans,
+        policy: &Policy,
+    ) -> usize {
+        let mut done = 0;
+        while done < budget {
+            match self.expiries.front() {
+                Some(&(due, sender)) if due <= now => {
+                    self.expiries.pop_front();
+                    self.settle(sender, now, spans, policy);
+                    done += 1;
+                }
+                _ => break,
+            }
+        }
+        while done < budget {
+            match self.cooldowns.front() {
+                Some(&(until, sender, recipient)) if until <= now => {
+                    self.cooldowns.pop_front();
+                    let key = (sender, recipient);
+                    if self
+                        .pairs
+                        .get(&key)
+                        .is_some_and(|p| p.seqs.is_empty() && p.cooldown_until <= now)
+                    {
+                        self.pairs.remove(&key);
+                    }
+                    done += 1;
+                }
+                _ => break,
+            }
+        }
+        while done < budget {
+            match self.idle.peek() {
+                Some(&Reverse((due, id))) if due <= now => {
+                    self.idle.pop();
+                    self.check_idle(id, now, spans, policy);
+                    done += 1;
+                }
+                _ => break,
+            }
+        }
+        done
+    }
+
+    fn check_idle(&mut self, id: u64, now: u64, spans: &Spans, policy: &Policy) {
+        self.settle(id, now, spans, policy);
+        let Some(member) = self.members.get(&id) else {
+            return;
+        };
+        if member.is_idle(now, |s| s.idle_at(&policy.spam)) {
+            self.members.remove(&id);
+        } else {
+            let next = idle_estimate(member, spans, policy).unwrap_or(now.saturating_add(RECHECK));
+            self.recheck_idle(id, next);
+        }
+    }
+
+    /// Whether every queue is drained up to `now`.
+    pub(crate) fn nothing_due(&self, now: u64) -> bool {
+        self.expiries.front().is_none_or(|&(d, _)| d > now)
+            && self.cooldowns.front().is_none_or(|&(d, _, _)| d > now)
+            && self.idle.peek().is_none_or(|&Reverse((d, _))| d > now)
+    }
+}
+
+/// When, absent new events, everything in the member's windows will have expired;
+/// `None` when it holds facts that never expire by themselves.
+fn idle_estimate(member: &Member, spans: &Spans, policy: &Policy) -> Option<u64> {
+    let mut at = 0u64;
+    let mut bump = |t: Option<u64>, len: u64| {
+        if let Some(t) = t {
+            at = at.max(t.saturating_add(len));
+        }
+    };
+    bump(member.sends.last(), spans.week);
+    bump(member.ledger.all().last().map(|i| i.sent_at), spans.ttl);
+    if let Some(extra) = &member.extra {
+        bump(extra.notes.last(), spans.note);
+        bump(extra.idem.last_at(), spans.idem);
+        at = at.max(extra.spam.idle_at(&policy.spam));
+        if !extra.connections.is_empty()
+            || !extra.follows.is_empty()
+            || !extra.emails.is_empty()
+            || !extra.contacts.is_empty()
+        {
+            return None;
+        }
+    }
+    if member.tier != crate::Tier::Free || member.setting != crate::InviteSetting::Everyone {
+        return None;
+    }
+    match member.status {
+        crate::AccountStatus::Active => Some(at),
+        crate::AccountStatus::Restricted { until: Some(t) } => Some(at.max(t.as_millis())),
+        _ => None,
+    }
+}
+
+fn remove_from_pair(
+    pairs: &mut FastMap<(u64, u64), PairState>,
+    sender: u64,
+    recipient: u64,
+    seq: u64,
+    now: u64,
+) {
+    let key = (sender, recipient);
+    if let Some(pair) = pairs.get_mut(&key) {
+        pair.seqs.retain(|&s| s != seq);
+        if pair.seqs.is_empty() && pair.cooldown_until <= now {
+            pairs.remove(&key);
+        }
+    }
+}

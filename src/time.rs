@@ -1,0 +1,189 @@
+//! Instants, and the clocks that tell the engine what time it is.
+
+use std::fmt;
+use std::ops::Add;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// An instant, in milliseconds since the Unix epoch.
+///
+/// Arithmetic saturates: an instant never wraps around, whatever duration is added.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct Timestamp(u64);
+
+impl Timestamp {
+    /// The instant `ms` milliseconds after the Unix epoch.
+    pub const fn from_millis(ms: u64) -> Self {
+        Timestamp(ms)
+    }
+
+    /// Milliseconds since the Unix epoch.
+    pub const fn as_millis(self) -> u64 {
+        self.0
+    }
+
+    /// The time from `earlier` to `self`, or zero when `earlier` is later.
+    pub fn saturating_since(self, earlier: Timestamp) -> Duration {
+        Duration::from_millis(self.0.saturating_sub(earlier.0))
+    }
+}
+
+impl Add<Duration> for Timestamp {
+    type Output = Timestamp;
+
+    fn add(self, rhs: Duration) -> Timestamp {
+        Timestamp(self.0.saturating_add(millis(rhs)))
+    }
+}
+
+impl fmt::Display for Timestamp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} ms", self.0)
+    }
+}
+
+/// A duration in whole milliseconds, saturating at `u64::MAX`.
+pub(crate) fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// A source of the current instant.
+///
+/// The engine reads its clock once per decision. A clock that steps backwards is
+/// tolerated: the engine keeps acting at the latest instant it has seen.
+pub trait Clock: Send + Sync + 'static {
+    /// The current instant.
+    fn now(&self) -> Timestamp;
+}
+
+/// The operating system's wall clock.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> Timestamp {
+        let since_epoch = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or(Duration::ZERO);
+        Timestamp(millis(since_epoch))
+    }
+}
+
+/// A clock that moves only when told to; clones share one time.
+///
+/// ```
+/// use invite_limiter::{Clock, ManualClock, Timestamp};
+/// use std::time::Duration;
+///
+/// let clock = ManualClock::new(Timestamp::from_millis(1_000));
+/// let handle = clock.clone();
+/// handle.advance(Duration::from_secs(1));
+/// assert_eq!(clock.now(), Timestamp::from_millis(2_000));
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct ManualClock {
+    ms: Arc<AtomicU64>,
+}
+
+impl ManualClock {
+    /// A clock reading `start`.
+    pub fn new(start: Timestamp) -> Self {
+        ManualClock {
+            ms: Arc::new(AtomicU64::new(start.0)),
+        }
+    }
+
+    /// Moves the shared time forward by `by` (saturating).
+    pub fn advance(&self, by: Duration) {
+        let step = millis(by);
+        // fetch_update never fails with a closure that always returns Some.
+        let _ = self
+            .ms
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |t| {
+                Some(t.saturating_add(step))
+            });
+    }
+
+    /// Sets the shared time to `to`, which may be earlier than the current reading.
+    pub fn set(&self, to: Timestamp) {
+        self.ms.store(to.0, Ordering::SeqCst);
+    }
+}
+
+impl Clock for ManualClock {
+    fn now(&self) -> Timestamp {
+        Timestamp(self.ms.load(Ordering::SeqCst))
+    }
+}
+
+/// The engine's view of time: the clock, never allowed to step backwards.
+pub(crate) struct MonotonicTime {
+    clock: Box<dyn Clock>,
+    latest: AtomicU64,
+}
+
+impl MonotonicTime {
+    pub(crate) fn new(clock: Box<dyn Clock>) -> Self {
+        MonotonicTime {
+            clock,
+            latest: AtomicU64::new(0),
+        }
+    }
+
+    /// The later of the clock's reading and the latest instant seen so far.
+    pub(crate) fn now(&self) -> u64 {
+        let read = self.clock.now().0;
+        let seen = self.latest.load(Ordering::Relaxed);
+        if read > seen {
+            // The common case writes only when the millisecond changes.
+            self.latest.fetch_max(read, Ordering::Relaxed).max(read)
+        } else {
+            seen
+        }
+    }
+
+    /// Raises the latest instant seen (used when restoring state).
+    pub(crate) fn observe(&self, at: u64) {
+        self.latest.fetch_max(at, Ordering::Relaxed);
+    }
+}
+
+impl fmt::Debug for MonotonicTime {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MonotonicTime")
+            .field("latest", &self.latest.load(Ordering::Relaxed))
+            .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamp_addition_saturates() {
+        let t = Timestamp::from_millis(u64::MAX - 1) + Duration::from_secs(10);
+        assert_eq!(t.as_millis(), u64::MAX);
+    }
+
+    #[test]
+    fn monotonic_time_never_steps_back() {
+        let clock = ManualClock::new(Timestamp::from_millis(5_000));
+        let time = MonotonicTime::new(Box::new(clock.clone()));
+        assert_eq!(time.now(), 5_000);
+        clock.set(Timestamp::from_millis(1_000));
+        assert_eq!(time.now(), 5_000);
+        clock.set(Timestamp::from_millis(6_000));
+        assert_eq!(time.now(), 6_000);
+    }
+
+    #[test]
+    fn manual_clock_clones_share_time() {
+        let a = ManualClock::new(Timestamp::from_millis(0));
+        let b = a.clone();
+        b.set(Timestamp::from_millis(42));
+        assert_eq!(a.now().as_millis(), 42);
+    }
+}

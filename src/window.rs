@@ -1,0 +1,215 @@
+//! Exact rolling windows over sorted event instants.
+//!
+//! An event at `t` counts in a window of length `len` at every `q` with
+//! `t <= q < t + len`. Instants arrive in non-decreasing order (the engine never
+//! lets time step backwards), so the log stays sorted by construction.
+
+use std::collections::VecDeque;
+
+/// Sorted event instants within the longest window of interest.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Log {
+    times: VecDeque<u64>,
+}
+
+impl Log {
+    /// Drops events that no longer count in a window of `len` at `now`.
+    pub(crate) fn expire(&mut self, now: u64, len: u64) {
+        while let Some(&t) = self.times.front() {
+            if t.saturating_add(len) <= now {
+                self.times.pop_front();
+            } else {
+                break;
+            }
+        }
+    }
+
+    /// Records an event at `at` (clamped so the log stays sorted).
+    pub(crate) fn push(&mut self, at: u64) {
+        let at = self.times.back().map_or(at, |&last| at.max(last));
+        self.times.push_back(at);
+    }
+
+    /// Events kept (after [`Log::expire`], the count in the window).
+    pub(crate) fn len(&self) -> usize {
+        self.times.len()
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.times.is_empty()
+    }
+
+    /// The events counted in a window of `len` at `now`, for `len` up to the one
+    /// the log is expired with.
+    pub(crate) fn count(&self, now: u64, len: u64) -> usize {
+        let first = self
+            .times
+            .partition_point(|&t| t.saturating_add(len) <= now);
+        self.times.len() - first
+    }
+
+    /// When a window of `len` holding `count` events (the newest ones) at `now` next
+    /// has fewer than `limit`: `None` when it already has.
+    pub(crate) fn frees_at(&self, count: usize, limit: usize, len: u64) -> Option<u64> {
+        if count < limit {
+            return None;
+        }
+        // The oldest `count - limit + 1` counted events must leave; the last of them
+        // leaves at its instant plus `len`.
+        let start = self.times.len() - count;
+        self.times
+            .get(start + count - limit)
+            .map(|&t| t.saturating_add(len))
+    }
+
+    /// The newest event, if any.
+    pub(crate) fn last(&self) -> Option<u64> {
+        self.times.back().copied()
+    }
+
+    pub(crate) fn iter(&self) -> impl Iterator<Item = u64> + '_ {
+        self.times.iter().copied()
+    }
+}
+
+/// Accepted sends over the weekly window, with a cursor on the daily one.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct SendLog {
+    log: Log,
+    /// Index of the first send inside the daily window at the last `advance`.
+    day_start: usize,
+}
+
+/// Usage of one window: what counts now, and when it next has room.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Usage {
+    pub(crate) used: u32,
+    /// When the window next has fewer than `limit` (only when it is full now).
+    pub(crate) frees_at: Option<u64>,
+    /// When the oldest counted send leaves the window.
+    pub(crate) next_slot: Option<u64>,
+}
+
+impl SendLog {
+    /// Moves the windows to `now`; amortised constant time.
+    pub(crate) fn advance(&mut self, now: u64, day: u64, week: u64) {
+        let before = self.log.len();
+        self.log.expire(now, week);
+        let dropped = before - self.log.len();
+        self.day_start = self.day_start.saturating_sub(dropped);
+        while let Some(&t) = self.log.times.get(self.day_start) {
+            if t.saturating_add(day) <= now {
+                self.day_start += 1;
+            } else {
+                break;
+            }
+        }
+    }
+
+    pub(crate) fn push(&mut self, at: u64) {
+        self.log.push(at);
+    }
+
+    /// Daily usage against `limit` (call [`SendLog::advance`] first).
+    pub(crate) fn daily(&self, limit: u32, day: u64) -> Usage {
+        self.usage(self.log.len() - self.day_start, limit, day)
+    }
+
+    /// Weekly usage against `limit` (call [`SendLog::advance`] first).
+    pub(crate) fn weekly(&self, limit: u32, week: u64) -> Usage {
+        self.usage(self.log.len(), limit, week)
+    }
+
+    fn usage(&self, count: usize, limit: u32, len: u64) -> Usage {
+        let start = self.log.len() - count;
+        Usage {
+            used: u32::try_from(count).unwrap_or(u32::MAX),
+            frees_at: self.log.frees_at(count, limit as usize, len),
+            next_slot: self.log.times.get(start).map(|&t| t.saturating_add(len)),
+        }
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.log.is_empty()
+    }
+
+    pub(crate) fn last(&self) -> Option<u64> {
+        self.log.last()
+    }
+
+    pub(crate) fn times(&self) -> impl Iterator<Item = u64> + '_ {
+        self.log.iter()
+    }
+}
+
+/// Usage of a plain [`Log`] against a limit, for the note quota.
+pub(crate) fn log_usage(log: &Log, now: u64, limit: Option<u32>, len: u64) -> Usage {
+    let count = log.count(now, len);
+    let start = log.len() - count;
+    Usage {
+        used: u32::try_from(count).unwrap_or(u32::MAX),
+        frees_at: limit.and_then(|l| log.frees_at(count, l as usize, len)),
+        next_slot: log.times.get(start).map(|&t| t.saturating_add(len)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DAY: u64 = 86_400_000;
+    const WEEK: u64 = 7 * DAY;
+
+    #[test]
+    fn event_counts_until_just_before_its_window_ends() {
+        let mut log = Log::default();
+        log.push(1_000);
+        assert_eq!(log.count(1_000, DAY), 1);
+        assert_eq!(log.count(1_000 + DAY - 1, DAY), 1);
+        assert_eq!(log.count(1_000 + DAY, DAY), 0);
+        log.expire(1_000 + DAY - 1, DAY);
+        assert_eq!(log.len(), 1);
+        log.expire(1_000 + DAY, DAY);
+        assert!(log.is_empty());
+    }
+
+    #[test]
+    fn frees_at_is_when_the_count_drops_below_the_limit() {
+        let mut log = Log::default();
+        for t in [10, 20, 30, 40] {
+            log.push(t);
+        }
+        assert_eq!(log.frees_at(4, 5, 100), None);
+        assert_eq!(log.frees_at(4, 4, 100), Some(110));
+        // Over the limit (a tier downgrade): two must leave.
+        assert_eq!(log.frees_at(4, 3, 100), Some(120));
+        // Only the newest two counted.
+        assert_eq!(log.frees_at(2, 2, 100), Some(130));
+    }
+
+    #[test]
+    fn send_log_tracks_day_and_week() {
+        let mut s = SendLog::default();
+        s.push(0);
+        s.push(DAY / 2);
+        s.advance(DAY, DAY, WEEK);
+        assert_eq!(s.daily(30, DAY).used, 1);
+        assert_eq!(s.weekly(300, WEEK).used, 2);
+        let full = s.daily(1, DAY);
+        assert_eq!(full.frees_at, Some(DAY / 2 + DAY));
+        s.advance(WEEK, DAY, WEEK);
+        assert_eq!(s.daily(30, DAY).used, 0);
+        assert_eq!(s.weekly(300, WEEK).used, 1);
+        s.advance(WEEK + DAY / 2, DAY, WEEK);
+        assert!(s.is_empty());
+        assert_eq!(s.daily(30, DAY).used, 0);
+    }
+
+    #[test]
+    fn push_keeps_order_when_time_is_earlier() {
+        let mut log = Log::default();
+        log.push(50);
+        log.push(40);
+        assert_eq!(log.iter().collect::<Vec<_>>(), vec![50, 50]);
+    }
+}
