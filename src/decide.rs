@@ -55,14 +55,24 @@ pub(crate) struct Facts<'a> {
 /// Calls `deny` for every rule that denies, in precedence order, with that rule's own
 /// instant of clearing (`None`: only an action clears it). The member must be settled
 /// at `now`.
-pub(crate) fn evaluate(f: &Facts<'_>, s: &Subject<'_>, deny: &mut impl FnMut(DenyReason, Option<u64>)) {
+pub(crate) fn evaluate(
+    f: &Facts<'_>,
+    s: &Subject<'_>,
+    deny: &mut impl FnMut(DenyReason, Option<u64>),
+) {
     let m = f.member;
     let limits: &TierLimits = f.policy.limits(m.tier);
     if let (Some(key), Some(extra)) = (s.key, m.extra.as_deref()) {
         if let Some(rec) = extra.idem.get(key) {
             if rec.recipient != s.recipient {
                 let first_recipient = crate::MemberId(rec.recipient);
-                deny(DenyReason::IdempotencyConflict { key, first_recipient }, None);
+                deny(
+                    DenyReason::IdempotencyConflict {
+                        key,
+                        first_recipient,
+                    },
+                    None,
+                );
             }
         }
     }
@@ -71,9 +81,10 @@ pub(crate) fn evaluate(f: &Facts<'_>, s: &Subject<'_>, deny: &mut impl FnMut(Den
     }
     match m.status.at(Timestamp::from_millis(f.now)) {
         AccountStatus::Banned => deny(DenyReason::SenderBanned, None),
-        AccountStatus::Restricted { until } => {
-            deny(DenyReason::SenderRestricted { until }, until.map(Timestamp::as_millis))
-        }
+        AccountStatus::Restricted { until } => deny(
+            DenyReason::SenderRestricted { until },
+            until.map(Timestamp::as_millis),
+        ),
         AccountStatus::Active => {}
     }
     if f.view.banned {
@@ -83,7 +94,12 @@ pub(crate) fn evaluate(f: &Facts<'_>, s: &Subject<'_>, deny: &mut impl FnMut(Den
         deny(DenyReason::AlreadyConnected, None);
     }
     if !f.view.admits {
-        deny(DenyReason::RecipientNotAccepting { setting: f.view.setting }, None);
+        deny(
+            DenyReason::RecipientNotAccepting {
+                setting: f.view.setting,
+            },
+            None,
+        );
     }
     if let Some(pair) = f.pair {
         let pending = pair.seqs.len() as u32;
@@ -100,16 +116,31 @@ pub(crate) fn evaluate(f: &Facts<'_>, s: &Subject<'_>, deny: &mut impl FnMut(Den
         }
         if pair.cooldown_until > f.now {
             let until = Timestamp::from_millis(pair.cooldown_until);
-            deny(DenyReason::ReinviteCooldown { until }, Some(pair.cooldown_until));
+            deny(
+                DenyReason::ReinviteCooldown { until },
+                Some(pair.cooldown_until),
+            );
         }
     }
     let day = m.sends.daily(limits.daily, f.spans.day);
     if day.used >= limits.daily {
-        deny(DenyReason::DailyLimit { used: day.used, limit: limits.daily }, day.frees_at);
+        deny(
+            DenyReason::DailyLimit {
+                used: day.used,
+                limit: limits.daily,
+            },
+            day.frees_at,
+        );
     }
     let week = m.sends.weekly(limits.weekly, f.spans.week);
     if week.used >= limits.weekly {
-        deny(DenyReason::WeeklyLimit { used: week.used, limit: limits.weekly }, week.frees_at);
+        deny(
+            DenyReason::WeeklyLimit {
+                used: week.used,
+                limit: limits.weekly,
+            },
+            week.frees_at,
+        );
     }
     if let Some(note) = s.note {
         if let Some(limit) = limits.notes_per_30d {
@@ -119,17 +150,29 @@ pub(crate) fn evaluate(f: &Facts<'_>, s: &Subject<'_>, deny: &mut impl FnMut(Den
                 .map(|e| log_usage(&e.notes, f.now, Some(limit), f.spans.note));
             let used = usage.map_or(0, |u| u.used);
             if used >= limit {
-                deny(DenyReason::NoteQuota { used, limit }, usage.and_then(|u| u.frees_at));
+                deny(
+                    DenyReason::NoteQuota { used, limit },
+                    usage.and_then(|u| u.frees_at),
+                );
             }
         }
         let chars = note.chars().count();
         if chars > limits.max_note_chars as usize {
             let chars = u32::try_from(chars).unwrap_or(u32::MAX);
-            deny(DenyReason::NoteTooLong { chars, limit: limits.max_note_chars }, None);
+            deny(
+                DenyReason::NoteTooLong {
+                    chars,
+                    limit: limits.max_note_chars,
+                },
+                None,
+            );
         }
     }
     if let Some(v) = f.spam {
-        deny(DenyReason::SpamSuspected { signals: v.signals }, Some(v.until));
+        deny(
+            DenyReason::SpamSuspected { signals: v.signals },
+            Some(v.until),
+        );
     }
 }
 
@@ -186,7 +229,10 @@ mod tests {
         let mut tie = Verdicts::default();
         tie.add(DenyReason::DailyLimit { used: 1, limit: 1 }, Some(20));
         tie.add(DenyReason::WeeklyLimit { used: 1, limit: 1 }, Some(20));
-        assert!(matches!(tie.into_denied().unwrap().reason, DenyReason::DailyLimit { .. }));
+        assert!(matches!(
+            tie.into_denied().unwrap().reason,
+            DenyReason::DailyLimit { .. }
+        ));
     }
 
     #[test]

@@ -39,11 +39,9 @@ pub(crate) fn normalize(text: &str) -> Result<String, EmailError> {
     let trimmed = text.trim();
     let invalid = || EmailError::Invalid(text.to_owned());
     let (local, domain) = trimmed.split_once('@').ok_or_else(invalid)?;
-    let labels_ok = domain.split('.').all(|l| {
-        !l.is_empty()
-            && l.chars()
-                .all(|c| c.is_alphanumeric() || c == '-')
-    });
+    let labels_ok = domain
+        .split('.')
+        .all(|l| !l.is_empty() && l.chars().all(|c| c.is_alphanumeric() || c == '-'));
     let (_, tld) = domain.rsplit_once('.').ok_or_else(invalid)?;
     let local_ok = !local.is_empty()
         && local
@@ -61,15 +59,30 @@ mod tests {
 
     #[test]
     fn emails_are_trimmed_and_folded() {
-        assert_eq!(normalize("  Ada@Example.COM \n").unwrap(), "ada@example.com");
-        assert_eq!(normalize("a.b+c@mail.example.org").unwrap(), "a.b+c@mail.example.org");
+        assert_eq!(
+            normalize("  Ada@Example.COM \n").unwrap(),
+            "ada@example.com"
+        );
+        assert_eq!(
+            normalize("a.b+c@mail.example.org").unwrap(),
+            "a.b+c@mail.example.org"
+        );
     }
 
     #[test]
     fn malformed_emails_are_refused_naming_the_text() {
         for bad in [
-            "", "plain", "@example.com", "a@", "a@b", "a@b.", "a@.com", "a b@c.com", "a@b@c.com",
-            "a@exa mple.com", "a@b.c",
+            "",
+            "plain",
+            "@example.com",
+            "a@",
+            "a@b",
+            "a@b.",
+            "a@.com",
+            "a b@c.com",
+            "a@b@c.com",
+            "a@exa mple.com",
+            "a@b.c",
         ] {
             let err = normalize(bad).unwrap_err();
             assert_eq!(err, EmailError::Invalid(bad.to_owned()), "{bad:?}");

@@ -243,8 +243,18 @@ impl Engine {
     /// [`Denied`] with the first rule that denies (see [`crate::DenyReason`]) and the
     /// earliest instant the same request could succeed.
     pub fn send(&self, req: InviteRequest) -> Result<Sent, Denied> {
+        self.send_counted(&req, true)
+    }
+
+    /// Sends; `count_attempt` false judges the spam signals without recording the
+    /// attempt (for the second and later sends of one bulk action, which is one attempt).
+    pub(crate) fn send_counted(
+        &self,
+        req: &InviteRequest,
+        count_attempt: bool,
+    ) -> Result<Sent, Denied> {
         let now = self.time.now();
-        let email = self.email_match(&req);
+        let email = self.email_match(req);
         let subject = Subject {
             sender: req.sender().0,
             recipient: req.recipient().0,
@@ -252,7 +262,7 @@ impl Engine {
             key: req.key(),
         };
         self.with_sender(&subject, email, now, |engine, shard, now, view| {
-            engine.decide(shard, now, &subject, view)
+            engine.decide(shard, now, &subject, view, count_attempt)
         })
     }
 
@@ -313,12 +323,11 @@ impl Engine {
         let status = recipient.map(|m| m.status.at(Timestamp::from_millis(now)));
         let setting = recipient.map_or(InviteSetting::Everyone, |m| m.setting);
         // "A is in B's contacts": one of A's registered emails is in B's imported list.
-        let in_contacts = |a: Option<&crate::member::Extra>, b: Option<&crate::member::Extra>| {
-            match (a, b) {
+        let in_contacts =
+            |a: Option<&crate::member::Extra>, b: Option<&crate::member::Extra>| match (a, b) {
                 (Some(a), Some(b)) => a.emails.iter().any(|e| b.contact_set.contains(e)),
                 _ => false,
-            }
-        };
+            };
         let shared = || shared_connection(sender, recipient);
         let admits = match setting {
             InviteSetting::Everyone => true,
@@ -344,7 +353,14 @@ impl Engine {
     }
 
     /// Judges and, when allowed, commits a send; the caller holds the sender's shard.
-    fn decide(&self, shard: &mut Shard, now: u64, s: &Subject<'_>, view: View) -> Result<Sent, Denied> {
+    fn decide(
+        &self,
+        shard: &mut Shard,
+        now: u64,
+        s: &Subject<'_>,
+        view: View,
+        count_attempt: bool,
+    ) -> Result<Sent, Denied> {
         shard.settle(s.sender, now, &self.spans, &self.policy);
         if let Some(sent) = self.replay(shard, s) {
             return Ok(sent);
@@ -356,8 +372,12 @@ impl Engine {
         };
         let member = shard.member_mut(s.sender);
         let spam = if spam_on {
-            let kw = &self.keywords;
-            member.extra_mut().spam.attempt(now, &attempt, &self.policy.spam, kw)
+            let (kw, spam) = (&self.keywords, &mut member.extra_mut().spam);
+            if count_attempt {
+                spam.attempt(now, &attempt, &self.policy.spam, kw)
+            } else {
+                spam.check(now, &attempt, &self.policy.spam, kw)
+            }
         } else {
             None
         };
@@ -401,7 +421,12 @@ impl Engine {
         shard.next_seq += 1;
         let expires = now.saturating_add(self.spans.ttl);
         shard.expiries.push_back((expires, s.sender));
-        shard.pairs.entry((s.sender, s.recipient)).or_default().seqs.push(seq);
+        shard
+            .pairs
+            .entry((s.sender, s.recipient))
+            .or_default()
+            .seqs
+            .push(seq);
         let member = shard.member_mut(s.sender);
         member.sends.push(now);
         member.ledger.push(seq, s.recipient, now);
@@ -435,8 +460,10 @@ pub(crate) static EMPTY: std::sync::LazyLock<Member> = std::sync::LazyLock::new(
 /// Whether the two members share a connection: probes the smaller set into the larger,
 /// so the cost is at most the smaller member's number of connections.
 fn shared_connection(a: Option<&Member>, b: Option<&Member>) -> bool {
-    let (Some(a), Some(b)) = (a.and_then(Member::connections), b.and_then(Member::connections))
-    else {
+    let (Some(a), Some(b)) = (
+        a.and_then(Member::connections),
+        b.and_then(Member::connections),
+    ) else {
         return false;
     };
     let (small, large) = if a.len() <= b.len() { (a, b) } else { (b, a) };

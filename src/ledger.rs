@@ -75,7 +75,11 @@ impl Ledger {
 
     /// Restores an invitation read from a snapshot (in order).
     pub(crate) fn restore(&mut self, invite: Invite) -> bool {
-        if self.invites.back().is_some_and(|last| last.seq >= invite.seq) {
+        if self
+            .invites
+            .back()
+            .is_some_and(|last| last.seq >= invite.seq)
+        {
             return false;
         }
         if invite.ended.is_none() {
@@ -178,7 +182,10 @@ mod tests {
         assert_eq!(seen, vec![1]);
         assert_eq!(l.live(), 1);
         assert_eq!(l.find(1), None);
-        assert_eq!(l.pending_from(0).map(|i| i.seq).collect::<Vec<_>>(), vec![3]);
+        assert_eq!(
+            l.pending_from(0).map(|i| i.seq).collect::<Vec<_>>(),
+            vec![3]
+        );
     }
 
     #[test]

@@ -4,6 +4,7 @@
 
 mod account;
 mod codec;
+mod contacts;
 mod decide;
 mod email;
 mod engine;
@@ -24,6 +25,7 @@ mod time;
 mod window;
 
 pub use account::{AccountStatus, InviteSetting, Tier};
+pub use contacts::{ContactInvite, ContactOutcome, ContactReport, EmailInviteError, Stopped};
 pub use email::EmailError;
 pub use engine::{Engine, EngineBuilder};
 pub use ids::{InviteId, MemberId};

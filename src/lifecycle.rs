@@ -35,9 +35,20 @@ pub struct PendingPage {
 
 impl Engine {
     /// Finds a pending invitation under its sender's shard lock.
-    fn locate(&self, shard: &Shard, id: InviteId, now: u64) -> Result<(usize, Invite), InviteError> {
-        let member = shard.members.get(&id.sender().0).ok_or(InviteError::Unknown(id))?;
-        let at = member.ledger.find(id.seq()).ok_or(InviteError::Unknown(id))?;
+    fn locate(
+        &self,
+        shard: &Shard,
+        id: InviteId,
+        now: u64,
+    ) -> Result<(usize, Invite), InviteError> {
+        let member = shard
+            .members
+            .get(&id.sender().0)
+            .ok_or(InviteError::Unknown(id))?;
+        let at = member
+            .ledger
+            .find(id.seq())
+            .ok_or(InviteError::Unknown(id))?;
         let inv = *member.ledger.get(at).ok_or(InviteError::Unknown(id))?;
         if inv.ended.is_some() {
             return Err(InviteError::AlreadyEnded(id));
@@ -53,7 +64,12 @@ impl Engine {
     }
 
     /// Ends a pending invitation that needs only its sender's shard.
-    fn end_one(&self, id: InviteId, how: Ending, feedback: Option<Feedback>) -> Result<Invite, InviteError> {
+    fn end_one(
+        &self,
+        id: InviteId,
+        how: Ending,
+        feedback: Option<Feedback>,
+    ) -> Result<Invite, InviteError> {
         let s = id.sender().0;
         let mut shard = self.lock(s);
         let now = shard.observe(self.time.now());
@@ -85,7 +101,9 @@ impl Engine {
         let s = id.sender().0;
         let recipient = {
             let shard = self.lock(s);
-            self.locate(&shard, id, self.time.now().max(shard.now))?.1.recipient
+            self.locate(&shard, id, self.time.now().max(shard.now))?
+                .1
+                .recipient
         };
         let (mut own, other) = self.lock_pair(s, recipient);
         let now = own.observe(self.time.now());
@@ -115,7 +133,8 @@ impl Engine {
     /// # Errors
     /// [`InviteError`] when the invitation is unknown, already ended or expired.
     pub fn decline(&self, id: InviteId) -> Result<(), InviteError> {
-        self.end_one(id, Ending::Declined, Some(Feedback::Declined)).map(|_| ())
+        self.end_one(id, Ending::Declined, Some(Feedback::Declined))
+            .map(|_| ())
     }
 
     /// The sender withdraws; they may not invite the same recipient again until the
@@ -133,7 +152,8 @@ impl Engine {
     /// # Errors
     /// [`InviteError`] when the invitation is unknown, already ended or expired.
     pub fn report_unknown(&self, id: InviteId) -> Result<(), InviteError> {
-        self.end_one(id, Ending::Reported, Some(Feedback::Reported)).map(|_| ())
+        self.end_one(id, Ending::Reported, Some(Feedback::Reported))
+            .map(|_| ())
     }
 
     /// Records a reminder on a pending invitation and returns how many it has had.
@@ -151,7 +171,11 @@ impl Engine {
         if count >= self.policy.max_reminders {
             return Err(InviteError::ReminderNotAllowed { id, next_at: None });
         }
-        let since = if count == 0 { inv.sent_at } else { inv.last_reminder };
+        let since = if count == 0 {
+            inv.sent_at
+        } else {
+            inv.last_reminder
+        };
         let due = since.saturating_add(crate::time::millis(self.policy.reminder_spacing));
         if now < due {
             let expires = inv.sent_at.saturating_add(self.spans.ttl);
@@ -202,7 +226,11 @@ impl Engine {
             })
             .collect();
         let more = iter.next().is_some();
-        let next = if more { items.last().map(|i| i.id) } else { None };
+        let next = if more {
+            items.last().map(|i| i.id)
+        } else {
+            None
+        };
         PendingPage { items, next }
     }
 }

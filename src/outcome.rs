@@ -164,7 +164,10 @@ impl fmt::Display for DenyReason {
             DenyReason::IdempotencyConflict {
                 key,
                 first_recipient,
-            } => write!(f, "idempotency key {key} was already used to invite {first_recipient}"),
+            } => write!(
+                f,
+                "idempotency key {key} was already used to invite {first_recipient}"
+            ),
             DenyReason::SelfInvite => f.write_str("a member cannot invite themselves"),
             DenyReason::SenderBanned => f.write_str("the sender's account is banned"),
             DenyReason::SenderRestricted { until: Some(t) } => {
@@ -187,13 +190,22 @@ impl fmt::Display for DenyReason {
                 "an invitation to this recipient was withdrawn; a new one is possible from {until}"
             ),
             DenyReason::DailyLimit { used, limit } => {
-                write!(f, "{used} of {limit} invitations in the last 24 hours are used")
+                write!(
+                    f,
+                    "{used} of {limit} invitations in the last 24 hours are used"
+                )
             }
             DenyReason::WeeklyLimit { used, limit } => {
-                write!(f, "{used} of {limit} invitations in the last 7 days are used")
+                write!(
+                    f,
+                    "{used} of {limit} invitations in the last 7 days are used"
+                )
             }
             DenyReason::NoteQuota { used, limit } => {
-                write!(f, "{used} of {limit} personalised notes in the last 30 days are used")
+                write!(
+                    f,
+                    "{used} of {limit} personalised notes in the last 30 days are used"
+                )
             }
             DenyReason::NoteTooLong { chars, limit } => {
                 write!(f, "the note has {chars} characters (at most {limit})")
@@ -277,7 +289,10 @@ impl fmt::Display for InviteError {
                 f,
                 "invitation {id} expired at {at}; send a new invitation instead"
             ),
-            InviteError::ReminderNotAllowed { id, next_at: Some(t) } => write!(
+            InviteError::ReminderNotAllowed {
+                id,
+                next_at: Some(t),
+            } => write!(
                 f,
                 "invitation {id} cannot be reminded yet; try again at {t}"
             ),
@@ -298,7 +313,10 @@ mod tests {
     #[test]
     fn denied_reads_as_one_sentence() {
         let d = Denied {
-            reason: DenyReason::DailyLimit { used: 30, limit: 30 },
+            reason: DenyReason::DailyLimit {
+                used: 30,
+                limit: 30,
+            },
             retry_at: Some(Timestamp::from_millis(5)),
         };
         let text = d.to_string();

@@ -154,7 +154,9 @@ impl Engine {
     /// Whether `follower` follows `followee`.
     pub fn follows(&self, follower: MemberId, followee: MemberId) -> bool {
         self.read(follower, |r| {
-            r.extra.as_ref().is_some_and(|e| e.follows.contains(&followee.0))
+            r.extra
+                .as_ref()
+                .is_some_and(|e| e.follows.contains(&followee.0))
         })
     }
 
@@ -228,6 +230,11 @@ impl Engine {
 
     /// The owner's imported contacts, normalised, in import order.
     pub fn contacts(&self, owner: MemberId) -> Vec<String> {
-        self.read(owner, |r| r.extra.as_ref().map(|e| e.contacts.clone()).unwrap_or_default())
+        self.read(owner, |r| {
+            r.extra
+                .as_ref()
+                .map(|e| e.contacts.clone())
+                .unwrap_or_default()
+        })
     }
 }

@@ -144,8 +144,14 @@ impl Engine {
             |e| log_usage(&e.notes, now, limits.notes_per_30d, self.spans.note),
         );
         Capacity {
-            daily: window(member.sends.daily(limits.daily, self.spans.day), limits.daily),
-            weekly: window(member.sends.weekly(limits.weekly, self.spans.week), limits.weekly),
+            daily: window(
+                member.sends.daily(limits.daily, self.spans.day),
+                limits.daily,
+            ),
+            weekly: window(
+                member.sends.weekly(limits.weekly, self.spans.week),
+                limits.weekly,
+            ),
             notes: NoteCapacity {
                 used: notes.used,
                 limit: limits.notes_per_30d,
@@ -174,7 +180,11 @@ impl Engine {
         let mut blockers = Vec::new();
         self.judge_without_commit(req, &subject, |now, member, shard, view| {
             if let (Some(key), Some(extra)) = (subject.key, member.extra.as_deref()) {
-                if extra.idem.get(key).is_some_and(|r| r.recipient == subject.recipient) {
+                if extra
+                    .idem
+                    .get(key)
+                    .is_some_and(|r| r.recipient == subject.recipient)
+                {
                     return; // a replay of an accepted send succeeds
                 }
             }

@@ -63,7 +63,10 @@ impl InviteRequest {
 
     /// The note, trimmed, if it has any text.
     pub fn trimmed_note(&self) -> Option<&str> {
-        self.note.as_deref().map(str::trim).filter(|n| !n.is_empty())
+        self.note
+            .as_deref()
+            .map(str::trim)
+            .filter(|n| !n.is_empty())
     }
 
     /// The recipient email given, as written.

@@ -97,7 +97,9 @@ impl Shard {
             *expired += 1;
             if let Some(extra) = extra.as_deref_mut() {
                 let at = inv.sent_at.saturating_add(spans.ttl);
-                extra.spam.record_feedback(at, Feedback::Expired, &policy.spam);
+                extra
+                    .spam
+                    .record_feedback(at, Feedback::Expired, &policy.spam);
             }
         });
         if let Some(extra) = extra.as_deref_mut() {
@@ -149,7 +151,8 @@ impl Shard {
 
     /// Schedules an idle check of `id` no earlier than `at`.
     pub(crate) fn recheck_idle(&mut self, id: u64, at: u64) {
-        self.idle.push(Reverse((at.max(self.now.saturating_add(1)), id)));
+        self.idle
+            .push(Reverse((at.max(self.now.saturating_add(1)), id)));
     }
 
     /// Processes at most `budget` due items; returns how many were processed.

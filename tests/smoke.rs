@@ -3,7 +3,10 @@ use std::time::Duration;
 
 fn engine(clock: &ManualClock) -> Engine {
     Engine::builder()
-        .policy(Policy { spam: SpamPolicy::disabled(), ..Policy::default() })
+        .policy(Policy {
+            spam: SpamPolicy::disabled(),
+            ..Policy::default()
+        })
         .clock(clock.clone())
         .build()
         .unwrap()
@@ -14,16 +17,35 @@ fn daily_limit_and_retry() {
     let clock = ManualClock::new(Timestamp::from_millis(1_000_000));
     let e = engine(&clock);
     for r in 0..30 {
-        e.send(InviteRequest::new(MemberId(1), MemberId(100 + r))).unwrap();
+        e.send(InviteRequest::new(MemberId(1), MemberId(100 + r)))
+            .unwrap();
         clock.advance(Duration::from_millis(1));
     }
-    let d = e.send(InviteRequest::new(MemberId(1), MemberId(999))).unwrap_err();
-    assert!(matches!(d.reason(), DenyReason::DailyLimit { used: 30, limit: 30 }), "{d}");
-    assert_eq!(d.retry_at(), Some(Timestamp::from_millis(1_000_000 + 86_400_000)));
+    let d = e
+        .send(InviteRequest::new(MemberId(1), MemberId(999)))
+        .unwrap_err();
+    assert!(
+        matches!(
+            d.reason(),
+            DenyReason::DailyLimit {
+                used: 30,
+                limit: 30
+            }
+        ),
+        "{d}"
+    );
+    assert_eq!(
+        d.retry_at(),
+        Some(Timestamp::from_millis(1_000_000 + 86_400_000))
+    );
     clock.set(Timestamp::from_millis(1_000_000 + 86_400_000 - 1));
-    assert!(e.send(InviteRequest::new(MemberId(1), MemberId(999))).is_err());
+    assert!(e
+        .send(InviteRequest::new(MemberId(1), MemberId(999)))
+        .is_err());
     clock.set(Timestamp::from_millis(1_000_000 + 86_400_000));
-    assert!(e.send(InviteRequest::new(MemberId(1), MemberId(999))).is_ok());
+    assert!(e
+        .send(InviteRequest::new(MemberId(1), MemberId(999)))
+        .is_ok());
     let cap = e.capacity(MemberId(1));
     assert_eq!(cap.daily.used, 30);
     assert_eq!(cap.weekly.used, 31);
