@@ -145,11 +145,6 @@ impl Ledger {
         self.invites.is_empty()
     }
 
-    /// Sending instant of the oldest kept invitation.
-    pub(crate) fn oldest_sent(&self) -> Option<u64> {
-        self.invites.front().map(|i| i.sent_at)
-    }
-
     /// Pending invitations from sequence `from` on, oldest first.
     pub(crate) fn pending_from(&self, from: u64) -> impl Iterator<Item = &Invite> {
         let start = self.invites.partition_point(|i| i.seq < from);

@@ -142,8 +142,8 @@ impl DenyReason {
         }
     }
 
-    /// Whether the member must act (time alone will not clear it).
-    pub(crate) fn needs_action(&self) -> bool {
+    /// Whether only an action, not time, can clear this reason.
+    pub fn needs_action(&self) -> bool {
         matches!(
             self,
             DenyReason::IdempotencyConflict { .. }

@@ -382,7 +382,8 @@ mod tests {
 
     #[test]
     fn impossible_policies_name_their_field() {
-        let cases: Vec<(fn(&mut Policy), &str)> = vec![
+        type Breaker = fn(&mut Policy);
+        let cases: Vec<(Breaker, &str)> = vec![
             (|p| p.free.daily = 0, "free.daily"),
             (|p| p.premium.weekly = 0, "premium.weekly"),
             (|p| p.free.daily = 301, "free.daily"),

@@ -70,6 +70,15 @@ impl Log {
     pub(crate) fn iter(&self) -> impl Iterator<Item = u64> + '_ {
         self.times.iter().copied()
     }
+
+    /// A log of `times` read from a snapshot; `None` unless they are sorted, since
+    /// every window query assumes it.
+    pub(crate) fn from_sorted(times: Vec<u64>) -> Option<Log> {
+        let sorted = times.windows(2).all(|w| w[0] <= w[1]);
+        sorted.then(|| Log {
+            times: times.into(),
+        })
+    }
 }
 
 /// Accepted sends over the weekly window, with a cursor on the daily one.
@@ -139,6 +148,21 @@ impl SendLog {
 
     pub(crate) fn times(&self) -> impl Iterator<Item = u64> + '_ {
         self.log.iter()
+    }
+
+    /// The daily cursor, saved so a restored log answers exactly as the original.
+    pub(crate) fn day_start(&self) -> usize {
+        self.day_start
+    }
+
+    /// A send log read from a snapshot; `None` unless `times` are sorted and the
+    /// cursor lies within them.
+    pub(crate) fn from_parts(times: Vec<u64>, day_start: usize) -> Option<SendLog> {
+        if day_start > times.len() {
+            return None;
+        }
+        let log = Log::from_sorted(times)?;
+        Some(SendLog { log, day_start })
     }
 }
 
