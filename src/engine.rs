@@ -23,7 +23,7 @@ use crate::member::{IdemRecord, Member};
 use crate::outcome::{Denied, Sent};
 use crate::policy::{ConfigError, Policy};
 use crate::request::InviteRequest;
-use crate::shard::{Shard, Spans};
+use crate::shard::{settle, Shard, Spans, RECHECK};
 use crate::spam::{Attempt, Keywords};
 use crate::time::{Clock, MonotonicTime, SystemClock, Timestamp};
 
@@ -353,6 +353,7 @@ impl Engine {
     }
 
     /// Judges and, when allowed, commits a send; the caller holds the sender's shard.
+    /// The sender's record is looked up once.
     fn decide(
         &self,
         shard: &mut Shard,
@@ -361,8 +362,21 @@ impl Engine {
         view: View,
         count_attempt: bool,
     ) -> Result<Sent, Denied> {
-        shard.settle(s.sender, now, &self.spans, &self.policy);
-        if let Some(sent) = self.replay(shard, s) {
+        let Shard {
+            members,
+            pairs,
+            expiries,
+            idle,
+            next_seq,
+            expired_unswept,
+            ..
+        } = shard;
+        let member = members.entry(s.sender).or_insert_with(|| {
+            idle.push(std::cmp::Reverse((now.saturating_add(RECHECK), s.sender)));
+            Member::default()
+        });
+        settle(member, s.sender, now, &self.spans, &self.policy, pairs, expired_unswept);
+        if let Some(sent) = self.replay(member, s) {
             return Ok(sent);
         }
         let spam_on = self.policy.spam.is_enabled();
@@ -370,67 +384,45 @@ impl Engine {
             stranger: view.stranger,
             note: s.note,
         };
-        let member = shard.member_mut(s.sender);
         let spam = if spam_on {
-            let (kw, spam) = (&self.keywords, &mut member.extra_mut().spam);
+            let (kw, state) = (&self.keywords, &mut member.extra_mut().spam);
             if count_attempt {
-                spam.attempt(now, &attempt, &self.policy.spam, kw)
+                state.attempt(now, &attempt, &self.policy.spam, kw)
             } else {
-                spam.check(now, &attempt, &self.policy.spam, kw)
+                state.check(now, &attempt, &self.policy.spam, kw)
             }
         } else {
             None
         };
         let mut verdicts = Verdicts::default();
-        {
-            let facts = Facts {
-                now,
-                member: shard.members.get(&s.sender).unwrap_or(&EMPTY),
-                pair: shard.pair_pending(s.sender, s.recipient),
-                view,
-                spam,
-                policy: &self.policy,
-                spans: &self.spans,
-            };
-            evaluate(&facts, s, &mut |reason, at| verdicts.add(reason, at));
-        }
-        if let Some(until) = spam.and_then(|v| v.restrict_until) {
-            let member = shard.member_mut(s.sender);
-            crate::relations::impose_restriction(member, until, spam.map(|v| v.signals));
-            self.mark(s.sender, SPECIAL);
+        let facts = Facts {
+            now,
+            member,
+            pair: pairs.get(&(s.sender, s.recipient)),
+            view,
+            spam,
+            policy: &self.policy,
+            spans: &self.spans,
+        };
+        evaluate(&facts, s, &mut |reason, at| verdicts.add(reason, at));
+        if let Some(v) = spam {
+            if let Some(until) = v.restrict_until {
+                crate::relations::impose_restriction(member, until, Some(v.signals));
+                self.mark(s.sender, SPECIAL);
+            }
         }
         if let Some(denied) = verdicts.into_denied() {
             return Err(denied);
         }
-        Ok(self.commit(shard, now, s, &attempt))
-    }
-
-    /// The earlier send made with this idempotency key to this recipient, if any.
-    fn replay(&self, shard: &Shard, s: &Subject<'_>) -> Option<Sent> {
-        let key = s.key?;
-        let extra = shard.members.get(&s.sender)?.extra.as_deref()?;
-        let rec = extra.idem.get(key)?;
-        (rec.recipient == s.recipient).then(|| Sent {
-            id: InviteId::new(MemberId(s.sender), rec.seq),
-            expires_at: Timestamp::from_millis(rec.sent_at.saturating_add(self.spans.ttl)),
-        })
-    }
-
-    fn commit(&self, shard: &mut Shard, now: u64, s: &Subject<'_>, attempt: &Attempt<'_>) -> Sent {
-        let seq = shard.next_seq;
-        shard.next_seq += 1;
+        // Commit: everything below belongs to the sender and its shard.
+        let seq = *next_seq;
+        *next_seq += 1;
         let expires = now.saturating_add(self.spans.ttl);
-        shard.expiries.push_back((expires, s.sender));
-        shard
-            .pairs
-            .entry((s.sender, s.recipient))
-            .or_default()
-            .seqs
-            .push(seq);
-        let member = shard.member_mut(s.sender);
+        expiries.push_back((expires, s.sender));
+        pairs.entry((s.sender, s.recipient)).or_default().seqs.push(seq);
         member.sends.push(now);
         member.ledger.push(seq, s.recipient, now);
-        if s.note.is_some() || s.key.is_some() || self.policy.spam.is_enabled() {
+        if s.note.is_some() || s.key.is_some() || spam_on {
             let extra = member.extra_mut();
             if s.note.is_some() {
                 extra.notes.push(now);
@@ -443,14 +435,24 @@ impl Engine {
                 };
                 extra.idem.insert(key, record);
             }
-            if self.policy.spam.is_enabled() {
-                extra.spam.record_sent(now, attempt, &self.policy.spam);
+            if spam_on {
+                extra.spam.record_sent(now, &attempt, &self.policy.spam);
             }
         }
-        Sent {
+        Ok(Sent {
             id: InviteId::new(MemberId(s.sender), seq),
             expires_at: Timestamp::from_millis(expires),
-        }
+        })
+    }
+
+    /// The earlier send made with this idempotency key to this recipient, if any.
+    fn replay(&self, member: &Member, s: &Subject<'_>) -> Option<Sent> {
+        let key = s.key?;
+        let rec = member.extra.as_deref()?.idem.get(key)?;
+        (rec.recipient == s.recipient).then(|| Sent {
+            id: InviteId::new(MemberId(s.sender), rec.seq),
+            expires_at: Timestamp::from_millis(rec.sent_at.saturating_add(self.spans.ttl)),
+        })
     }
 }
 

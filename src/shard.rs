@@ -45,7 +45,7 @@ pub(crate) struct PairState {
 }
 
 /// How often an idle check is repeated for a member that cannot be reclaimed yet.
-const RECHECK: u64 = 24 * 3_600_000;
+pub(crate) const RECHECK: u64 = 24 * 3_600_000;
 
 /// State of the members that hash to one shard.
 #[derive(Debug, Default)]
@@ -82,29 +82,11 @@ impl Shard {
         })
     }
 
-    /// Brings the member's windows and invitations up to `now`: drops what no longer
-    /// counts and records invitations that expired unanswered.
+    /// Brings the member's windows and invitations up to `now` (see [`settle`]).
     pub(crate) fn settle(&mut self, id: u64, now: u64, spans: &Spans, policy: &Policy) {
-        let Some(member) = self.members.get_mut(&id) else {
-            return;
-        };
-        member.sends.advance(now, spans.day, spans.week);
-        let Member { ledger, extra, .. } = member;
-        let pairs = &mut self.pairs;
-        let expired = &mut self.expired_unswept;
-        ledger.expire(now, spans.ttl, |inv| {
-            remove_from_pair(pairs, id, inv.recipient, inv.seq, now);
-            *expired += 1;
-            if let Some(extra) = extra.as_deref_mut() {
-                let at = inv.sent_at.saturating_add(spans.ttl);
-                extra
-                    .spam
-                    .record_feedback(at, Feedback::Expired, &policy.spam);
-            }
-        });
-        if let Some(extra) = extra.as_deref_mut() {
-            extra.notes.expire(now, spans.note);
-            extra.idem.expire(now, spans.idem);
+        if let Some(member) = self.members.get_mut(&id) {
+            let pairs = &mut self.pairs;
+            settle(member, id, now, spans, policy, pairs, &mut self.expired_unswept);
         }
     }
 
@@ -255,6 +237,34 @@ fn idle_estimate(member: &Member, spans: &Spans, policy: &Policy) -> Option<u64>
         crate::AccountStatus::Active => Some(at),
         crate::AccountStatus::Restricted { until: Some(t) } => Some(at.max(t.as_millis())),
         _ => None,
+    }
+}
+
+/// Brings a member's windows and invitations up to `now`: drops what no longer counts
+/// and records invitations that expired unanswered (in `expired`, and as feedback to
+/// the spam signals at their expiry instant).
+pub(crate) fn settle(
+    member: &mut Member,
+    id: u64,
+    now: u64,
+    spans: &Spans,
+    policy: &Policy,
+    pairs: &mut FastMap<(u64, u64), PairState>,
+    expired: &mut u64,
+) {
+    member.sends.advance(now, spans.day, spans.week);
+    let Member { ledger, extra, .. } = member;
+    ledger.expire(now, spans.ttl, |inv| {
+        remove_from_pair(pairs, id, inv.recipient, inv.seq, now);
+        *expired += 1;
+        if let Some(extra) = extra.as_deref_mut() {
+            let at = inv.sent_at.saturating_add(spans.ttl);
+            extra.spam.record_feedback(at, Feedback::Expired, &policy.spam);
+        }
+    });
+    if let Some(extra) = extra.as_deref_mut() {
+        extra.notes.expire(now, spans.note);
+        extra.idem.expire(now, spans.idem);
     }
 }
 
