@@ -375,7 +375,15 @@ impl Engine {
             idle.push(std::cmp::Reverse((now.saturating_add(RECHECK), s.sender)));
             Member::default()
         });
-        settle(member, s.sender, now, &self.spans, &self.policy, pairs, expired_unswept);
+        settle(
+            member,
+            s.sender,
+            now,
+            &self.spans,
+            &self.policy,
+            pairs,
+            expired_unswept,
+        );
         if let Some(sent) = self.replay(member, s) {
             return Ok(sent);
         }
@@ -419,7 +427,11 @@ impl Engine {
         *next_seq += 1;
         let expires = now.saturating_add(self.spans.ttl);
         expiries.push_back((expires, s.sender));
-        pairs.entry((s.sender, s.recipient)).or_default().seqs.push(seq);
+        pairs
+            .entry((s.sender, s.recipient))
+            .or_default()
+            .seqs
+            .push(seq);
         member.sends.push(now);
         member.ledger.push(seq, s.recipient, now);
         if s.note.is_some() || s.key.is_some() || spam_on {

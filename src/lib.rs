@@ -13,6 +13,7 @@ mod ledger;
 mod lifecycle;
 mod member;
 mod outcome;
+mod persist;
 mod policy;
 mod relations;
 mod report;
@@ -31,6 +32,7 @@ pub use engine::{Engine, EngineBuilder};
 pub use ids::{InviteId, MemberId};
 pub use lifecycle::{PendingInvite, PendingPage};
 pub use outcome::{Denied, DenyReason, InviteError, Sent};
+pub use persist::PersistError;
 pub use policy::{
     ConfigError, IgnoredRule, Policy, RateRule, SpamPolicy, TierLimits, DAILY_WINDOW,
     IDEMPOTENCY_WINDOW, NOTE_WINDOW, WEEKLY_WINDOW,

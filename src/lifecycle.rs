@@ -63,6 +63,19 @@ impl Engine {
         Ok((at, inv))
     }
 
+    /// Finds a pending invitation after settling its sender, so that invitations that
+    /// expired meanwhile are recorded as expired before anything else ends.
+    fn locate_settled(
+        &self,
+        shard: &mut Shard,
+        id: InviteId,
+        now: u64,
+    ) -> Result<(usize, Invite), InviteError> {
+        self.locate(shard, id, now)?;
+        shard.settle(id.sender().0, now, &self.spans, &self.policy);
+        self.locate(shard, id, now)
+    }
+
     /// Ends a pending invitation that needs only its sender's shard.
     fn end_one(
         &self,
@@ -73,7 +86,7 @@ impl Engine {
         let s = id.sender().0;
         let mut shard = self.lock(s);
         let now = shard.observe(self.time.now());
-        let (at, inv) = self.locate(&shard, id, now)?;
+        let (at, inv) = self.locate_settled(&mut shard, id, now)?;
         shard.end_invite(s, at, how, now);
         if let Some(feedback) = feedback {
             self.record_feedback(&mut shard, s, now, feedback);
@@ -81,7 +94,6 @@ impl Engine {
         if how == Ending::Withdrawn && self.spans.cooldown > 0 {
             shard.start_cooldown(s, inv.recipient, now.saturating_add(self.spans.cooldown));
         }
-        shard.settle(s, now, &self.spans, &self.policy);
         Ok(inv)
     }
 
@@ -107,7 +119,7 @@ impl Engine {
         };
         let (mut own, other) = self.lock_pair(s, recipient);
         let now = own.observe(self.time.now());
-        let (at, _) = self.locate(&own, id, now)?;
+        let (at, _) = self.locate_settled(&mut own, id, now)?;
         own.end_invite(s, at, Ending::Accepted, now);
         own.end_pair(s, recipient, Ending::Accepted, now);
         self.record_feedback(&mut own, s, now, Feedback::Accepted);

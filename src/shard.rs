@@ -86,7 +86,15 @@ impl Shard {
     pub(crate) fn settle(&mut self, id: u64, now: u64, spans: &Spans, policy: &Policy) {
         if let Some(member) = self.members.get_mut(&id) {
             let pairs = &mut self.pairs;
-            settle(member, id, now, spans, policy, pairs, &mut self.expired_unswept);
+            settle(
+                member,
+                id,
+                now,
+                spans,
+                policy,
+                pairs,
+                &mut self.expired_unswept,
+            );
         }
     }
 
@@ -259,7 +267,9 @@ pub(crate) fn settle(
         *expired += 1;
         if let Some(extra) = extra.as_deref_mut() {
             let at = inv.sent_at.saturating_add(spans.ttl);
-            extra.spam.record_feedback(at, Feedback::Expired, &policy.spam);
+            extra
+                .spam
+                .record_feedback(at, Feedback::Expired, &policy.spam);
         }
     });
     if let Some(extra) = extra.as_deref_mut() {

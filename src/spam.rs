@@ -32,12 +32,25 @@ pub(crate) enum Feedback {
 }
 
 impl Feedback {
-    const ALL: [Feedback; 4] = [
-        Feedback::Accepted,
-        Feedback::Declined,
-        Feedback::Expired,
-        Feedback::Reported,
-    ];
+    /// Snapshot codes, written out so reordering the enum cannot change the format.
+    fn code(self) -> u8 {
+        match self {
+            Feedback::Accepted => 0,
+            Feedback::Declined => 1,
+            Feedback::Expired => 2,
+            Feedback::Reported => 3,
+        }
+    }
+
+    fn from_code(code: u8) -> Option<Self> {
+        match code {
+            0 => Some(Feedback::Accepted),
+            1 => Some(Feedback::Declined),
+            2 => Some(Feedback::Expired),
+            3 => Some(Feedback::Reported),
+            _ => None,
+        }
+    }
 }
 
 /// A denial by the spam signals.
@@ -289,7 +302,7 @@ impl SpamState {
             write_events(w, q, |_, ()| ());
         }
         write_events(w, &self.notes, |w, &fp| w.u64(fp));
-        write_events(w, &self.feedback, |w, &f| w.u8(f as u8));
+        write_events(w, &self.feedback, |w, &f| w.u8(f.code()));
         w.bool(self.cooldown.is_some());
         if let Some((until, signals)) = self.cooldown {
             w.u64(until);
@@ -303,8 +316,8 @@ impl SpamState {
         let strangers = read_events(r, 8, |_| Ok(()))?;
         let strikes = read_events(r, 8, |_| Ok(()))?;
         let notes = read_events(r, 16, Reader::u64)?;
-        let feedback = read_events(r, 9, |r| match Feedback::ALL.get(usize::from(r.u8()?)) {
-            Some(&f) => Ok(f),
+        let feedback = read_events(r, 9, |r| match Feedback::from_code(r.u8()?) {
+            Some(f) => Ok(f),
             None => r.fail("invalid feedback kind"),
         })?;
         let mut cooldown = None;

@@ -229,4 +229,5 @@ fn public_types_are_send_sync_and_debug() {
     check::<ContactReport>();
     check::<PendingPage>();
     check::<SpamSignals>();
+    check::<PersistError>();
 }

@@ -8,9 +8,11 @@ const MIN: Duration = Duration::from_secs(60);
 
 fn engine() -> (Engine, ManualClock) {
     let clock = ManualClock::new(Timestamp::from_millis(T0));
-    let mut policy = Policy::default();
     // Premium limits for everyone, so the spam signals, not the quotas, are on trial.
-    policy.free = TierLimits::premium();
+    let policy = Policy {
+        free: TierLimits::premium(),
+        ..Policy::default()
+    };
     let engine = Engine::builder()
         .policy(policy)
         .clock(clock.clone())

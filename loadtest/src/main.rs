@@ -1,1 +1,40 @@
-fn main() {}
+//! `invite-loadtest`: load test and trace replay for the invite-limiter engine.
+//!
+//! `cargo run --release -p invite-loadtest` runs the default workload for about ten
+//! seconds; `--help` lists every flag. See loadtest/README.md.
+
+mod baseline;
+mod cli;
+mod memory;
+mod ops;
+mod outcome;
+mod plot;
+mod populate;
+mod population;
+mod replay;
+mod report;
+mod stats;
+mod text;
+mod trace;
+mod worker;
+mod workload;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let cli = cli::Cli::parse();
+    let result = match &cli.command {
+        None => workload::run(&cli.run),
+        Some(cli::Command::Run(args)) => workload::run(args),
+        Some(cli::Command::Replay(args)) => replay::run(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("invite-loadtest: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

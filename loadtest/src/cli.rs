@@ -1,0 +1,234 @@
+//! Command-line interface: `run` (the default) and `replay`.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::ops::{OpKind, MIX_KINDS};
+
+/// Load test and trace replay for the invite-limiter engine.
+#[derive(Debug, Parser)]
+#[command(
+    name = "invite-loadtest",
+    version,
+    about,
+    args_conflicts_with_subcommands = true,
+    after_help = "With no subcommand, `run` is assumed: `invite-loadtest --members 10000` \
+                  is `invite-loadtest run --members 10000`."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run a synthetic workload on the in-memory engine and print a report (the default).
+    Run(RunArgs),
+    /// Replay a JSON Lines trace of timestamped operations and write each decision as JSON Lines.
+    Replay(ReplayArgs),
+}
+
+/// Baselines that can run on the same operation stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Baseline {
+    /// governor 0.10 `check_key` (keyed, DashMap store, quota 30 per day) on every send.
+    Governor,
+}
+
+/// What to do with a malformed trace line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OnError {
+    /// Report it (stderr and an output line) and go on with the next line.
+    Continue,
+    /// Report it and stop with a non-zero exit status.
+    Stop,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct RunArgs {
+    /// Members in the population.
+    #[arg(long, default_value_t = 1_000_000, value_parser = clap::value_parser!(u64).range(2..))]
+    pub members: u64,
+    /// Share of Premium members (0 to 1).
+    #[arg(long, default_value_t = 0.1, value_parser = share)]
+    pub premium_share: f64,
+    /// Sender skew: exponent of the Zipf law senders are drawn from (0 = uniform).
+    #[arg(long, default_value_t = 0.9, value_parser = non_negative)]
+    pub zipf: f64,
+    /// Worker threads [default: all cores].
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=1024))]
+    pub threads: Option<u64>,
+    /// Run time in seconds (ignored when --ops is given).
+    #[arg(long, default_value_t = 10.0, value_parser = positive)]
+    pub duration: f64,
+    /// Stop after about this many operations (engine calls) instead of after --duration.
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    pub ops: Option<u64>,
+    /// Seed of every random choice (same seed, same operation stream per thread).
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Simulated time per real time: 3600 makes an hour of traffic pass each second.
+    #[arg(long, default_value_t = 3600.0, value_parser = positive)]
+    pub time_factor: f64,
+    /// Pending invitations to pre-populate, with ages spanning the pending TTL [default: members / 2].
+    #[arg(long)]
+    pub pending: Option<u64>,
+    /// Recent sends to pre-populate (sent and declined within the last day, so they count
+    /// in the windows) [default: members / 10].
+    #[arg(long)]
+    pub recent: Option<u64>,
+    /// Share of members who are spammers bursting one template note.
+    #[arg(long, default_value_t = 0.001, value_parser = share)]
+    pub spammer_share: f64,
+    /// Sends in one spammer burst.
+    #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub spam_burst: u32,
+    /// Operation mix as name=weight pairs; names: send, note, template, email, keyed,
+    /// retry, spam, accept, decline, withdraw, report, capacity, diagnose (missing names weigh 0).
+    #[arg(long, default_value = DEFAULT_MIX, value_parser = parse_mix)]
+    pub mix: Mix,
+    /// Real milliseconds between background sweeps.
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u64).range(1..))]
+    pub sweep_every_ms: u64,
+    /// Engine lock shards [default: the engine's default].
+    #[arg(long)]
+    pub shards: Option<usize>,
+    /// Turn every spam signal off (SpamPolicy::disabled()).
+    #[arg(long)]
+    pub no_spam: bool,
+    /// Real milliseconds per point of the timeline (plot and JSON).
+    #[arg(long, default_value_t = 250, value_parser = clap::value_parser!(u64).range(10..))]
+    pub interval_ms: u64,
+    /// Write the report as JSON to FILE ("-" for stdout; the text report then goes to stderr).
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
+    /// Draw throughput and p99 over time as an SVG file.
+    #[arg(long, value_name = "FILE.svg")]
+    pub plot: Option<PathBuf>,
+    /// Also run a baseline on the same operation stream and report it next to ours.
+    #[arg(long, value_enum)]
+    pub baseline: Option<Baseline>,
+    /// No progress bar even on a terminal.
+    #[arg(long)]
+    pub no_progress: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ReplayArgs {
+    /// The trace: one JSON object per line ("-" for stdin).
+    #[arg(long, value_name = "FILE")]
+    pub input: PathBuf,
+    /// Where to write one decision per line [default: stdout].
+    #[arg(long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// What a malformed line does to the replay.
+    #[arg(long, value_enum, default_value_t = OnError::Continue)]
+    pub on_error: OnError,
+    /// Policy as JSON (the serde form of invite_limiter::Policy) [default: Policy::default()].
+    #[arg(long, value_name = "FILE")]
+    pub policy: Option<PathBuf>,
+}
+
+pub const DEFAULT_MIX: &str = "send=44,note=6,template=4,email=5,keyed=4,retry=1,spam=0.2,\
+accept=8,decline=5,withdraw=2,report=1,capacity=10,diagnose=9.8";
+
+/// Relative weights of the operation kinds a generator step picks from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Mix {
+    pub weights: Vec<(OpKind, f64)>,
+}
+
+fn parse_mix(text: &str) -> Result<Mix, String> {
+    let mut weights: Vec<(OpKind, f64)> = Vec::new();
+    for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let (name, weight) = part
+            .split_once('=')
+            .ok_or_else(|| format!("`{part}` is not name=weight"))?;
+        let kind = MIX_KINDS
+            .iter()
+            .copied()
+            .find(|k| k.mix_name() == name.trim())
+            .ok_or_else(|| format!("unknown operation `{}` in the mix", name.trim()))?;
+        let weight: f64 = weight
+            .trim()
+            .parse()
+            .map_err(|_| format!("weight of `{}` is not a number", name.trim()))?;
+        if !weight.is_finite() || weight < 0.0 {
+            return Err(format!("weight of `{}` must be zero or more", name.trim()));
+        }
+        if weights.iter().any(|(k, _)| *k == kind) {
+            return Err(format!("`{}` appears twice in the mix", name.trim()));
+        }
+        weights.push((kind, weight));
+    }
+    if weights.iter().all(|(_, w)| *w == 0.0) {
+        return Err("the mix needs at least one operation with a weight above zero".into());
+    }
+    Ok(Mix { weights })
+}
+
+fn parse_f64(text: &str) -> Result<f64, String> {
+    let v: f64 = text
+        .parse()
+        .map_err(|_| format!("`{text}` is not a number"))?;
+    if v.is_finite() {
+        Ok(v)
+    } else {
+        Err(format!("`{text}` is not a finite number"))
+    }
+}
+
+fn share(text: &str) -> Result<f64, String> {
+    let v = parse_f64(text)?;
+    if (0.0..=1.0).contains(&v) {
+        Ok(v)
+    } else {
+        Err("must be between 0 and 1".into())
+    }
+}
+
+fn non_negative(text: &str) -> Result<f64, String> {
+    let v = parse_f64(text)?;
+    if v >= 0.0 {
+        Ok(v)
+    } else {
+        Err("must be zero or more".into())
+    }
+}
+
+fn positive(text: &str) -> Result<f64, String> {
+    let v = parse_f64(text)?;
+    if v > 0.0 && v < 1e12 {
+        Ok(v)
+    } else {
+        Err("must be above zero".into())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_mix_parses_and_bad_mixes_are_errors() {
+        let mix = parse_mix(DEFAULT_MIX).unwrap();
+        assert_eq!(mix.weights.len(), MIX_KINDS.len());
+        assert!(parse_mix("send=1,bogus=2").unwrap_err().contains("bogus"));
+        assert!(parse_mix("send=x").is_err());
+        assert!(parse_mix("send=0").is_err());
+        assert!(parse_mix("send=1,send=2").is_err());
+        assert!(parse_mix("send=-1").is_err());
+    }
+
+    #[test]
+    fn no_arguments_is_a_default_run() {
+        let cli = Cli::try_parse_from(["invite-loadtest"]).unwrap();
+        assert!(cli.command.is_none());
+        assert_eq!(cli.run.members, 1_000_000);
+        let cli = Cli::try_parse_from(["invite-loadtest", "replay", "--input", "t.jsonl"]).unwrap();
+        assert!(matches!(cli.command, Some(Command::Replay(_))));
+    }
+}

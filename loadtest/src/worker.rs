@@ -1,0 +1,196 @@
+//! One worker thread: draws steps from its generator and times each engine call.
+
+use std::hint::black_box;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use invite_limiter::{Engine, InviteId};
+use rand::rngs::SmallRng;
+use rand::{Rng, SeedableRng};
+
+use crate::cli::Mix;
+use crate::ops::{mix64, Generator, OpKind, Population, SendSpec, Step};
+use crate::outcome::Outcome;
+use crate::stats::ThreadStats;
+
+/// Engine calls a worker claims at a time.
+const CHUNK: u64 = 256;
+/// Most invitation ids a worker keeps to answer later.
+const POOL_CAP: usize = 200_000;
+
+/// What every worker shares.
+#[derive(Debug)]
+pub struct Shared {
+    pub engine: Arc<Engine>,
+    pub pop: Arc<Population>,
+    pub mix: Mix,
+    pub seed: u64,
+    pub burst: u32,
+    pub start: Instant,
+    pub interval: Duration,
+    /// Set to stop a timed run.
+    pub stop: AtomicBool,
+    /// Engine calls still to make in a counted run.
+    pub remaining: Option<AtomicU64>,
+    /// Engine calls made so far (updated per chunk, for the progress bar).
+    pub done: AtomicU64,
+    /// Workers that have finished.
+    pub finished: AtomicU64,
+}
+
+impl Shared {
+    /// Claims the next chunk of calls; `None` when the run is over.
+    fn claim(&self) -> Option<u64> {
+        if self.stop.load(Ordering::Relaxed) {
+            return None;
+        }
+        match &self.remaining {
+            None => Some(CHUNK),
+            Some(left) => left
+                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |r| {
+                    (r > 0).then(|| r.saturating_sub(CHUNK))
+                })
+                .ok()
+                .map(|r| r.min(CHUNK)),
+        }
+    }
+}
+
+/// The ids a worker may accept, decline, withdraw or report.
+struct Pool {
+    ids: Vec<InviteId>,
+    rng: SmallRng,
+}
+
+impl Pool {
+    fn add(&mut self, id: InviteId) {
+        if self.ids.len() < POOL_CAP {
+            self.ids.push(id);
+        } else {
+            let at = self.rng.random_range(0..self.ids.len());
+            self.ids[at] = id;
+        }
+    }
+
+    fn take(&mut self) -> Option<InviteId> {
+        if self.ids.is_empty() {
+            return None;
+        }
+        let at = self.rng.random_range(0..self.ids.len());
+        Some(self.ids.swap_remove(at))
+    }
+}
+
+/// Counts the worker as finished when it returns or unwinds, so the watcher never waits forever.
+struct Finished<'a>(&'a AtomicU64);
+
+impl Drop for Finished<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_add(1, Ordering::Release);
+    }
+}
+
+pub fn work(shared: &Shared, thread: u64, ids: Vec<InviteId>) -> ThreadStats {
+    let _finished = Finished(&shared.finished);
+    let mut stats = ThreadStats::new(shared.start, shared.interval);
+    let mut gen = Generator::new(&shared.pop, &shared.mix, shared.seed, thread, shared.burst);
+    let mut pool = Pool {
+        ids,
+        rng: SmallRng::seed_from_u64(mix64(shared.seed ^ 0xB001 ^ thread)),
+    };
+    let mut budget: u64 = 0;
+    let mut unreported: u64 = 0;
+    loop {
+        if budget == 0 {
+            shared.done.fetch_add(unreported, Ordering::Relaxed);
+            unreported = 0;
+            match shared.claim() {
+                Some(n) => budget = n,
+                None => break,
+            }
+        }
+        let step = gen.next_step();
+        stats.steps += 1;
+        let calls = execute(shared, step, &mut pool, &mut stats);
+        // A step that made no call (nothing to answer) still counts, so a run ends.
+        budget = budget.saturating_sub(calls.max(1));
+        unreported += calls;
+    }
+    stats.finish();
+    stats
+}
+
+fn execute(shared: &Shared, step: Step, pool: &mut Pool, stats: &mut ThreadStats) -> u64 {
+    let engine = &*shared.engine;
+    match step {
+        Step::Send(spec) => {
+            send(engine, spec, pool, stats);
+            1
+        }
+        Step::Burst {
+            spammer,
+            seed,
+            count,
+        } => {
+            for spec in Step::burst_sends(&shared.pop, spammer, seed, count) {
+                send(engine, spec, pool, stats);
+            }
+            u64::from(count)
+        }
+        Step::Lifecycle(kind) => {
+            let Some(id) = pool.take() else {
+                return 0;
+            };
+            let began = Instant::now();
+            let result = match kind {
+                OpKind::Accept => engine.accept(id),
+                OpKind::Decline => engine.decline(id),
+                OpKind::Withdraw => engine.withdraw(id),
+                _ => engine.report_unknown(id),
+            };
+            let end = Instant::now();
+            let outcome = match result {
+                Ok(()) => Outcome::Ok,
+                Err(e) => Outcome::invite_error(&e),
+            };
+            stats.record(kind, outcome, end - began, end);
+            1
+        }
+        Step::Capacity(m) => {
+            let began = Instant::now();
+            black_box(engine.capacity(m));
+            let end = Instant::now();
+            stats.record(OpKind::Capacity, Outcome::Read, end - began, end);
+            1
+        }
+        Step::Diagnose(sender, recipient) => {
+            let began = Instant::now();
+            let diagnosis = engine.diagnose(sender, recipient);
+            let end = Instant::now();
+            let outcome = diagnosis
+                .blockers()
+                .first()
+                .map_or(Outcome::Clear, |b| Outcome::denial(b.reason()));
+            stats.record(OpKind::Diagnose, outcome, end - began, end);
+            1
+        }
+    }
+}
+
+fn send(engine: &Engine, spec: SendSpec, pool: &mut Pool, stats: &mut ThreadStats) {
+    let req = spec.request();
+    let began = Instant::now();
+    let result = engine.send(req);
+    let end = Instant::now();
+    let outcome = match result {
+        Ok(sent) => {
+            if spec.kind != OpKind::Retry {
+                pool.add(sent.id());
+            }
+            Outcome::Sent
+        }
+        Err(denied) => Outcome::denial(denied.reason()),
+    };
+    stats.record(spec.kind, outcome, end - began, end);
+}

@@ -1,0 +1,218 @@
+//! Snapshots: the whole engine state written to a byte stream and read back.
+//!
+//! # Format, version 1
+//! Integers are little-endian, collections are a `u64` count then the items, text is
+//! a `u64` byte length then UTF-8.
+//! ```text
+//! header    magic    8 bytes  \x89 I N V L I M \n
+//!           version  u32      FORMAT_VERSION
+//!           shards   u32      the writer's shard count
+//!           latest   u64      the engine's latest instant when the snapshot began
+//!           crc      u32      CRC-32 of the 24 bytes above
+//! section   one per writer shard:
+//!           length   u64
+//!           payload  length bytes: now, next_seq, expired_unswept (u64 each),
+//!                    members (sorted by id), pair cooldowns (sender, recipient, until)
+//!           crc      u32      CRC-32 of the payload
+//! trailer   sections u32, members u64, invitations u64,
+//!           next_seq u64 (the largest of the sections')
+//!           crc      u32      CRC-32 of every byte before it
+//! ```
+//! A member is its id, tier, status, invite setting, send log (daily cursor and
+//! instants), ledger (seq, recipient, sent_at, last_reminder, reminders, ending) and,
+//! when present, the extra record: note instants, idempotency records, spam state,
+//! connections, follows (both sorted), emails, contacts and the restriction's signals.
+//!
+//! Only primary facts are stored. Everything derived — pair states, expiry, cooldown
+//! and idle queues, the email index, the recipient flags — is rebuilt on restore, so a
+//! snapshot can be restored with any shard count.
+
+mod decode;
+mod encode;
+mod install;
+#[cfg(test)]
+mod tests;
+
+use std::fmt;
+use std::io::{Read, Write};
+
+use crate::account::{InviteSetting, Tier};
+use crate::engine::{Engine, EngineBuilder};
+use crate::policy::ConfigError;
+
+/// Leading bytes of every snapshot. The high first byte and the newline catch
+/// transfers that strip the eighth bit or rewrite line endings, as PNG's do.
+const MAGIC: [u8; 8] = *b"\x89INVLIM\n";
+/// The layout this build writes and reads.
+const FORMAT_VERSION: u32 = 1;
+/// Bytes of the header before its checksum.
+const HEADER_LEN: usize = 24;
+/// The most shards a builder creates, so the most sections a snapshot can have.
+const MAX_SHARDS: u32 = 1 << 16;
+/// Bytes of the trailer before its checksum.
+const TRAILER_LEN: usize = 4 + 3 * 8;
+
+/// Why a snapshot could not be written or restored.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum PersistError {
+    /// Reading or writing the stream failed.
+    Io(std::io::Error),
+    /// The bytes are not a whole, valid snapshot: truncated, damaged, or not a
+    /// snapshot at all.
+    Corrupt {
+        /// Where in the input the problem was found.
+        offset: u64,
+        /// What was wrong there.
+        what: &'static str,
+    },
+    /// The snapshot was written in a format this build does not read.
+    WrongVersion {
+        /// The snapshot's format version.
+        found: u32,
+        /// The format version this build reads.
+        expected: u32,
+    },
+    /// The builder's policy cannot work, so nothing was restored.
+    Config(ConfigError),
+}
+
+impl fmt::Display for PersistError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PersistError::Io(e) => write!(
+                f,
+                "reading or writing the snapshot failed ({e}); check the file or stream and try again"
+            ),
+            PersistError::Corrupt { offset, what } => write!(
+                f,
+                "the snapshot is not valid at byte {offset} ({what}); restore from an intact copy"
+            ),
+            PersistError::WrongVersion { found, expected } => write!(
+                f,
+                "the snapshot has format version {found} but this build reads version {expected}; \
+                 restore it with the version of invite-limiter that wrote it"
+            ),
+            PersistError::Config(e) => write!(
+                f,
+                "the policy to restore under cannot work ({e}); fix the policy and restore again"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for PersistError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            PersistError::Io(e) => Some(e),
+            PersistError::Config(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+impl From<std::io::Error> for PersistError {
+    fn from(e: std::io::Error) -> Self {
+        PersistError::Io(e)
+    }
+}
+
+impl Engine {
+    /// Writes the whole state to `out` as a snapshot that
+    /// [`EngineBuilder::restore`] reads back.
+    ///
+    /// Shards are locked one at a time, each only while it is encoded, so sends go
+    /// on meanwhile: the snapshot is consistent per shard — hence per sender, as
+    /// everything a decision commits belongs to its sender — but not across members.
+    /// `out` is not buffered here; pass a `BufWriter` for a file.
+    ///
+    /// ```
+    /// use invite_limiter::{Engine, InviteRequest, ManualClock, MemberId, Timestamp};
+    ///
+    /// let clock = ManualClock::new(Timestamp::from_millis(0));
+    /// let engine = Engine::builder().clock(clock.clone()).build().unwrap();
+    /// let sent = engine.send(InviteRequest::new(MemberId(1), MemberId(2))).unwrap();
+    /// let mut bytes = Vec::new();
+    /// engine.snapshot(&mut bytes).unwrap();
+    ///
+    /// let restored = Engine::builder().clock(clock).restore(&mut bytes.as_slice()).unwrap();
+    /// restored.accept(sent.id()).unwrap();
+    /// assert!(restored.are_connected(MemberId(1), MemberId(2)));
+    /// ```
+    ///
+    /// # Errors
+    /// [`PersistError::Io`] when `out` fails; what was written by then is not a valid
+    /// snapshot.
+    pub fn snapshot(&self, out: &mut impl Write) -> Result<(), PersistError> {
+        encode::write_snapshot(self, out)
+    }
+}
+
+impl EngineBuilder {
+    /// Builds an engine holding the state of a snapshot written by
+    /// [`Engine::snapshot`], enforcing this builder's policy with its clock and shard
+    /// count (which may differ from the writer's).
+    ///
+    /// Invitation ids issued before the snapshot keep working, and new ones never
+    /// repeat them. Instants are absolute, so time that passed while the engine was
+    /// down counts: windows, invitations and cooldowns that ran out meanwhile have
+    /// run out after restore. The engine never acts earlier than the snapshot's
+    /// latest instant, whatever the clock says.
+    ///
+    /// # Errors
+    /// [`PersistError::Config`] when the policy cannot work (checked first);
+    /// [`PersistError::Io`] when `input` fails; [`PersistError::WrongVersion`] for a
+    /// snapshot of another format; [`PersistError::Corrupt`], naming the byte, for
+    /// anything that is not one whole, valid snapshot — truncated, damaged, or
+    /// followed by more bytes. Nothing is half-restored: the input is decoded and
+    /// checked completely before the engine is built.
+    pub fn restore(self, input: &mut impl Read) -> Result<Engine, PersistError> {
+        self.policy.validate().map_err(PersistError::Config)?;
+        let mut bytes = Vec::new();
+        input.read_to_end(&mut bytes)?;
+        let state = decode::decode(&bytes)?;
+        let engine = self.build().map_err(PersistError::Config)?;
+        Ok(install::install(engine, state))
+    }
+}
+
+fn tier_code(t: Tier) -> u8 {
+    match t {
+        Tier::Free => 0,
+        Tier::Premium => 1,
+    }
+}
+
+fn tier_from(code: u8) -> Option<Tier> {
+    [Tier::Free, Tier::Premium].get(usize::from(code)).copied()
+}
+
+const SETTINGS: [InviteSetting; 6] = [
+    InviteSetting::Everyone,
+    InviteSetting::EmailOrContacts,
+    InviteSetting::ContactsOnly,
+    InviteSetting::NetworkOnly,
+    InviteSetting::FollowingOnly,
+    InviteSetting::Nobody,
+];
+
+fn setting_code(s: InviteSetting) -> u8 {
+    // An exhaustive match, so a new setting cannot be added without a code.
+    match s {
+        InviteSetting::Everyone => 0,
+        InviteSetting::EmailOrContacts => 1,
+        InviteSetting::ContactsOnly => 2,
+        InviteSetting::NetworkOnly => 3,
+        InviteSetting::FollowingOnly => 4,
+        InviteSetting::Nobody => 5,
+    }
+}
+
+fn setting_from(code: u8) -> Option<InviteSetting> {
+    SETTINGS.get(usize::from(code)).copied()
+}
+
+/// Status codes; a restriction is followed by its optional `until`.
+const ACTIVE: u8 = 0;
+const RESTRICTED: u8 = 1;
+const BANNED: u8 = 2;

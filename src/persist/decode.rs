@@ -1,0 +1,342 @@
+//! Reading a snapshot: every byte framed, checksummed, decoded and checked before an
+//! engine is touched (see `install` for what happens then).
+
+use super::{setting_from, tier_from, PersistError, FORMAT_VERSION, HEADER_LEN, MAGIC, MAX_SHARDS};
+use super::{ACTIVE, BANNED, RESTRICTED, TRAILER_LEN};
+use crate::account::AccountStatus;
+use crate::codec::{DecodeError, Reader};
+use crate::ledger::{Ending, Invite, Ledger};
+use crate::member::{Extra, FastMap, FastSet, IdemLog, IdemRecord, Member};
+use crate::spam::SpamState;
+use crate::spam_signals::SpamSignals;
+use crate::time::Timestamp;
+use crate::window::{Log, SendLog};
+
+/// Smallest encodings, so a corrupt count is refused before it allocates.
+const MIN_MEMBER: usize = 8 + 3 + 8 + 8 + 8 + 1;
+const INVITE_BYTES: usize = 8 * 4 + 2;
+const IDEM_BYTES: usize = 8 * 4;
+const COOLDOWN_BYTES: usize = 8 * 3;
+
+/// A decoded snapshot, not yet placed in an engine.
+#[derive(Debug, Default)]
+pub(super) struct State {
+    pub(super) latest: u64,
+    /// The next sequence number: above every stored one and every writer counter.
+    pub(super) next_seq: u64,
+    /// The largest writer counter alone, which the trailer repeats.
+    pub(super) writer_next_seq: u64,
+    pub(super) expired_unswept: u64,
+    pub(super) members: Vec<(u64, Member)>,
+    /// (sender, recipient, cooldown end).
+    pub(super) cooldowns: Vec<(u64, u64, u64)>,
+    /// Registered email → owner, unique by construction.
+    pub(super) emails: FastMap<String, u64>,
+    pub(super) invitations: u64,
+}
+
+fn corrupt(e: DecodeError) -> PersistError {
+    PersistError::Corrupt {
+        offset: e.offset as u64,
+        what: e.what,
+    }
+}
+
+fn err<T>(offset: usize, what: &'static str) -> Result<T, PersistError> {
+    Err(corrupt(DecodeError { offset, what }))
+}
+
+/// Frames within the whole input: fixed-size fields and checksummed sections.
+struct Frames<'a> {
+    bytes: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Frames<'a> {
+    fn take(&mut self, n: usize) -> Result<&'a [u8], PersistError> {
+        match self
+            .pos
+            .checked_add(n)
+            .and_then(|end| self.bytes.get(self.pos..end))
+        {
+            Some(s) => {
+                self.pos += n;
+                Ok(s)
+            }
+            None => err(self.pos, "unexpected end of data"),
+        }
+    }
+
+    fn u32(&mut self) -> Result<u32, PersistError> {
+        let mut b = [0u8; 4];
+        b.copy_from_slice(self.take(4)?);
+        Ok(u32::from_le_bytes(b))
+    }
+
+    fn u64(&mut self) -> Result<u64, PersistError> {
+        let mut b = [0u8; 8];
+        b.copy_from_slice(self.take(8)?);
+        Ok(u64::from_le_bytes(b))
+    }
+
+    /// A CRC-32 field that must match `data`.
+    fn crc(&mut self, data: &[u8], what: &'static str) -> Result<(), PersistError> {
+        let at = self.pos;
+        if self.u32()? != crc32fast::hash(data) {
+            return err(at, what);
+        }
+        Ok(())
+    }
+}
+
+/// Decodes and checks a whole snapshot.
+pub(super) fn decode(bytes: &[u8]) -> Result<State, PersistError> {
+    if bytes.is_empty() {
+        return err(0, "the input is empty");
+    }
+    let n = bytes.len().min(MAGIC.len());
+    if bytes[..n] != MAGIC[..n] {
+        return err(0, "not an invite-limiter snapshot (wrong magic bytes)");
+    }
+    let mut f = Frames { bytes, pos: 0 };
+    f.take(MAGIC.len())?;
+    // The version is read before any checksum: another version may frame differently.
+    let found = f.u32()?;
+    if found != FORMAT_VERSION {
+        return Err(PersistError::WrongVersion {
+            found,
+            expected: FORMAT_VERSION,
+        });
+    }
+    let shards = f.u32()?;
+    let mut state = State {
+        latest: f.u64()?,
+        ..State::default()
+    };
+    f.crc(&bytes[..HEADER_LEN], "header checksum mismatch")?;
+    if shards == 0 || shards > MAX_SHARDS || !shards.is_power_of_two() {
+        return err(12, "invalid shard count");
+    }
+    let mut seen = FastSet::default();
+    let mut pairs = FastSet::default();
+    for _ in 0..shards {
+        let at = f.pos;
+        let len = usize::try_from(f.u64()?).unwrap_or(usize::MAX);
+        if len > bytes.len().saturating_sub(f.pos) {
+            return err(at, "section length exceeds the data");
+        }
+        let base = f.pos;
+        let payload = f.take(len)?;
+        f.crc(payload, "shard section checksum mismatch")?;
+        let mut r = Reader::new(payload, base);
+        read_section(&mut r, &mut state, &mut seen, &mut pairs).map_err(corrupt)?;
+    }
+    let totals_at = f.pos;
+    let mut t = Reader::new(f.take(TRAILER_LEN)?, totals_at);
+    let counts = (t.u32(), t.u64(), t.u64(), t.u64());
+    let body = f.pos;
+    f.crc(&bytes[..body], "snapshot checksum mismatch")?;
+    let expected = (
+        Ok(shards),
+        Ok(state.members.len() as u64),
+        Ok(state.invitations),
+        Ok(state.writer_next_seq),
+    );
+    if counts != expected {
+        return err(totals_at, "totals do not match the sections");
+    }
+    if f.pos != bytes.len() {
+        return err(f.pos, "trailing bytes after the snapshot");
+    }
+    Ok(state)
+}
+
+fn read_section(
+    r: &mut Reader<'_>,
+    state: &mut State,
+    seen: &mut FastSet<u64>,
+    pairs: &mut FastSet<(u64, u64)>,
+) -> Result<(), DecodeError> {
+    state.latest = state.latest.max(r.u64()?);
+    let counter = r.u64()?;
+    state.writer_next_seq = state.writer_next_seq.max(counter);
+    state.next_seq = state.next_seq.max(counter);
+    state.expired_unswept = state.expired_unswept.saturating_add(r.u64()?);
+    let n = r.len(MIN_MEMBER)?;
+    for _ in 0..n {
+        let id = r.u64()?;
+        if !seen.insert(id) {
+            return r.fail("member stored twice");
+        }
+        let member = read_member(r, state)?;
+        for email in member.extra.iter().flat_map(|x| &x.emails) {
+            if state.emails.insert(email.clone(), id).is_some() {
+                return r.fail("email registered to two members");
+            }
+        }
+        state.members.push((id, member));
+    }
+    for _ in 0..r.len(COOLDOWN_BYTES)? {
+        let (sender, recipient, until) = (r.u64()?, r.u64()?, r.u64()?);
+        if until == 0 || !pairs.insert((sender, recipient)) {
+            return r.fail("invalid or repeated re-invite cooldown");
+        }
+        state.cooldowns.push((sender, recipient, until));
+    }
+    if !r.is_done() {
+        return r.fail("unexpected bytes at the end of a shard section");
+    }
+    Ok(())
+}
+
+/// Raises `next_seq` above `seq`: ids must never repeat, even for invitations that
+/// are gone, so the larger of the writer's counters and every stored seq wins.
+fn above(next_seq: &mut u64, seq: u64, r: &Reader<'_>) -> Result<(), DecodeError> {
+    match seq.checked_add(1) {
+        Some(n) => {
+            *next_seq = (*next_seq).max(n);
+            Ok(())
+        }
+        None => r.fail("invitation sequence numbers exhausted"),
+    }
+}
+
+fn read_member(r: &mut Reader<'_>, state: &mut State) -> Result<Member, DecodeError> {
+    let Some(tier) = tier_from(r.u8()?) else {
+        return r.fail("invalid tier");
+    };
+    let status = match r.u8()? {
+        ACTIVE => AccountStatus::Active,
+        RESTRICTED => AccountStatus::Restricted {
+            until: r.opt_u64()?.map(Timestamp::from_millis),
+        },
+        BANNED => AccountStatus::Banned,
+        _ => return r.fail("invalid account status"),
+    };
+    let Some(setting) = setting_from(r.u8()?) else {
+        return r.fail("invalid invite setting");
+    };
+    let day_start = usize::try_from(r.u64()?).unwrap_or(usize::MAX);
+    let Some(sends) = SendLog::from_parts(read_u64s(r)?, day_start) else {
+        return r.fail("send instants out of order");
+    };
+    let mut ledger = Ledger::default();
+    let mut last_sent = 0;
+    for _ in 0..r.len(INVITE_BYTES)? {
+        let (seq, recipient, sent_at, last_reminder) = (r.u64()?, r.u64()?, r.u64()?, r.u64()?);
+        let reminders = r.u8()?;
+        let Some(ended) = Ending::from_code(r.u8()?) else {
+            return r.fail("invalid invitation ending");
+        };
+        // Expiry pops from the front and lookup bisects: both orders must hold.
+        let invite = Invite {
+            seq,
+            recipient,
+            sent_at,
+            last_reminder,
+            reminders,
+            ended,
+        };
+        if sent_at < last_sent || !ledger.restore(invite) {
+            return r.fail("invitations out of order");
+        }
+        last_sent = sent_at;
+        above(&mut state.next_seq, seq, r)?;
+        state.invitations += 1;
+    }
+    let extra = if r.bool()? {
+        Some(Box::new(read_extra(r, state)?))
+    } else {
+        None
+    };
+    Ok(Member {
+        tier,
+        status,
+        setting,
+        sends,
+        ledger,
+        extra,
+    })
+}
+
+fn read_extra(r: &mut Reader<'_>, state: &mut State) -> Result<Extra, DecodeError> {
+    let Some(notes) = Log::from_sorted(read_u64s(r)?) else {
+        return r.fail("note instants out of order");
+    };
+    let mut idem = IdemLog::default();
+    let mut last = 0;
+    for _ in 0..r.len(IDEM_BYTES)? {
+        let key = r.u64()?;
+        let record = IdemRecord {
+            recipient: r.u64()?,
+            seq: r.u64()?,
+            sent_at: r.u64()?,
+        };
+        // Records expire from the front, so they must be in time order.
+        if idem.get(key).is_some() || record.sent_at < last {
+            return r.fail("idempotency records repeated or out of order");
+        }
+        last = record.sent_at;
+        above(&mut state.next_seq, record.seq, r)?;
+        idem.insert(key, record);
+    }
+    let spam = SpamState::read(r)?;
+    let connections = read_set(r)?;
+    let follows = read_set(r)?;
+    let emails = read_strings(r)?.0;
+    let (contacts, contact_set) = read_strings(r)?;
+    let restricted_for = if r.bool()? {
+        let bits = r.u8()?;
+        let signals = SpamSignals::from_bits(bits);
+        if signals.bits() != bits {
+            return r.fail("invalid spam signal set");
+        }
+        Some(signals)
+    } else {
+        None
+    };
+    Ok(Extra {
+        notes,
+        idem,
+        spam,
+        connections,
+        follows,
+        emails,
+        contacts,
+        contact_set,
+        restricted_for,
+    })
+}
+
+fn read_u64s(r: &mut Reader<'_>) -> Result<Vec<u64>, DecodeError> {
+    let n = r.len(8)?;
+    let mut out = Vec::with_capacity(n);
+    for _ in 0..n {
+        out.push(r.u64()?);
+    }
+    Ok(out)
+}
+
+fn read_set(r: &mut Reader<'_>) -> Result<FastSet<u64>, DecodeError> {
+    let list = read_u64s(r)?;
+    let set: FastSet<u64> = list.iter().copied().collect();
+    if set.len() != list.len() {
+        return r.fail("member listed twice in a set");
+    }
+    Ok(set)
+}
+
+/// A list of distinct strings, with its set.
+fn read_strings(r: &mut Reader<'_>) -> Result<(Vec<String>, FastSet<String>), DecodeError> {
+    let n = r.len(8)?;
+    let mut list = Vec::with_capacity(n);
+    let mut set = FastSet::default();
+    for _ in 0..n {
+        let s = r.str()?;
+        if !set.insert(s.clone()) {
+            return r.fail("email listed twice");
+        }
+        list.push(s);
+    }
+    Ok((list, set))
+}

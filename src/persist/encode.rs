@@ -1,0 +1,169 @@
+//! Writing a snapshot: one shard locked at a time, encoded under its lock, written
+//! outside it.
+
+use std::io::Write;
+
+use super::{setting_code, tier_code, PersistError, FORMAT_VERSION, MAGIC};
+use super::{ACTIVE, BANNED, RESTRICTED};
+use crate::account::AccountStatus;
+use crate::codec::Writer;
+use crate::engine::Engine;
+use crate::member::{Extra, Member};
+use crate::shard::Shard;
+
+/// Counts the trailer repeats, so a restore can check it read every section whole.
+#[derive(Debug, Default, Clone, Copy)]
+struct Totals {
+    members: u64,
+    invitations: u64,
+    next_seq: u64,
+}
+
+/// The output stream with a running checksum of everything written.
+struct Checked<'a, W: Write> {
+    out: &'a mut W,
+    crc: crc32fast::Hasher,
+}
+
+impl<W: Write> Checked<'_, W> {
+    fn put(&mut self, bytes: &[u8]) -> Result<(), PersistError> {
+        self.crc.update(bytes);
+        self.out.write_all(bytes)?;
+        Ok(())
+    }
+}
+
+pub(super) fn write_snapshot(engine: &Engine, out: &mut impl Write) -> Result<(), PersistError> {
+    let mut file = Checked {
+        out,
+        crc: crc32fast::Hasher::new(),
+    };
+    // The builder caps shards at 2^16, so the count always fits.
+    let shards = u32::try_from(engine.shards.len()).unwrap_or(u32::MAX);
+    let mut header = Vec::with_capacity(super::HEADER_LEN + 4);
+    header.extend_from_slice(&MAGIC);
+    header.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
+    header.extend_from_slice(&shards.to_le_bytes());
+    header.extend_from_slice(&engine.time.now().to_le_bytes());
+    let header_crc = crc32fast::hash(&header);
+    header.extend_from_slice(&header_crc.to_le_bytes());
+    file.put(&header)?;
+
+    let mut totals = Totals::default();
+    for shard in engine.shards.iter() {
+        // The guard lives only for this statement: encoding is in memory, and the
+        // (possibly slow) write happens with no lock held.
+        let (payload, t) = encode_shard(&shard.0.lock());
+        totals.members += t.members;
+        totals.invitations += t.invitations;
+        totals.next_seq = totals.next_seq.max(t.next_seq);
+        file.put(&(payload.len() as u64).to_le_bytes())?;
+        file.put(&payload)?;
+        file.put(&crc32fast::hash(&payload).to_le_bytes())?;
+    }
+
+    let mut trailer = Writer::default();
+    trailer.u32(shards);
+    trailer.u64(totals.members);
+    trailer.u64(totals.invitations);
+    trailer.u64(totals.next_seq);
+    file.put(trailer.bytes())?;
+    let crc = file.crc.clone().finalize();
+    file.out.write_all(&crc.to_le_bytes())?;
+    file.out.flush()?;
+    Ok(())
+}
+
+fn encode_shard(shard: &Shard) -> (Vec<u8>, Totals) {
+    let mut w = Writer::default();
+    w.u64(shard.now);
+    w.u64(shard.next_seq);
+    w.u64(shard.expired_unswept);
+    // Sorted so that equal states give equal bytes, whatever the hash maps' order.
+    let mut members: Vec<(u64, &Member)> = shard.members.iter().map(|(&id, m)| (id, m)).collect();
+    members.sort_unstable_by_key(|&(id, _)| id);
+    let mut totals = Totals {
+        members: members.len() as u64,
+        invitations: 0,
+        next_seq: shard.next_seq,
+    };
+    w.len(members.len());
+    for (id, member) in members {
+        totals.invitations += write_member(&mut w, id, member);
+    }
+    // Pending seqs are rebuilt from the ledgers; only the cooldowns are primary.
+    let mut cooldowns: Vec<(u64, u64, u64)> = shard
+        .pairs
+        .iter()
+        .filter(|(_, p)| p.cooldown_until > 0)
+        .map(|(&(s, r), p)| (s, r, p.cooldown_until))
+        .collect();
+    cooldowns.sort_unstable();
+    w.len(cooldowns.len());
+    for (sender, recipient, until) in cooldowns {
+        w.u64(sender);
+        w.u64(recipient);
+        w.u64(until);
+    }
+    (w.into_bytes(), totals)
+}
+
+/// Writes one member; returns how many invitations its ledger holds.
+fn write_member(w: &mut Writer, id: u64, m: &Member) -> u64 {
+    w.u64(id);
+    w.u8(tier_code(m.tier));
+    match m.status {
+        AccountStatus::Active => w.u8(ACTIVE),
+        AccountStatus::Restricted { until } => {
+            w.u8(RESTRICTED);
+            w.opt_u64(until.map(|t| t.as_millis()));
+        }
+        AccountStatus::Banned => w.u8(BANNED),
+    }
+    w.u8(setting_code(m.setting));
+    w.len(m.sends.day_start());
+    w.len(m.sends.times().count());
+    m.sends.times().for_each(|t| w.u64(t));
+    let invitations = m.ledger.all().count();
+    w.len(invitations);
+    for inv in m.ledger.all() {
+        w.u64(inv.seq);
+        w.u64(inv.recipient);
+        w.u64(inv.sent_at);
+        w.u64(inv.last_reminder);
+        w.u8(inv.reminders);
+        w.u8(inv.ended.map_or(0, |e| e.code()));
+    }
+    w.bool(m.extra.is_some());
+    if let Some(extra) = m.extra.as_deref() {
+        write_extra(w, extra);
+    }
+    invitations as u64
+}
+
+fn write_extra(w: &mut Writer, x: &Extra) {
+    w.len(x.notes.len());
+    x.notes.iter().for_each(|t| w.u64(t));
+    w.len(x.idem.iter().count());
+    for (key, rec) in x.idem.iter() {
+        w.u64(key);
+        w.u64(rec.recipient);
+        w.u64(rec.seq);
+        w.u64(rec.sent_at);
+    }
+    x.spam.write(w);
+    for set in [&x.connections, &x.follows] {
+        let mut ids: Vec<u64> = set.iter().copied().collect();
+        ids.sort_unstable();
+        w.len(ids.len());
+        ids.into_iter().for_each(|id| w.u64(id));
+    }
+    for list in [&x.emails, &x.contacts] {
+        w.len(list.len());
+        list.iter().for_each(|e| w.str(e));
+    }
+    w.bool(x.restricted_for.is_some());
+    if let Some(signals) = x.restricted_for {
+        w.u8(signals.bits());
+    }
+}

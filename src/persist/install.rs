@@ -1,0 +1,77 @@
+//! Placing a decoded snapshot in a freshly built engine: members re-hashed onto its
+//! shards, and everything derived rebuilt.
+
+use super::decode::State;
+use crate::account::{AccountStatus, InviteSetting};
+use crate::engine::{Engine, LINKED, SPECIAL};
+use crate::ids::MemberId;
+use crate::member::Member;
+
+/// Places a decoded state in a freshly built engine, re-hashing every member onto
+/// the engine's own shards and rebuilding what is derived.
+pub(super) fn install(mut engine: Engine, state: State) -> Engine {
+    engine.time.observe(state.latest);
+    let ttl = engine.spans.ttl;
+    for (i, slot) in engine.shards.iter_mut().enumerate() {
+        let shard = slot.0.get_mut();
+        shard.now = state.latest;
+        // Members of many writer shards may meet in one: one counter above them all
+        // keeps (sender, seq) unique.
+        shard.next_seq = state.next_seq;
+        if i == 0 {
+            shard.expired_unswept = state.expired_unswept;
+        }
+    }
+    for (id, member) in state.members {
+        let flags = flags_of(&member);
+        let i = engine.shard_index(id);
+        let shard = engine.shards[i].0.get_mut();
+        for inv in member.ledger.all() {
+            // Ended invitations too, as when they were sent: their tombstones are
+            // released at the same instant.
+            shard
+                .expiries
+                .push_back((inv.sent_at.saturating_add(ttl), id));
+            if inv.ended.is_none() {
+                let pair = shard.pairs.entry((id, inv.recipient)).or_default();
+                pair.seqs.push(inv.seq);
+            }
+        }
+        // member_mut schedules the idle check a new record gets.
+        *shard.member_mut(id) = member;
+        if flags != 0 {
+            engine.mark(id, flags);
+        }
+    }
+    for (sender, recipient, until) in state.cooldowns {
+        let i = engine.shard_index(sender);
+        let shard = engine.shards[i].0.get_mut();
+        shard
+            .pairs
+            .entry((sender, recipient))
+            .or_default()
+            .cooldown_until = until;
+        shard.cooldowns.push_back((until, sender, recipient));
+    }
+    for slot in engine.shards.iter_mut() {
+        let shard = slot.0.get_mut();
+        shard.expiries.make_contiguous().sort_unstable();
+        shard.cooldowns.make_contiguous().sort_unstable();
+    }
+    for (email, owner) in state.emails {
+        engine.emails.insert(email, MemberId(owner));
+    }
+    engine
+}
+
+/// The recipient flags the engine's setters would have raised for this record.
+fn flags_of(m: &Member) -> u8 {
+    let x = m.extra.as_deref();
+    let special = m.status != AccountStatus::Active
+        || m.setting != InviteSetting::Everyone
+        || x.is_some_and(|x| {
+            !x.emails.is_empty() || !x.contacts.is_empty() || !x.follows.is_empty()
+        });
+    let linked = x.is_some_and(|x| !x.connections.is_empty());
+    (if special { SPECIAL } else { 0 }) | (if linked { LINKED } else { 0 })
+}
