@@ -38,8 +38,9 @@ impl Spans {
 /// Invitations pending from one sender to one recipient, and the re-invite cooldown.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct PairState {
-    /// Sequence numbers of pending invitations, oldest first.
-    pub(crate) seqs: Vec<u64>,
+    /// Sequence numbers of pending invitations, oldest first; inline up to the
+    /// default cap of three, so a new pair costs no allocation of its own.
+    pub(crate) seqs: smallvec::SmallVec<[u64; 3]>,
     /// End of the cooldown after a withdrawal (0: none).
     pub(crate) cooldown_until: u64,
 }
@@ -287,7 +288,7 @@ fn remove_from_pair(
 ) {
     let key = (sender, recipient);
     if let Some(pair) = pairs.get_mut(&key) {
-        pair.seqs.retain(|&s| s != seq);
+        pair.seqs.retain(|s| *s != seq);
         if pair.seqs.is_empty() && pair.cooldown_until <= now {
             pairs.remove(&key);
         }
