@@ -1209,3 +1209,144 @@ fn denied_attempts_never_count() {
     assert_eq!((cap.daily.used, cap.weekly.used, cap.notes.used), (1, 3, 1));
     assert_eq!(e.sweep(), 0);
 }
+
+#[test]
+fn an_idempotency_key_is_remembered_until_just_before_24_hours() {
+    let (clock, e) = engine(base_policy());
+    let m = MemberId(1);
+    let first = send_ok(
+        &e,
+        InviteRequest::new(m, MemberId(2)).idempotency_key(9),
+        "first",
+    );
+    clock.set(ts(T0 + DAY - 1));
+    let again = send_ok(
+        &e,
+        InviteRequest::new(m, MemberId(2)).idempotency_key(9),
+        "replay",
+    );
+    assert_eq!(again, first, "a replay within 24 h returns the same Sent");
+    assert_eq!(
+        denial(
+            e.send(InviteRequest::new(m, MemberId(3)).idempotency_key(9)),
+            "conflict"
+        ),
+        (
+            DenyReason::IdempotencyConflict {
+                key: 9,
+                first_recipient: MemberId(2)
+            },
+            None
+        ),
+        "the key to another recipient within 24 h"
+    );
+    assert_eq!(e.capacity(m).daily.used, 1, "a replay consumed quota");
+    clock.set(ts(T0 + DAY));
+    // 24 h on the key is forgotten: the same request is judged afresh (and the pair
+    // already has one pending, so this is a second invitation).
+    let fresh = send_ok(
+        &e,
+        InviteRequest::new(m, MemberId(2)).idempotency_key(9),
+        "after 24 h",
+    );
+    assert_ne!(
+        fresh.id(),
+        first.id(),
+        "the key was remembered for 24 h or more"
+    );
+    assert_eq!(e.pending_between(m, MemberId(2)), 2);
+    // Denials are not remembered: a key first used in a denied send is free.
+    e.set_status(MemberId(50), AccountStatus::Banned);
+    assert_eq!(
+        denial(
+            e.send(InviteRequest::new(m, MemberId(50)).idempotency_key(10)),
+            "banned"
+        )
+        .0,
+        DenyReason::RecipientUnavailable
+    );
+    let other = send_ok(
+        &e,
+        InviteRequest::new(m, MemberId(4)).idempotency_key(10),
+        "after a denial",
+    );
+    assert_eq!(
+        denial(
+            e.send(InviteRequest::new(m, MemberId(50)).idempotency_key(10)),
+            "now a conflict"
+        ),
+        (
+            DenyReason::IdempotencyConflict {
+                key: 10,
+                first_recipient: MemberId(4)
+            },
+            None
+        )
+    );
+    assert_eq!(
+        send_ok(
+            &e,
+            InviteRequest::new(m, MemberId(4)).idempotency_key(10),
+            "replay"
+        ),
+        other
+    );
+}
+
+#[test]
+fn note_length_counts_chars_of_the_trimmed_note() {
+    let (_clock, e) = engine(with_limits(limits(50, 50, Some(3), 5)));
+    // Too-long notes first: once three notes are accepted the quota denies earlier.
+    let cases: [(&str, Option<u32>); 6] = [
+        ("abcdef", Some(6)),
+        (" äöü字éx ", Some(6)),
+        (
+            "\u{1F600}\u{1F600}\u{1F600}\u{1F600}\u{1F600}\u{1F600}",
+            Some(6),
+        ),
+        ("abcde", None),
+        ("  äöü字é \n", None), // 5 chars, 10 bytes, surrounded by whitespace
+        ("ab de", None),       // inner whitespace counts
+    ];
+    for (k, (note, too_long)) in cases.iter().enumerate() {
+        let r = e.send(InviteRequest::new(MemberId(1), MemberId(100 + k as u64)).note(*note));
+        match too_long {
+            None => {
+                r.unwrap_or_else(|d| panic!("{note:?}: {d:?}"));
+            }
+            Some(chars) => assert_eq!(
+                denial(r, note),
+                (
+                    DenyReason::NoteTooLong {
+                        chars: *chars,
+                        limit: 5
+                    },
+                    None
+                ),
+                "{note:?}"
+            ),
+        }
+    }
+    assert_eq!(e.capacity(MemberId(1)).notes.used, 3);
+    // A blank note is no note: it neither counts nor is checked against the quota.
+    for (k, blank) in ["", "   ", "\n\t "].iter().enumerate() {
+        send_ok(
+            &e,
+            InviteRequest::new(MemberId(1), MemberId(200 + k as u64)).note(*blank),
+            "blank",
+        );
+    }
+    assert_eq!(
+        e.capacity(MemberId(1)).notes.used,
+        3,
+        "a blank note counted as a note"
+    );
+    assert_eq!(
+        denial(
+            e.send(InviteRequest::new(MemberId(1), MemberId(300)).note("x")),
+            "quota"
+        )
+        .0,
+        DenyReason::NoteQuota { used: 3, limit: 3 }
+    );
+}

@@ -121,7 +121,7 @@ fn draw(out: &mut String, p: &Panel<'_>, t_max: f64) {
 
 /// The SVG document for a run's timeline.
 pub fn svg(timeline: &[TimelinePoint], title: &str) -> String {
-    let height = TOP + 2.0 * PANEL_H + GAP + 50.0;
+    let height = TOP + 2.0 * PANEL_H + GAP + 65.0;
     let mut out = String::new();
     let _ = writeln!(
         out,
@@ -159,7 +159,7 @@ pub fn svg(timeline: &[TimelinePoint], title: &str) -> String {
         out,
         r##"<text x="{}" y="{:.1}" text-anchor="middle" font-size="12">seconds since the start of the run</text>"##,
         LEFT + (WIDTH - LEFT - RIGHT) / 2.0,
-        height - 12.0
+        height - 10.0
     );
     out.push_str("</svg>\n");
     out
