@@ -434,6 +434,9 @@ impl Engine {
             .push(seq);
         member.sends.push(now);
         member.ledger.push(seq, s.recipient, now);
+        // Of everything pushed, the daily window or the TTL ends first.
+        let first_change = now.saturating_add(self.spans.day.min(self.spans.ttl));
+        member.due.0 = member.due.0.min(first_change);
         if s.note.is_some() || s.key.is_some() || spam_on {
             let extra = member.extra_mut();
             if s.note.is_some() {

@@ -104,6 +104,11 @@ impl Ledger {
         }
     }
 
+    /// When the oldest kept invitation expires (or its tombstone can go).
+    pub(crate) fn first_expiry(&self, ttl: u64) -> Option<u64> {
+        self.invites.front().map(|i| i.sent_at.saturating_add(ttl))
+    }
+
     /// Position of the invitation with sequence `seq`.
     pub(crate) fn find(&self, seq: u64) -> Option<usize> {
         self.invites.binary_search_by_key(&seq, |i| i.seq).ok()

@@ -58,6 +58,14 @@ impl IdemLog {
         self.order.is_empty()
     }
 
+    /// Instant of the oldest record, if any.
+    pub(crate) fn first_at(&self) -> Option<u64> {
+        self.order
+            .front()
+            .and_then(|k| self.by_key.get(k))
+            .map(|r| r.sent_at)
+    }
+
     pub(crate) fn last_at(&self) -> Option<u64> {
         self.order
             .back()
@@ -105,9 +113,24 @@ impl Extra {
     }
 }
 
+/// A cached instant that is not part of the state: any two values compare equal.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Hint(pub(crate) u64);
+
+impl PartialEq for Hint {
+    fn eq(&self, _: &Hint) -> bool {
+        true
+    }
+}
+
+impl Eq for Hint {}
+
 /// A member's record.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct Member {
+    /// No window or queue of this record changes before this instant, so settling
+    /// earlier touches nothing but the record (0: unknown, settle now).
+    pub(crate) due: Hint,
     pub(crate) tier: Tier,
     pub(crate) status: AccountStatus,
     pub(crate) setting: InviteSetting,
@@ -117,6 +140,23 @@ pub(crate) struct Member {
 }
 
 impl Member {
+    /// The earliest instant at which settling changes anything.
+    pub(crate) fn next_due(&self, spans: &crate::shard::Spans) -> u64 {
+        let mut due = u64::MAX;
+        let mut take = |t: Option<u64>| {
+            if let Some(t) = t {
+                due = due.min(t);
+            }
+        };
+        take(self.sends.next_change(spans.day, spans.week));
+        take(self.ledger.first_expiry(spans.ttl));
+        if let Some(extra) = &self.extra {
+            take(extra.notes.first_exit(spans.note));
+            take(extra.idem.first_at().map(|t| t.saturating_add(spans.idem)));
+        }
+        due
+    }
+
     pub(crate) fn extra_mut(&mut self) -> &mut Extra {
         self.extra.get_or_insert_with(Box::default)
     }

@@ -261,6 +261,9 @@ pub(crate) fn settle(
     pairs: &mut FastMap<(u64, u64), PairState>,
     expired: &mut u64,
 ) {
+    if now < member.due.0 {
+        return;
+    }
     member.sends.advance(now, spans.day, spans.week);
     let Member { ledger, extra, .. } = member;
     ledger.expire(now, spans.ttl, |inv| {
@@ -277,6 +280,7 @@ pub(crate) fn settle(
         extra.notes.expire(now, spans.note);
         extra.idem.expire(now, spans.idem);
     }
+    member.due.0 = member.next_due(spans);
 }
 
 fn remove_from_pair(

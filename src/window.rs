@@ -67,6 +67,11 @@ impl Log {
         self.times.back().copied()
     }
 
+    /// When the oldest event leaves a window of `len`, if any event is kept.
+    pub(crate) fn first_exit(&self, len: u64) -> Option<u64> {
+        self.times.front().map(|&t| t.saturating_add(len))
+    }
+
     pub(crate) fn iter(&self) -> impl Iterator<Item = u64> + '_ {
         self.times.iter().copied()
     }
@@ -117,6 +122,15 @@ impl SendLog {
 
     pub(crate) fn push(&mut self, at: u64) {
         self.log.push(at);
+    }
+
+    /// The next instant [`SendLog::advance`] would change anything.
+    pub(crate) fn next_change(&self, day: u64, week: u64) -> Option<u64> {
+        let day_exit = self.log.times.get(self.day_start).map(|&t| t.saturating_add(day));
+        match (self.log.first_exit(week), day_exit) {
+            (Some(w), Some(d)) => Some(w.min(d)),
+            (w, d) => w.or(d),
+        }
     }
 
     /// Daily usage against `limit` (call [`SendLog::advance`] first).

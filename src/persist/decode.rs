@@ -250,6 +250,8 @@ fn read_member(r: &mut Reader<'_>, state: &mut State) -> Result<Member, DecodeEr
         None
     };
     Ok(Member {
+        // Unknown until the first settle, which recomputes it.
+        due: Default::default(),
         tier,
         status,
         setting,
