@@ -23,7 +23,7 @@ use crate::member::{IdemRecord, Member};
 use crate::outcome::{Denied, Sent};
 use crate::policy::{ConfigError, Policy};
 use crate::request::InviteRequest;
-use crate::shard::{settle, Shard, Spans, RECHECK};
+use crate::shard::{settle, PairState, Shard, Spans, RECHECK};
 use crate::spam::{Attempt, Keywords};
 use crate::time::{Clock, MonotonicTime, SystemClock, Timestamp};
 
@@ -406,7 +406,11 @@ impl Engine {
         let facts = Facts {
             now,
             member,
-            pair: pairs.get(&(s.sender, s.recipient)),
+            pair: if member.pairs.may_have(s.recipient) {
+                pairs.get(&(s.sender, s.recipient))
+            } else {
+                None
+            },
             view,
             spam,
             policy: &self.policy,
@@ -427,11 +431,11 @@ impl Engine {
         *next_seq += 1;
         let expires = now.saturating_add(self.spans.ttl);
         expiries.push_back((expires, s.sender));
-        pairs
-            .entry((s.sender, s.recipient))
-            .or_default()
-            .seqs
-            .push(seq);
+        let pair = pairs.entry((s.sender, s.recipient)).or_insert_with(|| {
+            member.pairs.added(s.recipient);
+            PairState::default()
+        });
+        pair.seqs.push(seq);
         member.sends.push(now);
         member.ledger.push(seq, s.recipient, now);
         // Of everything pushed, the daily window or the TTL ends first.

@@ -125,12 +125,53 @@ impl PartialEq for Hint {
 
 impl Eq for Hint {}
 
+/// Which recipients this sender may have pair state with (pending invitations or a
+/// re-invite cooldown in the shard's pair map), so that most sends to a new recipient
+/// skip the pair map. A bit set for every pair entry; cleared only when the count of
+/// entries drops to zero, so it never says "none" while one exists.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct PairIndex {
+    bloom: Hint,
+    count: u32,
+}
+
+impl PairIndex {
+    fn bit(recipient: u64) -> u64 {
+        1 << (recipient.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 58)
+    }
+
+    /// Whether the pair map may hold an entry for this sender and `recipient`.
+    pub(crate) fn may_have(&self, recipient: u64) -> bool {
+        self.bloom.0 & Self::bit(recipient) != 0
+    }
+
+    /// A pair entry for `recipient` was created.
+    pub(crate) fn added(&mut self, recipient: u64) {
+        self.bloom.0 |= Self::bit(recipient);
+        self.count += 1;
+    }
+
+    /// A pair entry was removed.
+    pub(crate) fn removed(&mut self) {
+        self.count = self.count.saturating_sub(1);
+        if self.count == 0 {
+            self.bloom.0 = 0;
+        }
+    }
+
+    /// Pair entries this sender has.
+    pub(crate) fn count(&self) -> u32 {
+        self.count
+    }
+}
+
 /// A member's record.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct Member {
     /// No window or queue of this record changes before this instant, so settling
     /// earlier touches nothing but the record (0: unknown, settle now).
     pub(crate) due: Hint,
+    pub(crate) pairs: PairIndex,
     pub(crate) tier: Tier,
     pub(crate) status: AccountStatus,
     pub(crate) setting: InviteSetting,
@@ -174,6 +215,7 @@ impl Member {
     /// Whether the record can be dropped at `now` without changing any answer.
     pub(crate) fn is_idle(&self, now: u64, spam_idle_at: impl Fn(&SpamState) -> u64) -> bool {
         self.tier == Tier::Free
+            && self.pairs.count() == 0
             && self.status.at(crate::Timestamp::from_millis(now)) == AccountStatus::Active
             && self.setting == InviteSetting::Everyone
             && self.sends.is_empty()
@@ -182,5 +224,42 @@ impl Member {
                 .extra
                 .as_ref()
                 .is_none_or(|e| e.is_idle(now, spam_idle_at(&e.spam)))
+    }
+}
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pair_index_never_forgets_a_live_pair() {
+        let mut index = PairIndex::default();
+        assert!(!index.may_have(7));
+        index.added(7);
+        index.added(9);
+        assert!(index.may_have(7) && index.may_have(9));
+        index.removed();
+        assert!(index.may_have(7) && index.may_have(9), "one entry is left");
+        index.removed();
+        assert_eq!(index.count(), 0);
+        assert!(!index.may_have(7) && !index.may_have(9));
+    }
+
+    #[test]
+    fn idem_log_expires_oldest_first() {
+        let mut log = IdemLog::default();
+        let rec = |t| IdemRecord {
+            recipient: 1,
+            seq: 1,
+            sent_at: t,
+        };
+        log.insert(5, rec(100));
+        log.insert(6, rec(200));
+        assert_eq!(log.first_at(), Some(100));
+        log.expire(100 + 50 - 1, 50);
+        assert!(log.get(5).is_some());
+        log.expire(150, 50);
+        assert!(log.get(5).is_none() && log.get(6).is_some());
+        log.expire(250, 50);
+        assert!(log.is_empty());
     }
 }

@@ -111,7 +111,9 @@ impl Shard {
             return;
         }
         member.ledger.end(at, how);
-        remove_from_pair(&mut self.pairs, sender, inv.recipient, inv.seq, now);
+        if remove_from_pair(&mut self.pairs, sender, inv.recipient, inv.seq, now) {
+            member.pairs.removed();
+        }
     }
 
     /// Ends every invitation pending from `sender` to `recipient`.
@@ -130,6 +132,9 @@ impl Shard {
 
     /// Starts the re-invite cooldown of a pair.
     pub(crate) fn start_cooldown(&mut self, sender: u64, recipient: u64, until: u64) {
+        if !self.pairs.contains_key(&(sender, recipient)) {
+            self.member_mut(sender).pairs.added(recipient);
+        }
         let pair = self.pairs.entry((sender, recipient)).or_default();
         pair.cooldown_until = pair.cooldown_until.max(until);
         self.cooldowns.push_back((until, sender, recipient));
@@ -176,6 +181,9 @@ impl Shard {
                         .is_some_and(|p| p.seqs.is_empty() && p.cooldown_until <= now)
                     {
                         self.pairs.remove(&key);
+                        if let Some(member) = self.members.get_mut(&sender) {
+                            member.pairs.removed();
+                        }
                     }
                     done += 1;
                 }
@@ -265,9 +273,16 @@ pub(crate) fn settle(
         return;
     }
     member.sends.advance(now, spans.day, spans.week);
-    let Member { ledger, extra, .. } = member;
+    let Member {
+        ledger,
+        extra,
+        pairs: index,
+        ..
+    } = member;
     ledger.expire(now, spans.ttl, |inv| {
-        remove_from_pair(pairs, id, inv.recipient, inv.seq, now);
+        if remove_from_pair(pairs, id, inv.recipient, inv.seq, now) {
+            index.removed();
+        }
         *expired += 1;
         if let Some(extra) = extra.as_deref_mut() {
             let at = inv.sent_at.saturating_add(spans.ttl);
@@ -283,18 +298,21 @@ pub(crate) fn settle(
     member.due.0 = member.next_due(spans);
 }
 
+/// Removes `seq` from its pair; returns whether the pair's entry went with it.
 fn remove_from_pair(
     pairs: &mut FastMap<(u64, u64), PairState>,
     sender: u64,
     recipient: u64,
     seq: u64,
     now: u64,
-) {
+) -> bool {
     let key = (sender, recipient);
     if let Some(pair) = pairs.get_mut(&key) {
         pair.seqs.retain(|s| *s != seq);
         if pair.seqs.is_empty() && pair.cooldown_until <= now {
             pairs.remove(&key);
+            return true;
         }
     }
+    false
 }

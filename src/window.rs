@@ -126,7 +126,11 @@ impl SendLog {
 
     /// The next instant [`SendLog::advance`] would change anything.
     pub(crate) fn next_change(&self, day: u64, week: u64) -> Option<u64> {
-        let day_exit = self.log.times.get(self.day_start).map(|&t| t.saturating_add(day));
+        let day_exit = self
+            .log
+            .times
+            .get(self.day_start)
+            .map(|&t| t.saturating_add(day));
         match (self.log.first_exit(week), day_exit) {
             (Some(w), Some(d)) => Some(w.min(d)),
             (w, d) => w.or(d),

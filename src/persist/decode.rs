@@ -252,6 +252,8 @@ fn read_member(r: &mut Reader<'_>, state: &mut State) -> Result<Member, DecodeEr
     Ok(Member {
         // Unknown until the first settle, which recomputes it.
         due: Default::default(),
+        // Rebuilt with the pair map once every record is placed.
+        pairs: Default::default(),
         tier,
         status,
         setting,

@@ -55,6 +55,10 @@ pub(super) fn install(mut engine: Engine, state: State) -> Engine {
     }
     for slot in engine.shards.iter_mut() {
         let shard = slot.0.get_mut();
+        let senders: Vec<(u64, u64)> = shard.pairs.keys().copied().collect();
+        for (sender, recipient) in senders {
+            shard.member_mut(sender).pairs.added(recipient);
+        }
         shard.expiries.make_contiguous().sort_unstable();
         shard.cooldowns.make_contiguous().sort_unstable();
     }
