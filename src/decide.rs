@@ -122,25 +122,24 @@ pub(crate) fn evaluate(
             );
         }
     }
-    let day = m.sends.daily(limits.daily, f.spans.day);
-    if day.used >= limits.daily {
-        deny(
-            DenyReason::DailyLimit {
-                used: day.used,
-                limit: limits.daily,
-            },
-            day.frees_at,
-        );
+    // The counts come from the record's first cache line; the log itself is read only
+    // for the instant a full window frees.
+    let (day_used, week_used) = m.sends.counts();
+    if day_used >= limits.daily {
+        let day = m.sends.daily(limits.daily, f.spans.day);
+        let reason = DenyReason::DailyLimit {
+            used: day.used,
+            limit: limits.daily,
+        };
+        deny(reason, day.frees_at);
     }
-    let week = m.sends.weekly(limits.weekly, f.spans.week);
-    if week.used >= limits.weekly {
-        deny(
-            DenyReason::WeeklyLimit {
-                used: week.used,
-                limit: limits.weekly,
-            },
-            week.frees_at,
-        );
+    if week_used >= limits.weekly {
+        let week = m.sends.weekly(limits.weekly, f.spans.week);
+        let reason = DenyReason::WeeklyLimit {
+            used: week.used,
+            limit: limits.weekly,
+        };
+        deny(reason, week.frees_at);
     }
     if let Some(note) = s.note {
         if let Some(limit) = limits.notes_per_30d {

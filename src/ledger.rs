@@ -51,18 +51,40 @@ pub(crate) struct Invite {
     pub(crate) ended: Option<Ending>,
 }
 
-/// The sender's invitations, sorted by sequence and by sending instant.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub(crate) struct Ledger {
+struct Inner {
     invites: VecDeque<Invite>,
     live: u32,
 }
 
+/// The sender's invitations, sorted by sequence and by sending instant. Boxed, so a
+/// member without invitations pays one pointer in the hot record.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Ledger {
+    inner: Option<Box<Inner>>,
+}
+
 impl Ledger {
+    fn inner_mut(&mut self) -> &mut Inner {
+        self.inner.get_or_insert_with(Box::default)
+    }
+
+    /// Frees the box once nothing is kept.
+    fn tidy(&mut self) {
+        if self.inner.as_ref().is_some_and(|i| i.invites.is_empty()) {
+            self.inner = None;
+        }
+    }
+
+    fn invites(&self) -> Option<&VecDeque<Invite>> {
+        self.inner.as_deref().map(|i| &i.invites)
+    }
+
     /// Records a new pending invitation.
     pub(crate) fn push(&mut self, seq: u64, recipient: u64, sent_at: u64) {
-        debug_assert!(self.invites.back().is_none_or(|last| last.seq < seq));
-        self.invites.push_back(Invite {
+        let inner = self.inner_mut();
+        debug_assert!(inner.invites.back().is_none_or(|last| last.seq < seq));
+        inner.invites.push_back(Invite {
             seq,
             recipient,
             sent_at,
@@ -70,71 +92,87 @@ impl Ledger {
             reminders: 0,
             ended: None,
         });
-        self.live += 1;
+        inner.live += 1;
     }
 
     /// Restores an invitation read from a snapshot (in order).
     pub(crate) fn restore(&mut self, invite: Invite) -> bool {
-        if self
+        let inner = self.inner_mut();
+        if inner
             .invites
             .back()
             .is_some_and(|last| last.seq >= invite.seq)
         {
+            self.tidy();
             return false;
         }
         if invite.ended.is_none() {
-            self.live += 1;
+            inner.live += 1;
         }
-        self.invites.push_back(invite);
+        inner.invites.push_back(invite);
         true
     }
 
     /// Pops invitations sent at or before `now - ttl`, calling `expired` for each that
     /// was still pending (it expired unanswered).
     pub(crate) fn expire(&mut self, now: u64, ttl: u64, mut expired: impl FnMut(&Invite)) {
-        while let Some(front) = self.invites.front() {
+        let Some(inner) = self.inner.as_deref_mut() else {
+            return;
+        };
+        while let Some(front) = inner.invites.front() {
             if front.sent_at.saturating_add(ttl) > now {
                 break;
             }
             if front.ended.is_none() {
-                self.live -= 1;
+                inner.live -= 1;
                 expired(front);
             }
-            self.invites.pop_front();
+            inner.invites.pop_front();
         }
+        self.tidy();
     }
 
     /// When the oldest kept invitation expires (or its tombstone can go).
     pub(crate) fn first_expiry(&self, ttl: u64) -> Option<u64> {
-        self.invites.front().map(|i| i.sent_at.saturating_add(ttl))
+        self.invites()?
+            .front()
+            .map(|i| i.sent_at.saturating_add(ttl))
     }
 
     /// Position of the invitation with sequence `seq`.
     pub(crate) fn find(&self, seq: u64) -> Option<usize> {
-        self.invites.binary_search_by_key(&seq, |i| i.seq).ok()
+        self.invites()?.binary_search_by_key(&seq, |i| i.seq).ok()
     }
 
     pub(crate) fn get(&self, at: usize) -> Option<&Invite> {
-        self.invites.get(at)
+        self.invites()?.get(at)
     }
 
     /// Marks the invitation at `at` ended; compacts tombstones when they dominate.
     pub(crate) fn end(&mut self, at: usize, how: Ending) {
-        if let Some(invite) = self.invites.get_mut(at) {
+        let Some(inner) = self.inner.as_deref_mut() else {
+            return;
+        };
+        if let Some(invite) = inner.invites.get_mut(at) {
             if invite.ended.is_none() {
                 invite.ended = Some(how);
-                self.live -= 1;
+                inner.live -= 1;
             }
         }
-        let tombstones = self.invites.len() - self.live as usize;
-        if tombstones > 64 && tombstones > 2 * self.live as usize {
-            self.invites.retain(|i| i.ended.is_none());
+        let tombstones = inner.invites.len() - inner.live as usize;
+        if tombstones > 64 && tombstones > 2 * inner.live as usize {
+            inner.invites.retain(|i| i.ended.is_none());
         }
+        self.tidy();
     }
 
     /// Records a reminder on the invitation at `at`.
     pub(crate) fn remind(&mut self, at: usize, now: u64) {
-        if let Some(invite) = self.invites.get_mut(at) {
+        let invite = self
+            .inner
+            .as_deref_mut()
+            .and_then(|i| i.invites.get_mut(at));
+        if let Some(invite) = invite {
             invite.reminders = invite.reminders.saturating_add(1);
             invite.last_reminder = now;
         }
@@ -142,23 +180,28 @@ impl Ledger {
 
     /// Pending invitations (after [`Ledger::expire`]).
     pub(crate) fn live(&self) -> u32 {
-        self.live
+        self.inner.as_deref().map_or(0, |i| i.live)
     }
 
     /// Whether nothing, pending or ended, is kept.
     pub(crate) fn is_empty(&self) -> bool {
-        self.invites.is_empty()
+        self.inner.is_none()
     }
 
     /// Pending invitations from sequence `from` on, oldest first.
     pub(crate) fn pending_from(&self, from: u64) -> impl Iterator<Item = &Invite> {
-        let start = self.invites.partition_point(|i| i.seq < from);
-        self.invites.range(start..).filter(|i| i.ended.is_none())
+        self.invites()
+            .into_iter()
+            .flat_map(move |invites| {
+                let start = invites.partition_point(|i| i.seq < from);
+                invites.range(start..)
+            })
+            .filter(|i| i.ended.is_none())
     }
 
     /// Every kept invitation, ended ones included, oldest first.
     pub(crate) fn all(&self) -> impl Iterator<Item = &Invite> {
-        self.invites.iter()
+        self.invites().into_iter().flatten()
     }
 }
 

@@ -87,11 +87,20 @@ impl Log {
 }
 
 /// Accepted sends over the weekly window, with a cursor on the daily one.
+///
+/// The counts and the daily window's oldest instant are kept beside the log, at the
+/// front of the struct, so that a decision reads them from the member's first cache
+/// line without touching the log's buffer.
+#[repr(C)]
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct SendLog {
-    log: Log,
+    /// Instant of the oldest send in the daily window (meaningful when `day_count > 0`).
+    day_front: u64,
+    day_count: u32,
+    week_count: u32,
     /// Index of the first send inside the daily window at the last `advance`.
     day_start: usize,
+    log: Log,
 }
 
 /// Usage of one window: what counts now, and when it next has room.
@@ -118,10 +127,24 @@ impl SendLog {
                 break;
             }
         }
+        self.refresh();
+    }
+
+    /// Recomputes the counts and the daily front from the log.
+    fn refresh(&mut self) {
+        let len = self.log.len();
+        self.week_count = u32::try_from(len).unwrap_or(u32::MAX);
+        self.day_count = u32::try_from(len - self.day_start).unwrap_or(u32::MAX);
+        self.day_front = self.log.times.get(self.day_start).copied().unwrap_or(0);
     }
 
     pub(crate) fn push(&mut self, at: u64) {
         self.log.push(at);
+        if self.day_count == 0 {
+            self.day_front = self.log.last().unwrap_or(at);
+        }
+        self.day_count = self.day_count.saturating_add(1);
+        self.week_count = self.week_count.saturating_add(1);
     }
 
     /// The next instant [`SendLog::advance`] would change anything.
@@ -139,12 +162,41 @@ impl SendLog {
 
     /// Daily usage against `limit` (call [`SendLog::advance`] first).
     pub(crate) fn daily(&self, limit: u32, day: u64) -> Usage {
-        self.usage(self.log.len() - self.day_start, limit, day)
+        let used = self.day_count;
+        if used == 0 || used == limit {
+            // The common cases, answered from the cached front.
+            let next = (used > 0).then(|| self.day_front.saturating_add(day));
+            return Usage {
+                used,
+                frees_at: if used < limit { None } else { next },
+                next_slot: next,
+            };
+        }
+        if used < limit {
+            return Usage {
+                used,
+                frees_at: None,
+                next_slot: Some(self.day_front.saturating_add(day)),
+            };
+        }
+        self.usage(used as usize, limit, day)
     }
 
     /// Weekly usage against `limit` (call [`SendLog::advance`] first).
     pub(crate) fn weekly(&self, limit: u32, week: u64) -> Usage {
+        if self.week_count < limit {
+            return Usage {
+                used: self.week_count,
+                frees_at: None,
+                next_slot: self.log.first_exit(week),
+            };
+        }
         self.usage(self.log.len(), limit, week)
+    }
+
+    /// Sends counted in the daily and weekly windows, from the cached counts alone.
+    pub(crate) fn counts(&self) -> (u32, u32) {
+        (self.day_count, self.week_count)
     }
 
     fn usage(&self, count: usize, limit: u32, len: u64) -> Usage {
@@ -180,7 +232,13 @@ impl SendLog {
             return None;
         }
         let log = Log::from_sorted(times)?;
-        Some(SendLog { log, day_start })
+        let mut send_log = SendLog {
+            log,
+            day_start,
+            ..SendLog::default()
+        };
+        send_log.refresh();
+        Some(send_log)
     }
 }
 
