@@ -14,6 +14,8 @@
 //! 64 senders of each kind take turns. Limits are out of reach and spam signals off
 //! ([`common::unlimited_policy`]), so only the setting decides; every contender reads
 //! the real clock. With 2 threads both threads lock the one recipient's shard.
+//! Allowed sends pile up pending invitations, so the engine is rebuilt between samples
+//! after every [`BUDGET`] sends (as in the send benches).
 
 #[allow(dead_code)] // each bench target uses its own part of the helpers
 mod common;
@@ -21,11 +23,15 @@ mod common;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use invite_limiter::{DenyReason, Engine, InviteRequest, InviteSetting, MemberId};
 
-use common::{Cursor, Lazy, Outcomes, THREADS};
+use std::cell::RefCell;
+
+use common::{Cursor, Outcomes, THREADS};
 
 const RECIPIENT_CONNECTIONS: u64 = 30_000;
 const SENDER_CONNECTIONS: u64 = 500;
 const SENDERS: u64 = 64;
+/// Sends after which the engine is rebuilt (about 15,000 pending per sender at most).
+const BUDGET: u64 = 1_000_000;
 
 const PICKY: u64 = 1;
 const OPEN: u64 = 2;
@@ -75,7 +81,7 @@ fn send(
 }
 
 fn network_only(c: &mut Criterion) {
-    let bed = Lazy::new(|| common::timed("relations engine", Bed::new));
+    let bed: RefCell<Option<(Bed, u64)>> = RefCell::new(None);
     let mut group = c.benchmark_group("network_only_500_vs_30000");
     group.throughput(Throughput::Elements(1));
     type Op = fn(&Engine, u64) -> bool;
@@ -95,19 +101,23 @@ fn network_only(c: &mut Criterion) {
         for threads in THREADS {
             let cursor = Cursor::default();
             let tally = Outcomes::new(format!("network_only/{name}/{threads}t"), expected);
-            group.bench_function(
-                BenchmarkId::new(name, common::threads_label(threads)),
-                |b| {
-                    let engine = &bed.get().engine;
-                    b.iter_custom(|iters| {
-                        let op = |i: usize| op(engine, i as u64 % SENDERS);
-                        let (elapsed, hits) = common::run(threads, iters, &cursor, &op);
-                        tally.add(iters, hits);
-                        tally.assert_all();
-                        elapsed
-                    });
-                },
-            );
+            let id = BenchmarkId::new(name, common::threads_label(threads));
+            group.bench_function(id, |b| {
+                let mut bed = bed.borrow_mut();
+                if bed.as_ref().is_none_or(|(_, sent)| *sent >= BUDGET) {
+                    *bed = None;
+                    *bed = Some((common::timed("relations engine", Bed::new), 0));
+                }
+                let (Bed { engine }, sent) = bed.as_mut().expect("just built");
+                b.iter_custom(|iters| {
+                    let op = |i: usize| op(engine, i as u64 % SENDERS);
+                    let (elapsed, hits) = common::run(threads, iters, &cursor, &op);
+                    *sent += iters;
+                    tally.add(iters, hits);
+                    tally.assert_all();
+                    elapsed
+                });
+            });
         }
     }
     group.finish();

@@ -102,15 +102,14 @@ pub(crate) fn evaluate(
         );
     }
     if let Some(pair) = f.pair {
-        let pending = pair.seqs.len() as u32;
+        let pending = pair.pending.len() as u32;
         if pending >= f.policy.max_pending_per_pair {
             // The pair frees a slot when enough of its oldest invitations expire.
             let idx = (pending - f.policy.max_pending_per_pair) as usize;
             let frees = pair
-                .seqs
+                .pending
                 .get(idx)
-                .and_then(|&seq| m.ledger.find(seq).and_then(|at| m.ledger.get(at)))
-                .map(|inv| inv.sent_at.saturating_add(f.spans.ttl));
+                .map(|p| p.sent_at.saturating_add(f.spans.ttl));
             let limit = f.policy.max_pending_per_pair;
             deny(DenyReason::PairPendingLimit { pending, limit }, frees);
         }

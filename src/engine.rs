@@ -23,7 +23,7 @@ use crate::member::{IdemRecord, Member};
 use crate::outcome::{Denied, Sent};
 use crate::policy::{ConfigError, Policy};
 use crate::request::InviteRequest;
-use crate::shard::{settle, PairState, Shard, Spans, RECHECK};
+use crate::shard::{settle, PairState, PendingRef, Shard, Spans, RECHECK};
 use crate::spam::{Attempt, Keywords};
 use crate::time::{Clock, MonotonicTime, SystemClock, Timestamp};
 
@@ -371,9 +371,8 @@ impl Engine {
             expired_unswept,
             ..
         } = shard;
-        let member = members.entry(s.sender).or_insert_with(|| {
+        let member = members.get_or_insert(s.sender, || {
             idle.push(std::cmp::Reverse((now.saturating_add(RECHECK), s.sender)));
-            Member::default()
         });
         settle(
             member,
@@ -406,7 +405,7 @@ impl Engine {
         let facts = Facts {
             now,
             member,
-            pair: if member.pairs.may_have(s.recipient) {
+            pair: if member.may_have_pair(s.recipient) {
                 pairs.get(&(s.sender, s.recipient))
             } else {
                 None
@@ -432,10 +431,10 @@ impl Engine {
         let expires = now.saturating_add(self.spans.ttl);
         expiries.push_back((expires, s.sender));
         let pair = pairs.entry((s.sender, s.recipient)).or_insert_with(|| {
-            member.pairs.added(s.recipient);
+            member.pair_added(s.recipient);
             PairState::default()
         });
-        pair.seqs.push(seq);
+        pair.pending.push(PendingRef { seq, sent_at: now });
         member.sends.push(now);
         member.ledger.push(seq, s.recipient, now);
         // Of everything pushed, the daily window or the TTL ends first.

@@ -15,6 +15,7 @@ mod member;
 mod outcome;
 mod persist;
 mod policy;
+mod records;
 mod relations;
 mod report;
 mod request;

@@ -207,7 +207,7 @@ impl Engine {
         shard.settle(sender.0, now, &self.spans, &self.policy);
         shard
             .pair_pending(sender.0, recipient.0)
-            .map_or(0, |p| p.seqs.len() as u32)
+            .map_or(0, |p| p.pending.len() as u32)
     }
 
     /// A page of the member's pending sent invitations, oldest first, starting after

@@ -125,62 +125,62 @@ impl PartialEq for Hint {
 
 impl Eq for Hint {}
 
-/// Which recipients this sender may have pair state with (pending invitations or a
-/// re-invite cooldown in the shard's pair map), so that most sends to a new recipient
-/// skip the pair map. A bit set for every pair entry; cleared only when the count of
-/// entries drops to zero, so it never says "none" while one exists.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub(crate) struct PairIndex {
-    bloom: Hint,
-    count: u32,
-}
-
-impl PairIndex {
-    fn bit(recipient: u64) -> u64 {
-        1 << (recipient.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 58)
-    }
-
-    /// Whether the pair map may hold an entry for this sender and `recipient`.
-    pub(crate) fn may_have(&self, recipient: u64) -> bool {
-        self.bloom.0 & Self::bit(recipient) != 0
-    }
-
-    /// A pair entry for `recipient` was created.
-    pub(crate) fn added(&mut self, recipient: u64) {
-        self.bloom.0 |= Self::bit(recipient);
-        self.count += 1;
-    }
-
-    /// A pair entry was removed.
-    pub(crate) fn removed(&mut self) {
-        self.count = self.count.saturating_sub(1);
-        if self.count == 0 {
-            self.bloom.0 = 0;
-        }
-    }
-
-    /// Pair entries this sender has.
-    pub(crate) fn count(&self) -> u32 {
-        self.count
-    }
-}
-
-/// A member's record.
+/// A member's record: two cache lines, laid out so that a decision about a sender
+/// reads only the first — id, due instant, pair filter, status, tier and the send
+/// counts — unless it commits or a window changes.
+#[repr(C, align(64))]
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct Member {
+    pub(crate) id: u64,
     /// No window or queue of this record changes before this instant, so settling
     /// earlier touches nothing but the record (0: unknown, settle now).
     pub(crate) due: Hint,
-    pub(crate) pairs: PairIndex,
-    pub(crate) tier: Tier,
+    /// A bit per recipient this sender may have pair state with (pending invitations
+    /// or a re-invite cooldown in the shard's pair map), so most sends to a new
+    /// recipient skip the pair map. Cleared only when `pair_count` drops to zero, so
+    /// it never says "none" while an entry exists.
+    pair_bloom: Hint,
     pub(crate) status: AccountStatus,
-    pub(crate) setting: InviteSetting,
+    pub(crate) tier: Tier,
     pub(crate) sends: SendLog,
+    pair_count: u32,
+    pub(crate) setting: InviteSetting,
     pub(crate) ledger: Ledger,
     pub(crate) extra: Option<Box<Extra>>,
 }
 
+fn pair_bit(recipient: u64) -> u64 {
+    1 << (recipient.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 58)
+}
+
 impl Member {
+    /// A fresh record: an active Free member accepting everyone.
+    pub(crate) fn new(id: u64) -> Self {
+        Member {
+            id,
+            ..Member::default()
+        }
+    }
+
+    /// Whether the shard's pair map may hold an entry for this sender and `recipient`.
+    pub(crate) fn may_have_pair(&self, recipient: u64) -> bool {
+        self.pair_bloom.0 & pair_bit(recipient) != 0
+    }
+
+    /// A pair entry for this sender and `recipient` was created.
+    pub(crate) fn pair_added(&mut self, recipient: u64) {
+        self.pair_bloom.0 |= pair_bit(recipient);
+        self.pair_count += 1;
+    }
+
+    /// A pair entry of this sender was removed.
+    pub(crate) fn pair_removed(&mut self) {
+        self.pair_count = self.pair_count.saturating_sub(1);
+        if self.pair_count == 0 {
+            self.pair_bloom.0 = 0;
+        }
+    }
+
     /// The earliest instant at which settling changes anything.
     pub(crate) fn next_due(&self, spans: &crate::shard::Spans) -> u64 {
         let mut due = u64::MAX;
@@ -215,7 +215,7 @@ impl Member {
     /// Whether the record can be dropped at `now` without changing any answer.
     pub(crate) fn is_idle(&self, now: u64, spam_idle_at: impl Fn(&SpamState) -> u64) -> bool {
         self.tier == Tier::Free
-            && self.pairs.count() == 0
+            && self.pair_count == 0
             && self.status.at(crate::Timestamp::from_millis(now)) == AccountStatus::Active
             && self.setting == InviteSetting::Everyone
             && self.sends.is_empty()
@@ -231,17 +231,29 @@ mod tests {
     use super::*;
 
     #[test]
-    fn pair_index_never_forgets_a_live_pair() {
-        let mut index = PairIndex::default();
-        assert!(!index.may_have(7));
-        index.added(7);
-        index.added(9);
-        assert!(index.may_have(7) && index.may_have(9));
-        index.removed();
-        assert!(index.may_have(7) && index.may_have(9), "one entry is left");
-        index.removed();
-        assert_eq!(index.count(), 0);
-        assert!(!index.may_have(7) && !index.may_have(9));
+    fn pair_filter_never_forgets_a_live_pair() {
+        let mut m = Member::new(1);
+        assert!(!m.may_have_pair(7));
+        m.pair_added(7);
+        m.pair_added(9);
+        assert!(m.may_have_pair(7) && m.may_have_pair(9));
+        m.pair_removed();
+        assert!(
+            m.may_have_pair(7) && m.may_have_pair(9),
+            "one entry is left"
+        );
+        m.pair_removed();
+        assert!(!m.may_have_pair(7) && !m.may_have_pair(9));
+    }
+
+    #[test]
+    fn hot_fields_share_the_first_cache_line() {
+        let m = Member::new(1);
+        let base = std::ptr::addr_of!(m) as usize;
+        let end_of = |field: usize, size: usize| field - base + size;
+        assert!(end_of(std::ptr::addr_of!(m.status) as usize, 16) <= 64);
+        assert!(end_of(std::ptr::addr_of!(m.tier) as usize, 1) <= 64);
+        assert!(end_of(std::ptr::addr_of!(m.sends) as usize, 16) <= 64);
     }
 
     #[test]

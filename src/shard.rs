@@ -8,6 +8,7 @@ use std::collections::{BinaryHeap, VecDeque};
 use crate::ledger::Ending;
 use crate::member::{FastMap, Member};
 use crate::policy::Policy;
+use crate::records::Members;
 use crate::spam::Feedback;
 
 /// Policy durations in milliseconds, computed once.
@@ -38,11 +39,19 @@ impl Spans {
 /// Invitations pending from one sender to one recipient, and the re-invite cooldown.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct PairState {
-    /// Sequence numbers of pending invitations, oldest first; inline up to the
-    /// default cap of three, so a new pair costs no allocation of its own.
-    pub(crate) seqs: smallvec::SmallVec<[u64; 3]>,
+    /// Pending invitations, oldest first; inline up to the default cap of three, so
+    /// a new pair costs no allocation of its own.
+    pub(crate) pending: smallvec::SmallVec<[PendingRef; 3]>,
     /// End of the cooldown after a withdrawal (0: none).
     pub(crate) cooldown_until: u64,
+}
+
+/// A pending invitation as its pair sees it: enough to say when the pair frees a
+/// slot without searching the sender's ledger.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct PendingRef {
+    pub(crate) seq: u64,
+    pub(crate) sent_at: u64,
 }
 
 /// How often an idle check is repeated for a member that cannot be reclaimed yet.
@@ -51,7 +60,7 @@ pub(crate) const RECHECK: u64 = 24 * 3_600_000;
 /// State of the members that hash to one shard.
 #[derive(Debug, Default)]
 pub(crate) struct Shard {
-    pub(crate) members: FastMap<u64, Member>,
+    pub(crate) members: Members,
     pub(crate) pairs: FastMap<(u64, u64), PairState>,
     /// (expiry instant, sender) per pending invitation, sorted by construction.
     pub(crate) expiries: VecDeque<(u64, u64)>,
@@ -77,9 +86,8 @@ impl Shard {
     pub(crate) fn member_mut(&mut self, id: u64) -> &mut Member {
         let now = self.now;
         let idle = &mut self.idle;
-        self.members.entry(id).or_insert_with(|| {
+        self.members.get_or_insert(id, || {
             idle.push(Reverse((now.saturating_add(RECHECK), id)));
-            Member::default()
         })
     }
 
@@ -112,17 +120,17 @@ impl Shard {
         }
         member.ledger.end(at, how);
         if remove_from_pair(&mut self.pairs, sender, inv.recipient, inv.seq, now) {
-            member.pairs.removed();
+            member.pair_removed();
         }
     }
 
     /// Ends every invitation pending from `sender` to `recipient`.
     pub(crate) fn end_pair(&mut self, sender: u64, recipient: u64, how: Ending, now: u64) {
         let seqs = match self.pairs.get(&(sender, recipient)) {
-            Some(p) if !p.seqs.is_empty() => p.seqs.clone(),
+            Some(p) if !p.pending.is_empty() => p.pending.clone(),
             _ => return,
         };
-        for seq in seqs {
+        for PendingRef { seq, .. } in seqs {
             let at = self.members.get(&sender).and_then(|m| m.ledger.find(seq));
             if let Some(at) = at {
                 self.end_invite(sender, at, how, now);
@@ -133,7 +141,7 @@ impl Shard {
     /// Starts the re-invite cooldown of a pair.
     pub(crate) fn start_cooldown(&mut self, sender: u64, recipient: u64, until: u64) {
         if !self.pairs.contains_key(&(sender, recipient)) {
-            self.member_mut(sender).pairs.added(recipient);
+            self.member_mut(sender).pair_added(recipient);
         }
         let pair = self.pairs.entry((sender, recipient)).or_default();
         pair.cooldown_until = pair.cooldown_until.max(until);
@@ -178,11 +186,11 @@ impl Shard {
                     if self
                         .pairs
                         .get(&key)
-                        .is_some_and(|p| p.seqs.is_empty() && p.cooldown_until <= now)
+                        .is_some_and(|p| p.pending.is_empty() && p.cooldown_until <= now)
                     {
                         self.pairs.remove(&key);
                         if let Some(member) = self.members.get_mut(&sender) {
-                            member.pairs.removed();
+                            member.pair_removed();
                         }
                     }
                     done += 1;
@@ -273,15 +281,11 @@ pub(crate) fn settle(
         return;
     }
     member.sends.advance(now, spans.day, spans.week);
-    let Member {
-        ledger,
-        extra,
-        pairs: index,
-        ..
-    } = member;
+    let mut pairs_gone = 0;
+    let Member { ledger, extra, .. } = member;
     ledger.expire(now, spans.ttl, |inv| {
         if remove_from_pair(pairs, id, inv.recipient, inv.seq, now) {
-            index.removed();
+            pairs_gone += 1;
         }
         *expired += 1;
         if let Some(extra) = extra.as_deref_mut() {
@@ -294,6 +298,9 @@ pub(crate) fn settle(
     if let Some(extra) = extra.as_deref_mut() {
         extra.notes.expire(now, spans.note);
         extra.idem.expire(now, spans.idem);
+    }
+    for _ in 0..pairs_gone {
+        member.pair_removed();
     }
     member.due.0 = member.next_due(spans);
 }
@@ -308,8 +315,8 @@ fn remove_from_pair(
 ) -> bool {
     let key = (sender, recipient);
     if let Some(pair) = pairs.get_mut(&key) {
-        pair.seqs.retain(|s| *s != seq);
-        if pair.seqs.is_empty() && pair.cooldown_until <= now {
+        pair.pending.retain(|p| p.seq != seq);
+        if pair.pending.is_empty() && pair.cooldown_until <= now {
             pairs.remove(&key);
             return true;
         }

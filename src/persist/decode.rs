@@ -168,7 +168,7 @@ fn read_section(
         if !seen.insert(id) {
             return r.fail("member stored twice");
         }
-        let member = read_member(r, state)?;
+        let member = read_member(r, id, state)?;
         for email in member.extra.iter().flat_map(|x| &x.emails) {
             if state.emails.insert(email.clone(), id).is_some() {
                 return r.fail("email registered to two members");
@@ -201,7 +201,7 @@ fn above(next_seq: &mut u64, seq: u64, r: &Reader<'_>) -> Result<(), DecodeError
     }
 }
 
-fn read_member(r: &mut Reader<'_>, state: &mut State) -> Result<Member, DecodeError> {
+fn read_member(r: &mut Reader<'_>, id: u64, state: &mut State) -> Result<Member, DecodeError> {
     let Some(tier) = tier_from(r.u8()?) else {
         return r.fail("invalid tier");
     };
@@ -249,18 +249,16 @@ fn read_member(r: &mut Reader<'_>, state: &mut State) -> Result<Member, DecodeEr
     } else {
         None
     };
-    Ok(Member {
-        // Unknown until the first settle, which recomputes it.
-        due: Default::default(),
-        // Rebuilt with the pair map once every record is placed.
-        pairs: Default::default(),
-        tier,
-        status,
-        setting,
-        sends,
-        ledger,
-        extra,
-    })
+    // The due instant is unknown until the first settle, which recomputes it; the
+    // pair filter is rebuilt with the pair map once every record is placed.
+    let mut member = Member::new(id);
+    member.tier = tier;
+    member.status = status;
+    member.setting = setting;
+    member.sends = sends;
+    member.ledger = ledger;
+    member.extra = extra;
+    Ok(member)
 }
 
 fn read_extra(r: &mut Reader<'_>, state: &mut State) -> Result<Extra, DecodeError> {

@@ -34,7 +34,10 @@ pub(super) fn install(mut engine: Engine, state: State) -> Engine {
                 .push_back((inv.sent_at.saturating_add(ttl), id));
             if inv.ended.is_none() {
                 let pair = shard.pairs.entry((id, inv.recipient)).or_default();
-                pair.seqs.push(inv.seq);
+                pair.pending.push(crate::shard::PendingRef {
+                    seq: inv.seq,
+                    sent_at: inv.sent_at,
+                });
             }
         }
         // member_mut schedules the idle check a new record gets.
@@ -57,7 +60,7 @@ pub(super) fn install(mut engine: Engine, state: State) -> Engine {
         let shard = slot.0.get_mut();
         let senders: Vec<(u64, u64)> = shard.pairs.keys().copied().collect();
         for (sender, recipient) in senders {
-            shard.member_mut(sender).pairs.added(recipient);
+            shard.member_mut(sender).pair_added(recipient);
         }
         shard.expiries.make_contiguous().sort_unstable();
         shard.cooldowns.make_contiguous().sort_unstable();

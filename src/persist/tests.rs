@@ -66,7 +66,7 @@ fn restore_rebuilds_every_record_and_queue_exactly() {
             let mut p: Vec<_> = s
                 .pairs
                 .iter()
-                .filter(|(_, p)| !p.seqs.is_empty() || p.cooldown_until > 0)
+                .filter(|(_, p)| !p.pending.is_empty() || p.cooldown_until > 0)
                 .map(|(k, p)| (*k, p.clone()))
                 .collect();
             p.sort_by_key(|(k, _)| *k);
