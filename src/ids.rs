@@ -75,6 +75,44 @@ impl fmt::Display for InviteId {
     }
 }
 
+/// Text that is not an invitation id as [`InviteId`]'s `Display` writes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParseInviteIdError(String);
+
+impl fmt::Display for ParseInviteIdError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{:?} is not an invitation id (expected inv-<hex>-<hex>); copy the id as it was given",
+            self.0
+        )
+    }
+}
+
+impl std::error::Error for ParseInviteIdError {}
+
+/// Parses the `inv-<sender hex>-<sequence hex>` form that `Display` writes, so ids
+/// taken from logs can be used again.
+impl std::str::FromStr for InviteId {
+    type Err = ParseInviteIdError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let fail = || ParseInviteIdError(s.to_owned());
+        let rest = s.strip_prefix("inv-").ok_or_else(fail)?;
+        let (sender, seq) = rest.split_once('-').ok_or_else(fail)?;
+        let hex = |t: &str| {
+            if t.is_empty() || t.starts_with('+') {
+                return Err(fail());
+            }
+            u64::from_str_radix(t, 16).map_err(|_| fail())
+        };
+        Ok(InviteId {
+            sender: hex(sender)?,
+            seq: hex(seq)?,
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -85,6 +123,25 @@ mod tests {
         assert_eq!(InviteId::from_bytes(id.to_bytes()), id);
         assert_eq!(id.sender(), MemberId(0xdead_beef));
         assert_eq!(id.to_string(), "inv-deadbeef-4d");
+    }
+
+    #[test]
+    fn invite_id_parses_what_it_displays() {
+        let id = InviteId::new(MemberId(u64::MAX), 0);
+        assert_eq!(id.to_string().parse::<InviteId>(), Ok(id));
+        for bad in [
+            "",
+            "inv-",
+            "inv-1",
+            "inv-1-",
+            "inv--1",
+            "inv-g-1",
+            "id-1-2",
+            "inv-+1-2",
+            "inv-1-2-3",
+        ] {
+            assert!(bad.parse::<InviteId>().is_err(), "{bad:?}");
+        }
     }
 
     #[test]

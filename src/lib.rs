@@ -30,7 +30,7 @@ pub use account::{AccountStatus, InviteSetting, Tier};
 pub use contacts::{ContactInvite, ContactOutcome, ContactReport, EmailInviteError, Stopped};
 pub use email::EmailError;
 pub use engine::{Engine, EngineBuilder};
-pub use ids::{InviteId, MemberId};
+pub use ids::{InviteId, MemberId, ParseInviteIdError};
 pub use lifecycle::{PendingInvite, PendingPage};
 pub use outcome::{Denied, DenyReason, InviteError, Sent};
 pub use persist::PersistError;

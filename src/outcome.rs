@@ -118,8 +118,8 @@ impl DenyReason {
             DenyReason::SenderRestricted { .. } => {
                 "wait for the restriction to lift, or appeal it to customer support"
             }
-            DenyReason::RecipientUnavailable => "this member can no longer be invited",
-            DenyReason::AlreadyConnected => "you are already connected; send a message instead",
+            DenyReason::RecipientUnavailable => "invite someone else",
+            DenyReason::AlreadyConnected => "send them a message instead",
             DenyReason::RecipientNotAccepting { .. } => {
                 "check the recipient's invitation settings: add their email, or re-sync your contacts so they know you"
             }
@@ -187,7 +187,7 @@ impl fmt::Display for DenyReason {
             ),
             DenyReason::ReinviteCooldown { until } => write!(
                 f,
-                "an invitation to this recipient was withdrawn; a new one is possible from {until}"
+                "an invitation to this recipient was withdrawn within the re-invite cooldown (until {until})"
             ),
             DenyReason::DailyLimit { used, limit } => {
                 write!(
@@ -243,7 +243,7 @@ impl fmt::Display for Denied {
         write!(f, "invitation denied: {}", self.reason)?;
         match self.retry_at {
             Some(t) => write!(f, "; try again at {t}, or {}.", self.reason.remedy()),
-            None => write!(f, "; to send it, {}.", self.reason.remedy()),
+            None => write!(f, "; {}.", self.reason.remedy()),
         }
     }
 }
@@ -321,8 +321,21 @@ mod tests {
         };
         let text = d.to_string();
         assert!(text.starts_with("invitation denied: 30 of 30"), "{text}");
+        assert!(
+            text.contains("try again at 1970-01-01T00:00:00.005Z"),
+            "{text}"
+        );
         assert!(text.ends_with("for higher limits."), "{text}");
-        assert_eq!(text.matches('.').count(), 1, "{text}");
+        assert_eq!(text.matches(". ").count(), 0, "one sentence: {text}");
+
+        let connected = Denied {
+            reason: DenyReason::AlreadyConnected,
+            retry_at: None,
+        };
+        assert_eq!(
+            connected.to_string(),
+            "invitation denied: the members are already connected; send them a message instead."
+        );
     }
 
     #[test]

@@ -38,10 +38,36 @@ impl Add<Duration> for Timestamp {
     }
 }
 
+/// As an RFC 3339 instant in UTC with milliseconds, e.g. `2024-06-01T12:00:00.000Z`.
 impl fmt::Display for Timestamp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} ms", self.0)
+        let ms = self.0 % 1000;
+        let secs = self.0 / 1000;
+        let (days, rem) = (secs / 86_400, secs % 86_400);
+        let (year, month, day) = civil_from_days(days);
+        write!(
+            f,
+            "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{ms:03}Z",
+            rem / 3600,
+            rem / 60 % 60,
+            rem % 60
+        )
     }
+}
+
+/// The proleptic Gregorian date `days` after 1970-01-01 (the well-known era-based
+/// conversion: 400-year eras of 146,097 days, years starting in March).
+fn civil_from_days(days: u64) -> (u64, u64, u64) {
+    let z = days + 719_468;
+    let era = z / 146_097;
+    let doe = z % 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + u64::from(month <= 2);
+    (year, month, day)
 }
 
 /// A duration in whole milliseconds, saturating at `u64::MAX`.
@@ -166,6 +192,22 @@ mod tests {
     fn timestamp_addition_saturates() {
         let t = Timestamp::from_millis(u64::MAX - 1) + Duration::from_secs(10);
         assert_eq!(t.as_millis(), u64::MAX);
+    }
+
+    #[test]
+    fn timestamps_display_as_utc_instants() {
+        assert_eq!(
+            Timestamp::from_millis(0).to_string(),
+            "1970-01-01T00:00:00.000Z"
+        );
+        let t = Timestamp::from_millis(1_717_243_200_123);
+        assert_eq!(t.to_string(), "2024-06-01T12:00:00.123Z");
+        assert_eq!(
+            Timestamp::from_millis(951_782_400_000).to_string(),
+            "2000-02-29T00:00:00.000Z"
+        );
+        // The largest instant still prints, far in the future.
+        assert!(Timestamp::from_millis(u64::MAX).to_string().ends_with('Z'));
     }
 
     #[test]

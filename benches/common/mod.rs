@@ -229,15 +229,27 @@ impl<T, F: Fn() -> T> Lazy<T, F> {
     }
 }
 
-/// Prints how long a warm-up took when it was long, to keep an eye on the 1M-member
-/// builds.
+/// Prints how long a warm-up took and how much resident memory it added, when it was
+/// long (the 1M-member builds): the memory is what each contender's state costs.
 pub(crate) fn timed<T>(what: &str, f: impl FnOnce() -> T) -> T {
-    let start = Instant::now();
+    let (start, rss) = (Instant::now(), resident_bytes());
     let value = f();
     if start.elapsed() > Duration::from_millis(50) {
-        eprintln!("warm-up: {what} in {:.2?}", start.elapsed());
+        let added = resident_bytes().saturating_sub(rss) as f64 / (1 << 20) as f64;
+        eprintln!(
+            "warm-up: {what} in {:.2?}, +{added:.0} MiB resident",
+            start.elapsed()
+        );
     }
     value
+}
+
+/// Resident set size of this process (0 where `/proc` is missing).
+fn resident_bytes() -> u64 {
+    std::fs::read_to_string("/proc/self/statm")
+        .ok()
+        .and_then(|s| s.split_whitespace().nth(1)?.parse::<u64>().ok())
+        .map_or(0, |pages| pages * 4096)
 }
 
 /// Huge daily and weekly limits, no pair cap to speak of, a TTL of a year and spam
