@@ -4,21 +4,13 @@ use invite_limiter::*;
 use std::sync::Arc;
 use std::time::Duration;
 
-const T0: u64 = 1_700_000_000_000;
+mod common;
+use common::T0;
+
 const DAY: Duration = Duration::from_secs(86_400);
 
 fn engine() -> (Engine, ManualClock) {
-    let clock = ManualClock::new(Timestamp::from_millis(T0));
-    let policy = Policy {
-        spam: SpamPolicy::disabled(),
-        ..Policy::default()
-    };
-    let engine = Engine::builder()
-        .policy(policy)
-        .clock(clock.clone())
-        .build()
-        .expect("valid");
-    (engine, clock)
+    common::engine_with(common::quiet_policy())
 }
 
 fn send(e: &Engine, s: u64, r: u64) -> Sent {

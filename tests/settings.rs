@@ -2,18 +2,10 @@
 
 use invite_limiter::*;
 
+mod common;
+
 fn engine() -> (Engine, ManualClock) {
-    let clock = ManualClock::new(Timestamp::from_millis(1_700_000_000_000));
-    let policy = Policy {
-        spam: SpamPolicy::disabled(),
-        ..Policy::default()
-    };
-    let engine = Engine::builder()
-        .policy(policy)
-        .clock(clock.clone())
-        .build()
-        .expect("valid policy");
-    (engine, clock)
+    common::engine_with(common::quiet_policy())
 }
 
 const A: MemberId = MemberId(1);
@@ -185,17 +177,9 @@ fn send_by_email_resolves_the_member() {
 
 #[test]
 fn bulk_contact_invites_report_each_and_stop_at_the_limit() {
-    let clock = ManualClock::new(Timestamp::from_millis(1_700_000_000_000));
-    let mut policy = Policy {
-        spam: SpamPolicy::default(),
-        ..Policy::default()
-    };
+    let mut policy = Policy::default();
     policy.free.daily = 3;
-    let e = Engine::builder()
-        .policy(policy)
-        .clock(clock)
-        .build()
-        .unwrap();
+    let (e, _) = common::engine_with(policy);
     let owner = MemberId(10);
     let mut book = vec![
         "stranger@nowhere.org".to_string(),

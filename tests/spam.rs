@@ -3,22 +3,17 @@
 use invite_limiter::*;
 use std::time::Duration;
 
-const T0: u64 = 1_700_000_000_000;
+mod common;
+use common::T0;
+
 const MIN: Duration = Duration::from_secs(60);
 
 fn engine() -> (Engine, ManualClock) {
-    let clock = ManualClock::new(Timestamp::from_millis(T0));
     // Premium limits for everyone, so the spam signals, not the quotas, are on trial.
-    let policy = Policy {
+    common::engine_with(Policy {
         free: TierLimits::premium(),
         ..Policy::default()
-    };
-    let engine = Engine::builder()
-        .policy(policy)
-        .clock(clock.clone())
-        .build()
-        .expect("valid policy");
-    (engine, clock)
+    })
 }
 
 fn spam_signals(d: &Denied) -> Option<SpamSignals> {
