@@ -59,18 +59,6 @@ pub(super) fn open(
         let last = i + 1 == journals.len();
         replay(&engine, &dir, gen, last, &mut report)?;
     }
-    // Members of many shards may meet in one under another shard count: one counter
-    // above every replayed invitation keeps ids unique.
-    let top = engine
-        .shards
-        .iter_mut()
-        .map(|s| s.0.get_mut().next_seq)
-        .max()
-        .unwrap_or(0);
-    engine
-        .shards
-        .iter_mut()
-        .for_each(|s| s.0.get_mut().next_seq = top);
     let gen = journals.last().copied().unwrap_or(base);
     let path = journal_path(&dir, gen);
     let out = if journals.is_empty() {
