@@ -45,8 +45,7 @@ impl TempDir {
         let name = self
             .files()
             .into_iter()
-            .filter(|n| n.starts_with("journal-"))
-            .next_back()
+            .rfind(|n| n.starts_with("journal-"))
             .expect("a journal file");
         self.0.join(name)
     }
