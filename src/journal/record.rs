@@ -67,31 +67,43 @@ pub(crate) enum Op {
     ImportContacts(MemberId, Vec<String>),
 }
 
-/// Encodes a send decided at `now`.
+/// A record's bytes: inline up to 64 bytes (a send without a long note), so the hot
+/// path does not allocate.
+pub(crate) type Payload = smallvec::SmallVec<[u8; 64]>;
+
+/// Encodes a send decided at `now` (the layout [`Writer`] would give).
 pub(crate) fn encode_send(
     now: u64,
     s: &Subject<'_>,
     view: View,
     count_attempt: bool,
     sent: Option<u64>,
-) -> Vec<u8> {
-    let mut w = Writer::default();
-    w.u8(SEND);
-    w.u64(now);
-    w.u64(s.sender);
-    w.u64(s.recipient);
-    w.bool(s.note.is_some());
+) -> Payload {
+    let mut p = Payload::new();
+    let opt = |p: &mut Payload, v: Option<u64>| match v {
+        Some(x) => {
+            p.push(1);
+            p.extend_from_slice(&x.to_le_bytes());
+        }
+        None => p.push(0),
+    };
+    p.push(SEND);
+    p.extend_from_slice(&now.to_le_bytes());
+    p.extend_from_slice(&s.sender.to_le_bytes());
+    p.extend_from_slice(&s.recipient.to_le_bytes());
+    p.push(u8::from(s.note.is_some()));
     if let Some(note) = s.note {
-        w.str(note);
+        p.extend_from_slice(&(note.len() as u64).to_le_bytes());
+        p.extend_from_slice(note.as_bytes());
     }
-    w.opt_u64(s.key);
-    w.bool(count_attempt);
-    w.bool(view.banned);
-    w.u8(setting_code(view.setting));
-    w.bool(view.admits);
-    w.bool(view.stranger);
-    w.opt_u64(sent);
-    w.into_bytes()
+    opt(&mut p, s.key);
+    p.push(u8::from(count_attempt));
+    p.push(u8::from(view.banned));
+    p.push(setting_code(view.setting));
+    p.push(u8::from(view.admits));
+    p.push(u8::from(view.stranger));
+    opt(&mut p, sent);
+    p
 }
 
 fn head(w: &mut Writer, tag: u8, now: u64) {
@@ -106,7 +118,7 @@ fn id(w: &mut Writer, id: InviteId) {
 
 impl Op {
     /// Encodes the operation, done at `now`.
-    pub(crate) fn encode(&self, now: u64) -> Vec<u8> {
+    pub(crate) fn encode(&self, now: u64) -> Payload {
         let mut w = Writer::default();
         match self {
             Op::Send(r) => {
@@ -170,7 +182,7 @@ impl Op {
                 list.iter().for_each(|e| w.str(e));
             }
         }
-        w.into_bytes()
+        Payload::from_vec(w.into_bytes())
     }
 }
 

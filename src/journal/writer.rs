@@ -25,7 +25,7 @@ type Ack = Sender<Result<(), String>>;
 
 enum Msg {
     /// A payload and its ticket (0 when nobody waits for it).
-    Record(u64, Vec<u8>),
+    Record(u64, super::record::Payload),
     /// Write and sync everything before this message, then answer.
     Sync(Ack),
     /// Sync, then append to this file from now on.
@@ -110,7 +110,7 @@ impl Journal {
 
     /// Queues a record; returns the ticket to wait for (0: nothing to wait for).
     /// Called under the shard lock, so one shard's records stay in order.
-    pub(crate) fn append(&self, payload: Vec<u8>) -> u64 {
+    pub(crate) fn append(&self, payload: super::record::Payload) -> u64 {
         let ticket = if self.durable {
             self.tickets.fetch_add(1, Ordering::Relaxed) + 1
         } else {
