@@ -24,6 +24,8 @@
 mod file;
 mod open;
 mod record;
+#[cfg(test)]
+mod tests;
 mod writer;
 
 use std::fmt;

@@ -28,8 +28,6 @@ pub(crate) const JOURNAL_VERSION: u32 = 1;
 pub(crate) const HEADER_LEN: usize = 24;
 /// Bytes framing each record.
 pub(crate) const FRAME_LEN: usize = 12;
-/// The largest payload accepted (an import of many contacts is the largest record).
-const MAX_RECORD: usize = 64 << 20;
 
 /// `dir/journal-<gen>.log`: the changes made after snapshot `gen`.
 pub(crate) fn journal_path(dir: &Path, gen: u64) -> PathBuf {
@@ -197,10 +195,9 @@ pub(crate) fn scan(path: &Path, b: &[u8], gen: u64, last: bool) -> Result<Scan, 
             }
             return Err(damaged(pos, "record length check failed"));
         }
+        // The length is checked, and the payload is sliced from bytes already read,
+        // so no length can make the scan allocate.
         let len = le32(rest, 0).unwrap_or(0) as usize;
-        if len > MAX_RECORD {
-            return Err(damaged(pos, "record longer than any the engine writes"));
-        }
         let start = pos + FRAME_LEN;
         let end = start + len;
         if end > b.len() {
