@@ -279,3 +279,72 @@ fn no_directory_no_checkpoint() {
     assert!(matches!(e.checkpoint(), Err(PersistError::Journaling(_))));
     assert!(matches!(e.sync_journal(), Err(PersistError::Journaling(_))));
 }
+
+#[test]
+fn a_crash_inside_a_checkpoint_loses_nothing() {
+    let dir = TempDir::new("midcheckpoint");
+    let clock = ManualClock::new(Timestamp::from_millis(T0));
+    let twin_clock = ManualClock::new(Timestamp::from_millis(T0));
+    let twin = memory(&twin_clock);
+    let e = open(dir.path(), &clock, FAST).expect("open");
+    workload(&e, &clock, 0);
+    workload(&twin, &twin_clock, 0);
+    e.sync_journal().expect("sync");
+    let old = dir.journal();
+    let old_bytes = fs::read(&old).expect("journal 0");
+    e.checkpoint().expect("checkpoint");
+    workload(&e, &clock, 1);
+    workload(&twin, &twin_clock, 1);
+    drop(e);
+    // As if the crash came after the new journal began but before the snapshot was
+    // renamed into place: the old journal is still there, the new snapshot is not.
+    fs::write(&old, &old_bytes).expect("restore journal 0");
+    let snapshot = dir.path().join("snapshot-0000000000000001.bin");
+    fs::rename(&snapshot, dir.path().join("snapshot-0000000000000001.tmp")).expect("hide");
+    let e = open(dir.path(), &clock, FAST).expect("reopen");
+    let report = e.recovery_report().expect("persistent");
+    assert!(report.snapshot.is_none());
+    assert_eq!(report.journals.len(), 2, "{report}");
+    assert_eq!(fingerprint(&e, 2), fingerprint(&twin, 2));
+    assert!(!dir.files().iter().any(|f| f.ends_with(".tmp")));
+}
+
+#[test]
+fn flush_every_writes_without_being_asked() {
+    let dir = TempDir::new("flush");
+    let clock = ManualClock::new(Timestamp::from_millis(T0));
+    let e = open(dir.path(), &clock, FAST).expect("open");
+    let journal = dir.journal();
+    e.send(InviteRequest::new(m(1), m(2))).expect("sent");
+    let start = std::time::Instant::now();
+    while fs::metadata(&journal).expect("journal").len() == 24 {
+        assert!(start.elapsed() < Duration::from_secs(10), "never flushed");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    assert!(e.journal_error().is_none());
+}
+
+#[test]
+fn replay_under_another_policy_keeps_sends_and_skips_what_no_longer_applies() {
+    let dir = TempDir::new("policy");
+    let clock = ManualClock::new(Timestamp::from_millis(T0));
+    let e = open(dir.path(), &clock, FAST).expect("open");
+    let sent = e.send(InviteRequest::new(m(1), m(2))).expect("sent");
+    clock.advance(Duration::from_secs(2 * 86_400));
+    e.accept(sent.id()).expect("accepted");
+    drop(e);
+    let short = Policy {
+        pending_ttl: Duration::from_secs(86_400),
+        ..Policy::default()
+    };
+    let e = Engine::builder()
+        .policy(short)
+        .clock(clock.clone())
+        .persistence(dir.path(), FAST)
+        .open()
+        .expect("reopen");
+    let report = e.recovery_report().expect("persistent");
+    assert_eq!((report.replayed, report.skipped), (2, 1), "{report}");
+    assert_eq!(e.capacity(m(1)).weekly.used, 1);
+    assert!(!e.are_connected(m(1), m(2)));
+}
