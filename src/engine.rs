@@ -277,6 +277,7 @@ impl Engine {
 
     /// Replays a journaled send at its instant with the recipient's facts as they were
     /// read then, forcing the recorded outcome: `Some(seq)` commits invitation `seq`.
+    /// `false` when a recorded invitation could not be committed.
     pub(crate) fn replay_send(
         &self,
         now: u64,
@@ -284,11 +285,11 @@ impl Engine {
         view: View,
         count_attempt: bool,
         sent: Option<u64>,
-    ) {
+    ) -> bool {
         let mut shard = self.lock(s.sender);
         shard.observe(now);
-        // The recorded outcome is what the client was told; the result is not needed.
-        let _ = self.decide(&mut shard, now, s, view, count_attempt, Some(sent));
+        let result = self.decide(&mut shard, now, s, view, count_attempt, Some(sent));
+        sent.is_none() || result.is_ok()
     }
 
     /// Runs `f` under the sender's shard lock with the recipient's facts read.
@@ -454,6 +455,11 @@ impl Engine {
                 Some(denied) => return Err(denied),
                 None => *next_seq,
             },
+            // A replayed send that would not be the sender's newest invitation (only
+            // when the state diverged): skipped, so the ledger stays ordered.
+            Some(Some(seq)) if member.ledger.last_seq().is_some_and(|l| l >= seq) => {
+                return Err(REPLAYED_DENIAL)
+            }
             Some(Some(seq)) => seq,
             // A replayed denial: the value is discarded by the caller.
             Some(None) => return Err(denied.unwrap_or(REPLAYED_DENIAL)),

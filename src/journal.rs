@@ -83,8 +83,9 @@ pub struct RecoveryReport {
     pub journals: Vec<PathBuf>,
     /// Records replayed.
     pub replayed: u64,
-    /// Replayed records that no longer applied (an accept, decline, withdraw, report
-    /// or reminder that failed on replay, e.g. because the builder's policy differs).
+    /// Replayed records that no longer applied: an accept, decline, withdraw, report
+    /// or reminder that failed on replay (e.g. because the builder's policy differs),
+    /// or a send whose invitation could not be placed after the sender's newest.
     pub skipped: u64,
     /// The torn last record that was dropped, if any.
     pub torn: Option<TornRecord>,

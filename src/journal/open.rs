@@ -119,10 +119,7 @@ fn apply(engine: &Engine, now: u64, op: Op) -> bool {
     engine.time.observe(now);
     let at = Some(now);
     match op {
-        Op::Send(r) => {
-            engine.replay_send(now, &r.subject(), r.view, r.count_attempt, r.sent);
-            true
-        }
+        Op::Send(r) => engine.replay_send(now, &r.subject(), r.view, r.count_attempt, r.sent),
         Op::End(Ending::Accepted, id) => engine.accept_at(id, at).is_ok(),
         Op::End(how, id) => engine.end_one(id, how, at).is_ok(),
         Op::Remind(id) => engine.remind_at(id, at).is_ok(),
