@@ -465,7 +465,7 @@ impl Engine {
             Some(None) => return Err(denied.unwrap_or(REPLAYED_DENIAL)),
         };
         // Commit: everything below belongs to the sender and its shard.
-        *next_seq = (*next_seq).max(seq) + 1;
+        *next_seq = (*next_seq).max(seq).saturating_add(1);
         let expires = now.saturating_add(self.spans.ttl);
         expiries.push_back((expires, s.sender));
         let pair = pairs.entry((s.sender, s.recipient)).or_insert_with(|| {
