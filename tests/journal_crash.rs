@@ -148,3 +148,64 @@ fn acknowledged_invitations_survive_sigkill() {
         let _ = std::fs::remove_dir_all(&dir);
     }
 }
+
+#[test]
+fn checkpoints_during_concurrent_sends_lose_nothing() {
+    if std::env::var(CHILD_DIR).is_ok() {
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!(
+        "invite-journal-cp-{}-{:?}",
+        std::process::id(),
+        std::time::SystemTime::now()
+    ));
+    let dir_str = dir.to_string_lossy().into_owned();
+    let e = open(&dir_str, Durability::FlushEvery(Duration::from_millis(1))).expect("open");
+    let done = std::sync::atomic::AtomicBool::new(false);
+    let ids: Vec<InviteId> = std::thread::scope(|s| {
+        let senders: Vec<_> = (0..3u64)
+            .map(|t| {
+                let (e, done) = (&e, &done);
+                s.spawn(move || {
+                    let mut ids = Vec::new();
+                    let mut i = 0u64;
+                    while !done.load(std::sync::atomic::Ordering::Relaxed) || i < 50 {
+                        let req = InviteRequest::new(MemberId(t * 1000 + i % 200), MemberId(i));
+                        if let Ok(sent) = e.send(req) {
+                            ids.push(sent.id());
+                        }
+                        i += 1;
+                    }
+                    ids
+                })
+            })
+            .collect();
+        for _ in 0..10 {
+            e.checkpoint().expect("checkpoint");
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        done.store(true, std::sync::atomic::Ordering::Relaxed);
+        senders
+            .into_iter()
+            .flat_map(|h| h.join().expect("sender"))
+            .collect()
+    });
+    let pending: Vec<_> = (0..3000)
+        .map(|s| e.pending_sent(MemberId(s), None, 1000))
+        .collect();
+    drop(e);
+    let e = open(&dir_str, Durability::default()).expect("reopen");
+    let again: Vec<_> = (0..3000)
+        .map(|s| e.pending_sent(MemberId(s), None, 1000))
+        .collect();
+    assert_eq!(pending, again);
+    for id in &ids {
+        // Accepting one ends those pending the other way between the same two members.
+        match e.accept(*id) {
+            Ok(()) | Err(InviteError::AlreadyEnded(_)) => {}
+            Err(err) => panic!("{id} was lost: {err}"),
+        }
+    }
+    drop(e);
+    let _ = std::fs::remove_dir_all(&dir);
+}
