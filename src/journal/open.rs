@@ -55,9 +55,28 @@ pub(super) fn open(
         .copied()
         .filter(|&g| g >= base)
         .collect();
-    for (i, &gen) in journals.iter().enumerate() {
-        let last = i + 1 == journals.len();
-        replay(&engine, &dir, gen, last, &mut report)?;
+    let mut loaded = Vec::with_capacity(journals.len());
+    for &gen in &journals {
+        let path = journal_path(&dir, gen);
+        let bytes = fs::read(&path).map_err(io_err(&path))?;
+        let scan = file::scan(&path, &bytes, gen, true)?;
+        loaded.push(Loaded { path, bytes, scan });
+    }
+    // A newer journal receives records only after the older one is synced whole, so
+    // a torn tail (a crash mid-append) may be followed only by journals still empty.
+    for (i, l) in loaded.iter().enumerate() {
+        let later = loaded.get(i + 1..).unwrap_or_default();
+        let written = |l: &Loaded| !l.scan.records.is_empty() || l.scan.torn_at.is_some();
+        if let (Some(at), true) = (l.scan.torn_at, later.iter().any(written)) {
+            return Err(PersistError::Journal {
+                file: l.path.clone(),
+                offset: at as u64,
+                what: "truncated record in a journal that a newer one continues",
+            });
+        }
+    }
+    for l in loaded {
+        replay(&engine, l, &mut report)?;
     }
     let gen = journals.last().copied().unwrap_or(base);
     let path = journal_path(&dir, gen);
@@ -73,17 +92,16 @@ pub(super) fn open(
     Ok(engine)
 }
 
-/// Replays journal `gen`; a torn last record of the `last` journal is cut off.
-fn replay(
-    engine: &Engine,
-    dir: &Path,
-    gen: u64,
-    last: bool,
-    report: &mut RecoveryReport,
-) -> Result<(), PersistError> {
-    let path = journal_path(dir, gen);
-    let bytes = fs::read(&path).map_err(io_err(&path))?;
-    let scan = file::scan(&path, &bytes, gen, last)?;
+/// A journal file read and checked.
+struct Loaded {
+    path: PathBuf,
+    bytes: Vec<u8>,
+    scan: file::Scan,
+}
+
+/// Replays a checked journal; a torn last record is cut off the file.
+fn replay(engine: &Engine, l: Loaded, report: &mut RecoveryReport) -> Result<(), PersistError> {
+    let Loaded { path, bytes, scan } = l;
     for (offset, range) in &scan.records {
         let (now, op) =
             record::decode(&bytes[range.clone()], *offset).map_err(|e| PersistError::Journal {

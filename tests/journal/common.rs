@@ -1,4 +1,5 @@
 //! Helpers for the journal tests: temporary directories, a workload, fingerprints.
+#![allow(dead_code)] // each test file uses its own share of the helpers
 
 use invite_limiter::*;
 use std::path::{Path, PathBuf};
