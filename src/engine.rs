@@ -59,6 +59,8 @@ pub struct Engine {
     pub(crate) keywords: Keywords,
     flags: Box<[AtomicU8]>,
     pub(crate) emails: DashMap<String, MemberId, ahash::RandomState>,
+    /// The journal that state changes are appended to, when persistence is on.
+    pub(crate) journal: Option<crate::journal::Journal>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -67,6 +69,7 @@ impl std::fmt::Debug for Engine {
             .field("shards", &self.shards.len())
             .field("policy", &self.policy)
             .field("time", &self.time)
+            .field("journal", &self.journal)
             .finish_non_exhaustive()
     }
 }
@@ -134,6 +137,7 @@ impl EngineBuilder {
             time: MonotonicTime::new(self.clock),
             flags: (0..1usize << FLAG_BITS).map(|_| AtomicU8::new(0)).collect(),
             emails: DashMap::default(),
+            journal: None,
         })
     }
 }
@@ -261,9 +265,31 @@ impl Engine {
             note: req.trimmed_note(),
             key: req.key(),
         };
-        self.with_sender(&subject, email, now, |engine, shard, now, view| {
-            engine.decide(shard, now, &subject, view, count_attempt)
-        })
+        let (result, ticket) =
+            self.with_sender(&subject, email, now, |engine, shard, now, view| {
+                let result = engine.decide(shard, now, &subject, view, count_attempt, None);
+                let ticket = engine.log_send(now, &subject, view, count_attempt, &result);
+                (result, ticket)
+            });
+        self.wait_logged(ticket);
+        result
+    }
+
+    /// Replays a journaled send at its instant with the recipient's facts as they were
+    /// read then, forcing the recorded outcome: `Some(seq)` commits invitation `seq`.
+    /// `false` when a recorded invitation could not be committed.
+    pub(crate) fn replay_send(
+        &self,
+        now: u64,
+        s: &Subject<'_>,
+        view: View,
+        count_attempt: bool,
+        sent: Option<u64>,
+    ) -> bool {
+        let mut shard = self.lock(s.sender);
+        shard.observe(now);
+        let result = self.decide(&mut shard, now, s, view, count_attempt, Some(sent));
+        sent.is_none() || result.is_ok()
     }
 
     /// Runs `f` under the sender's shard lock with the recipient's facts read.
@@ -361,6 +387,7 @@ impl Engine {
         s: &Subject<'_>,
         view: View,
         count_attempt: bool,
+        forced: Option<Option<u64>>,
     ) -> Result<Sent, Denied> {
         let Shard {
             members,
@@ -422,12 +449,23 @@ impl Engine {
                 self.mark(s.sender, SPECIAL);
             }
         }
-        if let Some(denied) = verdicts.into_denied() {
-            return Err(denied);
-        }
+        let denied = verdicts.into_denied();
+        let seq = match forced {
+            None => match denied {
+                Some(denied) => return Err(denied),
+                None => *next_seq,
+            },
+            // A replayed send that would not be the sender's newest invitation (only
+            // when the state diverged): skipped, so the ledger stays ordered.
+            Some(Some(seq)) if member.ledger.last_seq().is_some_and(|l| l >= seq) => {
+                return Err(REPLAYED_DENIAL)
+            }
+            Some(Some(seq)) => seq,
+            // A replayed denial: the value is discarded by the caller.
+            Some(None) => return Err(denied.unwrap_or(REPLAYED_DENIAL)),
+        };
         // Commit: everything below belongs to the sender and its shard.
-        let seq = *next_seq;
-        *next_seq += 1;
+        *next_seq = (*next_seq).max(seq).saturating_add(1);
         let expires = now.saturating_add(self.spans.ttl);
         expiries.push_back((expires, s.sender));
         let pair = pairs.entry((s.sender, s.recipient)).or_insert_with(|| {
@@ -473,6 +511,12 @@ impl Engine {
         })
     }
 }
+
+/// What a replayed denial returns when the rules, re-run, would have allowed it.
+const REPLAYED_DENIAL: Denied = Denied {
+    reason: crate::outcome::DenyReason::SelfInvite,
+    retry_at: None,
+};
 
 /// A member never seen: what every read of an absent record sees.
 pub(crate) static EMPTY: std::sync::LazyLock<Member> = std::sync::LazyLock::new(Member::default);

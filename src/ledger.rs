@@ -144,6 +144,11 @@ impl Ledger {
         self.invites()?.binary_search_by_key(&seq, |i| i.seq).ok()
     }
 
+    /// The newest kept invitation's sequence number.
+    pub(crate) fn last_seq(&self) -> Option<u64> {
+        self.invites()?.back().map(|i| i.seq)
+    }
+
     pub(crate) fn get(&self, at: usize) -> Option<&Invite> {
         self.invites()?.get(at)
     }

@@ -9,6 +9,7 @@ mod decide;
 mod email;
 mod engine;
 mod ids;
+mod journal;
 mod ledger;
 mod lifecycle;
 mod member;
@@ -31,6 +32,7 @@ pub use contacts::{ContactInvite, ContactOutcome, ContactReport, EmailInviteErro
 pub use email::EmailError;
 pub use engine::{Engine, EngineBuilder};
 pub use ids::{InviteId, MemberId, ParseInviteIdError};
+pub use journal::{Durability, PersistentBuilder, RecoveryReport, TornRecord};
 pub use lifecycle::{PendingInvite, PendingPage};
 pub use outcome::{Denied, DenyReason, InviteError, Sent};
 pub use persist::PersistError;

@@ -2,6 +2,7 @@
 
 use crate::engine::{Engine, LINKED};
 use crate::ids::{InviteId, MemberId};
+use crate::journal::Op;
 use crate::ledger::{Ending, Invite};
 use crate::outcome::InviteError;
 use crate::shard::Shard;
@@ -76,16 +77,22 @@ impl Engine {
         self.locate(shard, id, now)
     }
 
-    /// Ends a pending invitation that needs only its sender's shard.
-    fn end_one(
+    /// Ends a pending invitation that needs only its sender's shard, at `at` when
+    /// replaying (else now, journaled).
+    pub(crate) fn end_one(
         &self,
         id: InviteId,
         how: Ending,
-        feedback: Option<Feedback>,
+        at: Option<u64>,
     ) -> Result<Invite, InviteError> {
+        let feedback = match how {
+            Ending::Declined => Some(Feedback::Declined),
+            Ending::Reported => Some(Feedback::Reported),
+            _ => None,
+        };
         let s = id.sender().0;
         let mut shard = self.lock(s);
-        let now = shard.observe(self.time.now());
+        let now = self.act_at(&mut shard, at);
         let (at, inv) = self.locate_settled(&mut shard, id, now)?;
         shard.end_invite(s, at, how, now);
         if let Some(feedback) = feedback {
@@ -94,6 +101,9 @@ impl Engine {
         if how == Ending::Withdrawn && self.spans.cooldown > 0 {
             shard.start_cooldown(s, inv.recipient, now.saturating_add(self.spans.cooldown));
         }
+        let ticket = self.log_op(now, || Op::End(how, id));
+        drop(shard);
+        self.wait_logged(ticket);
         Ok(inv)
     }
 
@@ -110,15 +120,19 @@ impl Engine {
     /// # Errors
     /// [`InviteError`] when the invitation is unknown, already ended or expired.
     pub fn accept(&self, id: InviteId) -> Result<(), InviteError> {
+        self.accept_at(id, None)
+    }
+
+    /// [`Engine::accept`] at `at` when replaying (else now, journaled).
+    pub(crate) fn accept_at(&self, id: InviteId, at: Option<u64>) -> Result<(), InviteError> {
         let s = id.sender().0;
         let recipient = {
             let shard = self.lock(s);
-            self.locate(&shard, id, self.time.now().max(shard.now))?
-                .1
-                .recipient
+            let probe = at.unwrap_or_else(|| self.time.now().max(shard.now));
+            self.locate(&shard, id, probe)?.1.recipient
         };
         let (mut own, other) = self.lock_pair(s, recipient);
-        let now = own.observe(self.time.now());
+        let now = self.act_at(&mut own, at);
         let (at, _) = self.locate_settled(&mut own, id, now)?;
         own.end_invite(s, at, Ending::Accepted, now);
         own.end_pair(s, recipient, Ending::Accepted, now);
@@ -137,6 +151,10 @@ impl Engine {
         back.member_mut(recipient).extra_mut().connections.insert(s);
         self.mark(s, LINKED);
         self.mark(recipient, LINKED);
+        let ticket = self.log_op(now, || Op::End(Ending::Accepted, id));
+        drop(theirs);
+        drop(own);
+        self.wait_logged(ticket);
         Ok(())
     }
 
@@ -145,8 +163,7 @@ impl Engine {
     /// # Errors
     /// [`InviteError`] when the invitation is unknown, already ended or expired.
     pub fn decline(&self, id: InviteId) -> Result<(), InviteError> {
-        self.end_one(id, Ending::Declined, Some(Feedback::Declined))
-            .map(|_| ())
+        self.end_one(id, Ending::Declined, None).map(|_| ())
     }
 
     /// The sender withdraws; they may not invite the same recipient again until the
@@ -164,8 +181,7 @@ impl Engine {
     /// # Errors
     /// [`InviteError`] when the invitation is unknown, already ended or expired.
     pub fn report_unknown(&self, id: InviteId) -> Result<(), InviteError> {
-        self.end_one(id, Ending::Reported, Some(Feedback::Reported))
-            .map(|_| ())
+        self.end_one(id, Ending::Reported, None).map(|_| ())
     }
 
     /// Records a reminder on a pending invitation and returns how many it has had.
@@ -175,9 +191,14 @@ impl Engine {
     /// the spacing since the sending or the previous reminder has not passed (with the
     /// instant it will have); the other [`InviteError`]s for an invitation not pending.
     pub fn remind(&self, id: InviteId) -> Result<u32, InviteError> {
+        self.remind_at(id, None)
+    }
+
+    /// [`Engine::remind`] at `at` when replaying (else now, journaled).
+    pub(crate) fn remind_at(&self, id: InviteId, at: Option<u64>) -> Result<u32, InviteError> {
         let s = id.sender().0;
         let mut shard = self.lock(s);
-        let now = shard.observe(self.time.now());
+        let now = self.act_at(&mut shard, at);
         let (at, inv) = self.locate(&shard, id, now)?;
         let count = u32::from(inv.reminders);
         if count >= self.policy.max_reminders {
@@ -197,6 +218,9 @@ impl Engine {
         if let Some(member) = shard.members.get_mut(&s) {
             member.ledger.remind(at, now);
         }
+        let ticket = self.log_op(now, || Op::Remind(id));
+        drop(shard);
+        self.wait_logged(ticket);
         Ok(count + 1)
     }
 

@@ -28,17 +28,21 @@
 //! snapshot can be restored with any shard count.
 
 mod decode;
-mod encode;
+pub(crate) mod encode;
 mod install;
 #[cfg(test)]
 mod tests;
 
 use std::fmt;
 use std::io::{Read, Write};
+use std::path::PathBuf;
+
+use parking_lot::MutexGuard;
 
 use crate::account::{InviteSetting, Tier};
 use crate::engine::{Engine, EngineBuilder};
 use crate::policy::ConfigError;
+use crate::shard::Shard;
 
 /// Leading bytes of every snapshot. The high first byte and the newline catch
 /// transfers that strip the eighth bit or rewrite line endings, as PNG's do.
@@ -75,6 +79,41 @@ pub enum PersistError {
     },
     /// The builder's policy cannot work, so nothing was restored.
     Config(ConfigError),
+    /// A file in the persistence directory could not be read or written.
+    File {
+        /// The file (or directory).
+        file: PathBuf,
+        /// What the operating system said.
+        error: std::io::Error,
+    },
+    /// The snapshot in the persistence directory does not restore.
+    SnapshotFile {
+        /// The snapshot file.
+        file: PathBuf,
+        /// Why it does not restore ([`PersistError::Corrupt`] names the byte).
+        error: Box<PersistError>,
+    },
+    /// A journal file is damaged or truncated (other than a torn last record, which
+    /// is dropped and reported by [`Engine::recovery_report`]).
+    Journal {
+        /// The journal file.
+        file: PathBuf,
+        /// Where in the file the problem was found.
+        offset: u64,
+        /// What was wrong there.
+        what: &'static str,
+    },
+    /// A journal file was written in a format this build does not read.
+    JournalVersion {
+        /// The journal file.
+        file: PathBuf,
+        /// Its format version.
+        found: u32,
+        /// The format version this build reads.
+        expected: u32,
+    },
+    /// The engine has no persistence directory, or its journal writer failed.
+    Journaling(String),
 }
 
 impl fmt::Display for PersistError {
@@ -97,6 +136,31 @@ impl fmt::Display for PersistError {
                 f,
                 "the policy to restore under cannot work ({e}); fix the policy and restore again"
             ),
+            PersistError::File { file, error } => write!(
+                f,
+                "{} could not be read or written ({error}); check the path and its permissions",
+                file.display()
+            ),
+            PersistError::SnapshotFile { file, error } => {
+                write!(f, "{}: {error}", file.display())
+            }
+            PersistError::Journal { file, offset, what } => write!(
+                f,
+                "the journal {} is not valid at byte {offset} ({what}); restore the directory \
+                 from an intact copy",
+                file.display()
+            ),
+            PersistError::JournalVersion {
+                file,
+                found,
+                expected,
+            } => write!(
+                f,
+                "the journal {} has format version {found} but this build reads version \
+                 {expected}; open it with the version of invite-limiter that wrote it",
+                file.display()
+            ),
+            PersistError::Journaling(why) => write!(f, "journaling is not available: {why}"),
         }
     }
 }
@@ -106,6 +170,8 @@ impl std::error::Error for PersistError {
         match self {
             PersistError::Io(e) => Some(e),
             PersistError::Config(e) => Some(e),
+            PersistError::File { error, .. } => Some(error),
+            PersistError::SnapshotFile { error, .. } => Some(error.as_ref()),
             _ => None,
         }
     }
@@ -176,14 +242,24 @@ impl EngineBuilder {
     }
 }
 
-fn tier_code(t: Tier) -> u8 {
+/// A snapshot of shards the caller holds locked (all of them, in order): one
+/// consistent cut of the whole state.
+pub(crate) fn snapshot_locked(engine: &Engine, shards: &[MutexGuard<'_, Shard>]) -> Vec<u8> {
+    let mut out = Vec::new();
+    let parts = shards.iter().map(|g| encode::encode_shard(g));
+    // Writing to a Vec cannot fail.
+    let _ = encode::write_parts(engine, &mut out, parts);
+    out
+}
+
+pub(crate) fn tier_code(t: Tier) -> u8 {
     match t {
         Tier::Free => 0,
         Tier::Premium => 1,
     }
 }
 
-fn tier_from(code: u8) -> Option<Tier> {
+pub(crate) fn tier_from(code: u8) -> Option<Tier> {
     [Tier::Free, Tier::Premium].get(usize::from(code)).copied()
 }
 
@@ -196,7 +272,7 @@ const SETTINGS: [InviteSetting; 6] = [
     InviteSetting::Nobody,
 ];
 
-fn setting_code(s: InviteSetting) -> u8 {
+pub(crate) fn setting_code(s: InviteSetting) -> u8 {
     // An exhaustive match, so a new setting cannot be added without a code.
     match s {
         InviteSetting::Everyone => 0,
@@ -208,11 +284,11 @@ fn setting_code(s: InviteSetting) -> u8 {
     }
 }
 
-fn setting_from(code: u8) -> Option<InviteSetting> {
+pub(crate) fn setting_from(code: u8) -> Option<InviteSetting> {
     SETTINGS.get(usize::from(code)).copied()
 }
 
 /// Status codes; a restriction is followed by its optional `until`.
-const ACTIVE: u8 = 0;
-const RESTRICTED: u8 = 1;
-const BANNED: u8 = 2;
+pub(crate) const ACTIVE: u8 = 0;
+pub(crate) const RESTRICTED: u8 = 1;
+pub(crate) const BANNED: u8 = 2;

@@ -4,6 +4,7 @@ use crate::account::{AccountStatus, InviteSetting, Tier};
 use crate::email::{normalize, EmailError};
 use crate::engine::{Engine, LINKED, SPECIAL};
 use crate::ids::MemberId;
+use crate::journal::Op;
 use crate::member::{FastSet, Member};
 use crate::spam_signals::SpamSignals;
 use crate::time::Timestamp;
@@ -24,11 +25,22 @@ pub(crate) fn impose_restriction(member: &mut Member, until: u64, why: Option<Sp
 }
 
 impl Engine {
-    /// Runs `f` on the member's record (created if needed) under its shard lock.
-    pub(crate) fn update<R>(&self, m: MemberId, f: impl FnOnce(&mut Member) -> R) -> R {
+    /// Runs `f` on the member's record (created if needed) under its shard lock, at
+    /// `at` when replaying (else now, journaling `op`).
+    pub(crate) fn update<R>(
+        &self,
+        m: MemberId,
+        at: Option<u64>,
+        op: impl FnOnce() -> Op,
+        f: impl FnOnce(&mut Member) -> R,
+    ) -> R {
         let mut shard = self.lock(m.0);
-        shard.observe(self.time.now());
-        f(shard.member_mut(m.0))
+        let now = self.act_at(&mut shard, at);
+        let ticket = self.log_op(now, op);
+        let r = f(shard.member_mut(m.0));
+        drop(shard);
+        self.wait_logged(ticket);
+        r
     }
 
     /// Reads the member's record (a default one when never seen).
@@ -39,7 +51,11 @@ impl Engine {
 
     /// Sets the member's tier; limits change at once, counts are kept.
     pub fn set_tier(&self, m: MemberId, tier: Tier) {
-        self.update(m, |r| r.tier = tier);
+        self.set_tier_at(m, tier, None);
+    }
+
+    pub(crate) fn set_tier_at(&self, m: MemberId, tier: Tier, at: Option<u64>) {
+        self.update(m, at, || Op::SetTier(m, tier), |r| r.tier = tier);
     }
 
     /// The member's tier.
@@ -49,12 +65,21 @@ impl Engine {
 
     /// Sets the member's status. A restriction with `until` lifts by itself then.
     pub fn set_status(&self, m: MemberId, status: AccountStatus) {
-        self.update(m, |r| {
-            r.status = status;
-            if let Some(extra) = r.extra.as_deref_mut() {
-                extra.restricted_for = None;
-            }
-        });
+        self.set_status_at(m, status, None);
+    }
+
+    pub(crate) fn set_status_at(&self, m: MemberId, status: AccountStatus, at: Option<u64>) {
+        self.update(
+            m,
+            at,
+            || Op::SetStatus(m, status),
+            |r| {
+                r.status = status;
+                if let Some(extra) = r.extra.as_deref_mut() {
+                    extra.restricted_for = None;
+                }
+            },
+        );
         if status != AccountStatus::Active {
             self.mark(m.0, SPECIAL);
         }
@@ -78,7 +103,17 @@ impl Engine {
 
     /// Sets who may send the member invitations.
     pub fn set_invite_setting(&self, m: MemberId, setting: InviteSetting) {
-        self.update(m, |r| r.setting = setting);
+        self.set_invite_setting_at(m, setting, None);
+    }
+
+    pub(crate) fn set_invite_setting_at(
+        &self,
+        m: MemberId,
+        setting: InviteSetting,
+        at: Option<u64>,
+    ) {
+        let op = || Op::SetInviteSetting(m, setting);
+        self.update(m, at, op, |r| r.setting = setting);
         if setting != InviteSetting::Everyone {
             self.mark(m.0, SPECIAL);
         }
@@ -91,20 +126,20 @@ impl Engine {
 
     /// Connects two members (undirected). Connecting a member to themselves does nothing.
     pub fn connect(&self, a: MemberId, b: MemberId) {
-        self.link(a, b, true);
+        self.link(a, b, true, None);
     }
 
     /// Removes the connection between two members, if any.
     pub fn disconnect(&self, a: MemberId, b: MemberId) {
-        self.link(a, b, false);
+        self.link(a, b, false, None);
     }
 
-    pub(crate) fn link(&self, a: MemberId, b: MemberId, on: bool) {
+    pub(crate) fn link(&self, a: MemberId, b: MemberId, on: bool, at: Option<u64>) {
         if a == b {
             return;
         }
         let (mut ga, gb) = self.lock_pair(a.0, b.0);
-        let now = ga.observe(self.time.now());
+        let now = self.act_at(&mut ga, at);
         let set = |member: &mut Member, other: u64| {
             if on {
                 member.extra_mut().connections.insert(other);
@@ -113,8 +148,9 @@ impl Engine {
             }
         };
         set(ga.member_mut(a.0), b.0);
-        match gb {
-            Some(mut gb) => {
+        let mut gb = gb;
+        match gb.as_deref_mut() {
+            Some(gb) => {
                 gb.observe(now);
                 set(gb.member_mut(b.0), a.0);
             }
@@ -124,6 +160,10 @@ impl Engine {
             self.mark(a.0, LINKED);
             self.mark(b.0, LINKED);
         }
+        let ticket = self.log_op(now, || Op::Link(a, b, on));
+        drop(gb);
+        drop(ga);
+        self.wait_logged(ticket);
     }
 
     /// Whether the two members are connected.
@@ -138,17 +178,33 @@ impl Engine {
 
     /// `follower` follows `followee` (directed).
     pub fn follow(&self, follower: MemberId, followee: MemberId) {
-        self.update(follower, |r| r.extra_mut().follows.insert(followee.0));
+        self.follow_at(follower, followee, true, None);
+    }
+
+    pub(crate) fn follow_at(
+        &self,
+        follower: MemberId,
+        followee: MemberId,
+        on: bool,
+        at: Option<u64>,
+    ) {
+        let op = || Op::Follow(follower, followee, on);
+        self.update(follower, at, op, |r| {
+            if on {
+                r.extra_mut().follows.insert(followee.0);
+            } else if let Some(extra) = r.extra.as_deref_mut() {
+                extra.follows.remove(&followee.0);
+            }
+        });
+        if !on {
+            return;
+        }
         self.mark(follower.0, SPECIAL);
     }
 
     /// `follower` stops following `followee`.
     pub fn unfollow(&self, follower: MemberId, followee: MemberId) {
-        self.update(follower, |r| {
-            if let Some(extra) = r.extra.as_deref_mut() {
-                extra.follows.remove(&followee.0);
-            }
-        });
+        self.follow_at(follower, followee, false, None);
     }
 
     /// Whether `follower` follows `followee`.
@@ -167,6 +223,15 @@ impl Engine {
     /// [`EmailError::Invalid`] when it is not `local@domain.tld`, or
     /// [`EmailError::Taken`] when another member owns it.
     pub fn register_email(&self, m: MemberId, email: &str) -> Result<(), EmailError> {
+        self.register_email_at(m, email, None)
+    }
+
+    pub(crate) fn register_email_at(
+        &self,
+        m: MemberId,
+        email: &str,
+        at: Option<u64>,
+    ) -> Result<(), EmailError> {
         let email = normalize(email)?;
         match self.emails.entry(email.clone()) {
             dashmap::Entry::Occupied(e) if *e.get() != m => {
@@ -180,10 +245,11 @@ impl Engine {
                 v.insert(m);
             }
         }
-        self.update(m, |r| {
+        let op = || Op::RegisterEmail(m, email.clone());
+        self.update(m, at, op, |r| {
             let emails = &mut r.extra_mut().emails;
             if !emails.contains(&email) {
-                emails.push(email);
+                emails.push(email.clone());
             }
         });
         self.mark(m.0, SPECIAL);
@@ -208,6 +274,15 @@ impl Engine {
         owner: MemberId,
         emails: impl IntoIterator<Item = impl AsRef<str>>,
     ) -> Result<(), EmailError> {
+        self.import_contacts_at(owner, emails, None)
+    }
+
+    pub(crate) fn import_contacts_at(
+        &self,
+        owner: MemberId,
+        emails: impl IntoIterator<Item = impl AsRef<str>>,
+        at: Option<u64>,
+    ) -> Result<(), EmailError> {
         let mut list = Vec::new();
         let mut set = FastSet::default();
         for raw in emails {
@@ -217,11 +292,14 @@ impl Engine {
             }
         }
         let any = !list.is_empty();
-        self.update(owner, |r| {
-            let extra = r.extra_mut();
-            extra.contacts = list;
-            extra.contact_set = set;
-        });
+        let mut shard = self.lock(owner.0);
+        let now = self.act_at(&mut shard, at);
+        let ticket = self.log_op(now, || Op::ImportContacts(owner, list.clone()));
+        let extra = shard.member_mut(owner.0).extra_mut();
+        extra.contacts = list;
+        extra.contact_set = set;
+        drop(shard);
+        self.wait_logged(ticket);
         if any {
             self.mark(owner.0, SPECIAL);
         }

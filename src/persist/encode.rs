@@ -13,7 +13,7 @@ use crate::shard::Shard;
 
 /// Counts the trailer repeats, so a restore can check it read every section whole.
 #[derive(Debug, Default, Clone, Copy)]
-struct Totals {
+pub(crate) struct Totals {
     members: u64,
     invitations: u64,
     next_seq: u64,
@@ -34,6 +34,18 @@ impl<W: Write> Checked<'_, W> {
 }
 
 pub(super) fn write_snapshot(engine: &Engine, out: &mut impl Write) -> Result<(), PersistError> {
+    // Each guard lives only while its shard is encoded (in memory); the (possibly
+    // slow) write happens with no lock held.
+    let parts = engine.shards.iter().map(|s| encode_shard(&s.0.lock()));
+    write_parts(engine, out, parts)
+}
+
+/// Writes a snapshot of the encoded shards.
+pub(crate) fn write_parts(
+    engine: &Engine,
+    out: &mut impl Write,
+    parts: impl Iterator<Item = (Vec<u8>, Totals)>,
+) -> Result<(), PersistError> {
     let mut file = Checked {
         out,
         crc: crc32fast::Hasher::new(),
@@ -50,10 +62,7 @@ pub(super) fn write_snapshot(engine: &Engine, out: &mut impl Write) -> Result<()
     file.put(&header)?;
 
     let mut totals = Totals::default();
-    for shard in engine.shards.iter() {
-        // The guard lives only for this statement: encoding is in memory, and the
-        // (possibly slow) write happens with no lock held.
-        let (payload, t) = encode_shard(&shard.0.lock());
+    for (payload, t) in parts {
         totals.members += t.members;
         totals.invitations += t.invitations;
         totals.next_seq = totals.next_seq.max(t.next_seq);
@@ -74,7 +83,7 @@ pub(super) fn write_snapshot(engine: &Engine, out: &mut impl Write) -> Result<()
     Ok(())
 }
 
-fn encode_shard(shard: &Shard) -> (Vec<u8>, Totals) {
+pub(crate) fn encode_shard(shard: &Shard) -> (Vec<u8>, Totals) {
     let mut w = Writer::default();
     w.u64(shard.now);
     w.u64(shard.next_seq);
