@@ -172,7 +172,14 @@ impl Shard {
             match self.expiries.front() {
                 Some(&(due, sender)) if due <= now => {
                     self.expiries.pop_front();
-                    self.settle(sender, now, spans, policy);
+                    // Only the invitations: the member's windows are brought up to
+                    // date by whatever touches the member next.
+                    if let Some(member) = self.members.get_mut(&sender) {
+                        let pairs = &mut self.pairs;
+                        let expired = &mut self.expired_unswept;
+                        expire_invitations(member, sender, now, spans, policy, pairs, expired);
+                        member.due.0 = 0;
+                    }
                     done += 1;
                 }
                 _ => break,
@@ -281,6 +288,24 @@ pub(crate) fn settle(
         return;
     }
     member.sends.advance(now, spans.day, spans.week);
+    expire_invitations(member, id, now, spans, policy, pairs, expired);
+    if let Some(extra) = member.extra.as_deref_mut() {
+        extra.notes.expire(now, spans.note);
+        extra.idem.expire(now, spans.idem);
+    }
+    member.due.0 = member.next_due(spans);
+}
+
+/// The invitation part of [`settle`]: pops what expired, counting the unanswered.
+fn expire_invitations(
+    member: &mut Member,
+    id: u64,
+    now: u64,
+    spans: &Spans,
+    policy: &Policy,
+    pairs: &mut FastMap<(u64, u64), PairState>,
+    expired: &mut u64,
+) {
     let mut pairs_gone = 0;
     let Member { ledger, extra, .. } = member;
     ledger.expire(now, spans.ttl, |inv| {
@@ -295,14 +320,9 @@ pub(crate) fn settle(
                 .record_feedback(at, Feedback::Expired, &policy.spam);
         }
     });
-    if let Some(extra) = extra.as_deref_mut() {
-        extra.notes.expire(now, spans.note);
-        extra.idem.expire(now, spans.idem);
-    }
     for _ in 0..pairs_gone {
         member.pair_removed();
     }
-    member.due.0 = member.next_due(spans);
 }
 
 /// Removes `seq` from its pair; returns whether the pair's entry went with it.
