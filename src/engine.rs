@@ -1,4 +1,4 @@
-//! The engine facade: sharded state behind locks, the send decision, and the builder.
+//! The engine facade: sharded state behind locks, and the send decision.
 //!
 //! # Locking
 //! Members are hashed onto shards, each behind one mutex. A decision about a sender
@@ -17,21 +17,23 @@ use dashmap::DashMap;
 use parking_lot::{Mutex, MutexGuard};
 
 use crate::account::InviteSetting;
+use crate::builder::EngineBuilder;
 use crate::decide::{evaluate, Facts, Subject, Verdicts, View};
 use crate::ids::{InviteId, MemberId};
 use crate::member::{IdemRecord, Member};
 use crate::outcome::{Denied, Sent};
-use crate::policy::{ConfigError, Policy};
+use crate::policy::Policy;
 use crate::request::InviteRequest;
 use crate::shard::{settle, PairState, PendingRef, Shard, Spans, RECHECK};
 use crate::spam::{Attempt, Keywords};
-use crate::time::{Clock, MonotonicTime, SystemClock, Timestamp};
+use crate::time::{MonotonicTime, Timestamp};
 
 /// Flag: the member has a non-default status, setting, email, contacts or follows.
 pub(crate) const SPECIAL: u8 = 1;
 /// Flag: the member has connections.
 pub(crate) const LINKED: u8 = 2;
-const FLAG_BITS: u32 = 18;
+/// The flag table has 2^FLAG_BITS one-byte slots (256 KiB: it stays in cache).
+pub(crate) const FLAG_BITS: u32 = 18;
 
 /// Keeps each shard's lock on its own cache line.
 #[derive(Debug, Default)]
@@ -52,12 +54,12 @@ pub(crate) struct Padded<T>(pub(crate) T);
 /// ```
 pub struct Engine {
     pub(crate) shards: Box<[Padded<Mutex<Shard>>]>,
-    shard_bits: u32,
+    pub(crate) shard_bits: u32,
     pub(crate) policy: Policy,
     pub(crate) spans: Spans,
     pub(crate) time: MonotonicTime,
     pub(crate) keywords: Keywords,
-    flags: Box<[AtomicU8]>,
+    pub(crate) flags: Box<[AtomicU8]>,
     pub(crate) emails: DashMap<String, MemberId, ahash::RandomState>,
     /// The journal that state changes are appended to, when persistence is on.
     pub(crate) journal: Option<crate::journal::Journal>,
@@ -71,74 +73,6 @@ impl std::fmt::Debug for Engine {
             .field("time", &self.time)
             .field("journal", &self.journal)
             .finish_non_exhaustive()
-    }
-}
-
-/// Configures and builds an [`Engine`].
-pub struct EngineBuilder {
-    pub(crate) policy: Policy,
-    pub(crate) clock: Box<dyn Clock>,
-    pub(crate) shards: usize,
-}
-
-impl std::fmt::Debug for EngineBuilder {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("EngineBuilder")
-            .field("policy", &self.policy)
-            .field("shards", &self.shards)
-            .finish_non_exhaustive()
-    }
-}
-
-impl Default for EngineBuilder {
-    fn default() -> Self {
-        EngineBuilder {
-            policy: Policy::default(),
-            clock: Box::new(SystemClock),
-            shards: 256,
-        }
-    }
-}
-
-impl EngineBuilder {
-    /// The rules to enforce (default: [`Policy::default`]).
-    pub fn policy(mut self, policy: Policy) -> Self {
-        self.policy = policy;
-        self
-    }
-
-    /// The clock to read (default: [`SystemClock`]).
-    pub fn clock(mut self, clock: impl Clock) -> Self {
-        self.clock = Box::new(clock);
-        self
-    }
-
-    /// Number of lock shards, rounded up to a power of two (default 256).
-    pub fn shards(mut self, shards: usize) -> Self {
-        self.shards = shards;
-        self
-    }
-
-    /// Builds the engine.
-    ///
-    /// # Errors
-    /// [`ConfigError`] when the policy cannot work (a zero limit, a daily limit above
-    /// the weekly one, a zero pair cap, TTL or note length, …), naming the field.
-    pub fn build(self) -> Result<Engine, ConfigError> {
-        self.policy.validate()?;
-        let shards = self.shards.clamp(1, 1 << 16).next_power_of_two();
-        let shard_bits = shards.trailing_zeros();
-        Ok(Engine {
-            shards: (0..shards).map(|_| Padded::default()).collect(),
-            shard_bits,
-            spans: Spans::new(&self.policy),
-            keywords: Keywords::new(&self.policy.spam.keywords),
-            policy: self.policy,
-            time: MonotonicTime::new(self.clock),
-            flags: (0..1usize << FLAG_BITS).map(|_| AtomicU8::new(0)).collect(),
-            emails: DashMap::default(),
-            journal: None,
-        })
     }
 }
 

@@ -32,8 +32,9 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use crate::builder::EngineBuilder;
 use crate::decide::{Subject, View};
-use crate::engine::{Engine, EngineBuilder};
+use crate::engine::Engine;
 use crate::outcome::{Denied, Sent};
 use crate::persist::PersistError;
 use crate::shard::Shard;

@@ -3,6 +3,7 @@
 #![deny(missing_docs)]
 
 mod account;
+mod builder;
 mod codec;
 mod contacts;
 mod decide;
@@ -28,9 +29,10 @@ mod time;
 mod window;
 
 pub use account::{AccountStatus, InviteSetting, Tier};
+pub use builder::EngineBuilder;
 pub use contacts::{ContactInvite, ContactOutcome, ContactReport, EmailInviteError, Stopped};
 pub use email::EmailError;
-pub use engine::{Engine, EngineBuilder};
+pub use engine::Engine;
 pub use ids::{InviteId, MemberId, ParseInviteIdError};
 pub use journal::{Durability, PersistentBuilder, RecoveryReport, TornRecord};
 pub use lifecycle::{PendingInvite, PendingPage};

@@ -40,7 +40,8 @@ use std::path::PathBuf;
 use parking_lot::MutexGuard;
 
 use crate::account::{InviteSetting, Tier};
-use crate::engine::{Engine, EngineBuilder};
+use crate::builder::EngineBuilder;
+use crate::engine::Engine;
 use crate::policy::ConfigError;
 use crate::shard::Shard;
 

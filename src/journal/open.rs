@@ -6,7 +6,8 @@ use std::path::{Path, PathBuf};
 use super::file::{self, journal_path, snapshot_path};
 use super::record::{self, Op};
 use super::{Durability, Journal, RecoveryReport, TornRecord};
-use crate::engine::{Engine, EngineBuilder};
+use crate::builder::EngineBuilder;
+use crate::engine::Engine;
 use crate::ledger::Ending;
 use crate::persist::PersistError;
 

@@ -1,0 +1,79 @@
+//! Configuring and building an [`Engine`].
+
+use std::sync::atomic::AtomicU8;
+
+use dashmap::DashMap;
+
+use crate::engine::{Engine, Padded, FLAG_BITS};
+use crate::policy::{ConfigError, Policy};
+use crate::shard::Spans;
+use crate::spam::Keywords;
+use crate::time::{Clock, MonotonicTime, SystemClock};
+
+/// Configures and builds an [`Engine`].
+pub struct EngineBuilder {
+    pub(crate) policy: Policy,
+    pub(crate) clock: Box<dyn Clock>,
+    pub(crate) shards: usize,
+}
+
+impl std::fmt::Debug for EngineBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EngineBuilder")
+            .field("policy", &self.policy)
+            .field("shards", &self.shards)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for EngineBuilder {
+    fn default() -> Self {
+        EngineBuilder {
+            policy: Policy::default(),
+            clock: Box::new(SystemClock),
+            shards: 256,
+        }
+    }
+}
+
+impl EngineBuilder {
+    /// The rules to enforce (default: [`Policy::default`]).
+    pub fn policy(mut self, policy: Policy) -> Self {
+        self.policy = policy;
+        self
+    }
+
+    /// The clock to read (default: [`SystemClock`]).
+    pub fn clock(mut self, clock: impl Clock) -> Self {
+        self.clock = Box::new(clock);
+        self
+    }
+
+    /// Number of lock shards, rounded up to a power of two (default 256).
+    pub fn shards(mut self, shards: usize) -> Self {
+        self.shards = shards;
+        self
+    }
+
+    /// Builds the engine.
+    ///
+    /// # Errors
+    /// [`ConfigError`] when the policy cannot work (a zero limit, a daily limit above
+    /// the weekly one, a zero pair cap, TTL or note length, …), naming the field.
+    pub fn build(self) -> Result<Engine, ConfigError> {
+        self.policy.validate()?;
+        let shards = self.shards.clamp(1, 1 << 16).next_power_of_two();
+        let shard_bits = shards.trailing_zeros();
+        Ok(Engine {
+            shards: (0..shards).map(|_| Padded::default()).collect(),
+            shard_bits,
+            spans: Spans::new(&self.policy),
+            keywords: Keywords::new(&self.policy.spam.keywords),
+            policy: self.policy,
+            time: MonotonicTime::new(self.clock),
+            flags: (0..1usize << FLAG_BITS).map(|_| AtomicU8::new(0)).collect(),
+            emails: DashMap::default(),
+            journal: None,
+        })
+    }
+}
