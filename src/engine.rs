@@ -353,7 +353,7 @@ impl Engine {
             note: s.note,
         };
         let spam = if spam_on {
-            let (kw, state) = (&self.keywords, &mut member.extra_mut().spam);
+            let (kw, state) = (&self.keywords, member.spam_mut());
             if count_attempt {
                 state.attempt(now, &attempt, &self.policy.spam, kw)
             } else {
@@ -412,7 +412,12 @@ impl Engine {
         // Of everything pushed, the daily window or the TTL ends first.
         let first_change = now.saturating_add(self.spans.day.min(self.spans.ttl));
         member.due.0 = member.due.0.min(first_change);
-        if s.note.is_some() || s.key.is_some() || spam_on {
+        if spam_on {
+            member
+                .spam_mut()
+                .record_sent(now, &attempt, &self.policy.spam);
+        }
+        if s.note.is_some() || s.key.is_some() {
             let extra = member.extra_mut();
             if s.note.is_some() {
                 extra.notes.push(now);
@@ -424,9 +429,6 @@ impl Engine {
                     sent_at: now,
                 };
                 extra.idem.insert(key, record);
-            }
-            if spam_on {
-                extra.spam.record_sent(now, &attempt, &self.policy.spam);
             }
         }
         Ok(Sent {

@@ -109,7 +109,7 @@ impl Engine {
 
     fn record_feedback(&self, shard: &mut Shard, sender: u64, now: u64, feedback: Feedback) {
         if self.policy.spam.is_enabled() {
-            let spam = &mut shard.member_mut(sender).extra_mut().spam;
+            let spam = shard.member_mut(sender).spam_mut();
             spam.record_feedback(now, feedback, &self.policy.spam);
         }
     }

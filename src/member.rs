@@ -86,7 +86,6 @@ impl IdemLog {
 pub(crate) struct Extra {
     pub(crate) notes: Log,
     pub(crate) idem: IdemLog,
-    pub(crate) spam: SpamState,
     pub(crate) connections: FastSet<u64>,
     /// Members this member follows.
     pub(crate) follows: FastSet<u64>,
@@ -100,12 +99,10 @@ pub(crate) struct Extra {
 }
 
 impl Extra {
-    /// Whether a member with this and nothing else is indistinguishable from a new one
-    /// at `now` with the given spam idle instant.
-    fn is_idle(&self, now: u64, spam_idle_at: u64) -> bool {
+    /// Whether a member with this and nothing else is indistinguishable from a new one.
+    fn is_idle(&self) -> bool {
         self.notes.is_empty()
             && self.idem.is_empty()
-            && spam_idle_at <= now
             && self.connections.is_empty()
             && self.follows.is_empty()
             && self.emails.is_empty()
@@ -142,11 +139,14 @@ pub(crate) struct Member {
     pair_bloom: Hint,
     pub(crate) status: AccountStatus,
     pub(crate) tier: Tier,
-    pub(crate) sends: SendLog,
-    pair_count: u32,
     pub(crate) setting: InviteSetting,
+    pair_count: u32,
+    pub(crate) sends: SendLog,
     pub(crate) ledger: Ledger,
     pub(crate) extra: Option<Box<Extra>>,
+    /// Spam signals' state, kept apart from `extra` so a sender judged by the signals
+    /// pays for that alone.
+    pub(crate) spam: Option<Box<SpamState>>,
 }
 
 fn pair_bit(recipient: u64) -> u64 {
@@ -202,6 +202,10 @@ impl Member {
         self.extra.get_or_insert_with(Box::default)
     }
 
+    pub(crate) fn spam_mut(&mut self) -> &mut SpamState {
+        self.spam.get_or_insert_with(Box::default)
+    }
+
     pub(crate) fn connections(&self) -> Option<&FastSet<u64>> {
         self.extra.as_ref().map(|e| &e.connections)
     }
@@ -220,10 +224,8 @@ impl Member {
             && self.setting == InviteSetting::Everyone
             && self.sends.is_empty()
             && self.ledger.is_empty()
-            && self
-                .extra
-                .as_ref()
-                .is_none_or(|e| e.is_idle(now, spam_idle_at(&e.spam)))
+            && self.extra.as_ref().is_none_or(|e| e.is_idle())
+            && self.spam.as_deref().is_none_or(|s| spam_idle_at(s) <= now)
     }
 }
 #[cfg(test)]

@@ -193,7 +193,7 @@ impl Engine {
                 note: subject.note,
             };
             let fresh = crate::spam::SpamState::default();
-            let state = member.extra.as_deref().map_or(&fresh, |e| &e.spam);
+            let state = member.spam.as_deref().unwrap_or(&fresh);
             let spam = if self.policy.spam.is_enabled() {
                 state.check(now, &attempt, &self.policy.spam, &self.keywords)
             } else {

@@ -250,10 +250,12 @@ fn idle_estimate(member: &Member, spans: &Spans, policy: &Policy) -> Option<u64>
     };
     bump(member.sends.last(), spans.week);
     bump(member.ledger.all().last().map(|i| i.sent_at), spans.ttl);
+    if let Some(spam) = member.spam.as_deref() {
+        bump(Some(spam.idle_at(&policy.spam)), 0);
+    }
     if let Some(extra) = &member.extra {
         bump(extra.notes.last(), spans.note);
         bump(extra.idem.last_at(), spans.idem);
-        at = at.max(extra.spam.idle_at(&policy.spam));
         if !extra.connections.is_empty()
             || !extra.follows.is_empty()
             || !extra.emails.is_empty()
@@ -307,17 +309,15 @@ fn expire_invitations(
     expired: &mut u64,
 ) {
     let mut pairs_gone = 0;
-    let Member { ledger, extra, .. } = member;
+    let Member { ledger, spam, .. } = member;
     ledger.expire(now, spans.ttl, |inv| {
         if remove_from_pair(pairs, id, inv.recipient, inv.seq, now) {
             pairs_gone += 1;
         }
         *expired += 1;
-        if let Some(extra) = extra.as_deref_mut() {
+        if let Some(spam) = spam.as_deref_mut() {
             let at = inv.sent_at.saturating_add(spans.ttl);
-            extra
-                .spam
-                .record_feedback(at, Feedback::Expired, &policy.spam);
+            spam.record_feedback(at, Feedback::Expired, &policy.spam);
         }
     });
     for _ in 0..pairs_gone {

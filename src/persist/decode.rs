@@ -244,10 +244,13 @@ fn read_member(r: &mut Reader<'_>, id: u64, state: &mut State) -> Result<Member,
         above(&mut state.next_seq, seq, r)?;
         state.invitations += 1;
     }
-    let extra = if r.bool()? {
-        Some(Box::new(read_extra(r, state)?))
+    let (extra, spam) = if r.bool()? {
+        let (extra, spam) = read_extra(r, state)?;
+        let extra = (extra != Extra::default()).then(|| Box::new(extra));
+        let spam = (spam != SpamState::default()).then(|| Box::new(spam));
+        (extra, spam)
     } else {
-        None
+        (None, None)
     };
     // The due instant is unknown until the first settle, which recomputes it; the
     // pair filter is rebuilt with the pair map once every record is placed.
@@ -258,10 +261,11 @@ fn read_member(r: &mut Reader<'_>, id: u64, state: &mut State) -> Result<Member,
     member.sends = sends;
     member.ledger = ledger;
     member.extra = extra;
+    member.spam = spam;
     Ok(member)
 }
 
-fn read_extra(r: &mut Reader<'_>, state: &mut State) -> Result<Extra, DecodeError> {
+fn read_extra(r: &mut Reader<'_>, state: &mut State) -> Result<(Extra, SpamState), DecodeError> {
     let Some(notes) = Log::from_sorted(read_u64s(r)?) else {
         return r.fail("note instants out of order");
     };
@@ -297,17 +301,17 @@ fn read_extra(r: &mut Reader<'_>, state: &mut State) -> Result<Extra, DecodeErro
     } else {
         None
     };
-    Ok(Extra {
+    let extra = Extra {
         notes,
         idem,
-        spam,
         connections,
         follows,
         emails,
         contacts,
         contact_set,
         restricted_for,
-    })
+    };
+    Ok((extra, spam))
 }
 
 fn read_u64s(r: &mut Reader<'_>) -> Result<Vec<u64>, DecodeError> {

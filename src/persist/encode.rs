@@ -10,6 +10,7 @@ use crate::codec::Writer;
 use crate::engine::Engine;
 use crate::member::{Extra, Member};
 use crate::shard::Shard;
+use crate::spam::SpamState;
 
 /// Counts the trailer repeats, so a restore can check it read every section whole.
 #[derive(Debug, Default, Clone, Copy)]
@@ -143,14 +144,18 @@ fn write_member(w: &mut Writer, id: u64, m: &Member) -> u64 {
         w.u8(inv.reminders);
         w.u8(inv.ended.map_or(0, |e| e.code()));
     }
-    w.bool(m.extra.is_some());
-    if let Some(extra) = m.extra.as_deref() {
-        write_extra(w, extra);
+    // The spam state travels inside the extra record, as the format has always had it.
+    w.bool(m.extra.is_some() || m.spam.is_some());
+    if m.extra.is_some() || m.spam.is_some() {
+        let none = Extra::default();
+        let fresh = SpamState::default();
+        let extra = m.extra.as_deref().unwrap_or(&none);
+        write_extra(w, extra, m.spam.as_deref().unwrap_or(&fresh));
     }
     invitations as u64
 }
 
-fn write_extra(w: &mut Writer, x: &Extra) {
+fn write_extra(w: &mut Writer, x: &Extra, spam: &SpamState) {
     w.len(x.notes.len());
     x.notes.iter().for_each(|t| w.u64(t));
     w.len(x.idem.iter().count());
@@ -160,7 +165,7 @@ fn write_extra(w: &mut Writer, x: &Extra) {
         w.u64(rec.seq);
         w.u64(rec.sent_at);
     }
-    x.spam.write(w);
+    spam.write(w);
     for set in [&x.connections, &x.follows] {
         let mut ids: Vec<u64> = set.iter().copied().collect();
         ids.sort_unstable();
