@@ -5,7 +5,7 @@ use std::sync::atomic::AtomicU8;
 use dashmap::DashMap;
 
 use crate::engine::{Engine, Padded, FLAG_BITS};
-use crate::policy::{ConfigError, Policy};
+use crate::policy::{ConfigError, Policy, ReminderPolicy};
 use crate::shard::Spans;
 use crate::spam::Keywords;
 use crate::time::{Clock, MonotonicTime, SystemClock};
@@ -15,6 +15,7 @@ pub struct EngineBuilder {
     pub(crate) policy: Policy,
     pub(crate) clock: Box<dyn Clock>,
     pub(crate) shards: usize,
+    pub(crate) reminders: ReminderPolicy,
 }
 
 impl std::fmt::Debug for EngineBuilder {
@@ -32,6 +33,7 @@ impl Default for EngineBuilder {
             policy: Policy::default(),
             clock: Box::new(SystemClock),
             shards: 256,
+            reminders: ReminderPolicy::default(),
         }
     }
 }
@@ -55,6 +57,13 @@ impl EngineBuilder {
         self
     }
 
+    /// How many reminders a pending invitation may get, and how far apart (default:
+    /// [`ReminderPolicy::default`], two, a week apart).
+    pub fn reminders(mut self, reminders: ReminderPolicy) -> Self {
+        self.reminders = reminders;
+        self
+    }
+
     /// Builds the engine.
     ///
     /// # Errors
@@ -73,6 +82,7 @@ impl EngineBuilder {
             time: MonotonicTime::new(self.clock),
             flags: (0..1usize << FLAG_BITS).map(|_| AtomicU8::new(0)).collect(),
             emails: DashMap::default(),
+            reminders: self.reminders,
             journal: None,
         })
     }

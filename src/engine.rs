@@ -63,6 +63,8 @@ pub struct Engine {
     pub(crate) emails: DashMap<String, MemberId, ahash::RandomState>,
     /// The journal that state changes are appended to, when persistence is on.
     pub(crate) journal: Option<crate::journal::Journal>,
+    /// Reminder limits.
+    pub(crate) reminders: crate::policy::ReminderPolicy,
 }
 
 impl std::fmt::Debug for Engine {

@@ -39,8 +39,8 @@ pub use lifecycle::{PendingInvite, PendingPage};
 pub use outcome::{Denied, DenyReason, InviteError, Sent};
 pub use persist::PersistError;
 pub use policy::{
-    ConfigError, IgnoredRule, Policy, RateRule, SpamPolicy, TierLimits, DAILY_WINDOW,
-    IDEMPOTENCY_WINDOW, NOTE_WINDOW, WEEKLY_WINDOW,
+    ConfigError, IgnoredRule, Policy, RateRule, ReminderPolicy, SpamPolicy, TierLimits,
+    DAILY_WINDOW, IDEMPOTENCY_WINDOW, NOTE_WINDOW, WEEKLY_WINDOW,
 };
 pub use report::{Blocker, Capacity, Diagnosis, NoteCapacity, WindowCapacity};
 pub use request::InviteRequest;

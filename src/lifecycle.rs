@@ -201,7 +201,7 @@ impl Engine {
         let now = self.act_at(&mut shard, at);
         let (at, inv) = self.locate(&shard, id, now)?;
         let count = u32::from(inv.reminders);
-        if count >= self.policy.max_reminders {
+        if count >= self.reminders.max {
             return Err(InviteError::ReminderNotAllowed { id, next_at: None });
         }
         let since = if count == 0 {
@@ -209,7 +209,7 @@ impl Engine {
         } else {
             inv.last_reminder
         };
-        let due = since.saturating_add(crate::time::millis(self.policy.reminder_spacing));
+        let due = since.saturating_add(crate::time::millis(self.reminders.spacing));
         if now < due {
             let expires = inv.sent_at.saturating_add(self.spans.ttl);
             let next_at = (due < expires).then(|| Timestamp::from_millis(due));

@@ -179,6 +179,26 @@ impl Default for SpamPolicy {
     }
 }
 
+/// Reminders on pending invitations (set with [`crate::EngineBuilder::reminders`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct ReminderPolicy {
+    /// Reminders allowed on one pending invitation (default 2: a well-known network
+    /// sends at most two reminder emails).
+    pub max: u32,
+    /// Least time between the sending or the previous reminder and the next (default 7 days).
+    pub spacing: Duration,
+}
+
+impl Default for ReminderPolicy {
+    fn default() -> Self {
+        ReminderPolicy {
+            max: 2,
+            spacing: 7 * DAY,
+        }
+    }
+}
+
 /// Every rule the engine enforces. A plain struct: build it in code or load it from a
 /// configuration file (with the `serde` feature).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -194,10 +214,6 @@ pub struct Policy {
     pub pending_ttl: Duration,
     /// After a withdrawal, how long the sender may not invite the same recipient; zero is none.
     pub reinvite_cooldown: Duration,
-    /// Reminders allowed on one pending invitation.
-    pub max_reminders: u32,
-    /// Least time between the sending or previous reminder and the next reminder.
-    pub reminder_spacing: Duration,
     /// Spam signals.
     pub spam: SpamPolicy,
 }
@@ -210,8 +226,6 @@ impl Default for Policy {
             max_pending_per_pair: 3,
             pending_ttl: 180 * DAY,
             reinvite_cooldown: 21 * DAY,
-            max_reminders: 2,
-            reminder_spacing: 7 * DAY,
             spam: SpamPolicy::default(),
         }
     }
@@ -378,6 +392,25 @@ mod tests {
         };
         assert_eq!(off.validate(), Ok(()));
         assert!(!off.spam.is_enabled());
+    }
+
+    #[test]
+    fn policy_has_exactly_the_contracts_fields() {
+        // Built field by field, with no `..`: a new field would break this on purpose.
+        let policy = Policy {
+            free: TierLimits {
+                daily: 30,
+                weekly: 300,
+                notes_per_30d: Some(5),
+                max_note_chars: 200,
+            },
+            premium: TierLimits::premium(),
+            max_pending_per_pair: 3,
+            pending_ttl: 180 * DAY,
+            reinvite_cooldown: 21 * DAY,
+            spam: SpamPolicy::default(),
+        };
+        assert_eq!(policy, Policy::default());
     }
 
     #[test]

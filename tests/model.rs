@@ -280,7 +280,6 @@ fn small_policy() -> impl Strategy<Value = Policy> {
             pending_ttl: Duration::from_millis(ttl),
             reinvite_cooldown: Duration::from_millis(cooldown),
             spam: SpamPolicy::disabled(),
-            ..Policy::default()
         })
 }
 
@@ -289,7 +288,6 @@ fn policy() -> impl Strategy<Value = Policy> {
         6 => small_policy(),
         1 => Just(Policy {
             spam: SpamPolicy::disabled(),
-            ..Policy::default()
         }),
     ]
 }
