@@ -288,6 +288,7 @@ fn policy() -> impl Strategy<Value = Policy> {
         6 => small_policy(),
         1 => Just(Policy {
             spam: SpamPolicy::disabled(),
+            ..Policy::default()
         }),
     ]
 }
