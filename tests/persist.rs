@@ -137,10 +137,10 @@ fn populate(e: &Engine, clock: &ManualClock) -> Story {
     );
 
     // Two spam trips: a cooldown, then a timed restriction by the engine.
-    let spam = e.send(req(9, 1200).note("Buy crypto now")).unwrap_err();
+    let spam = e.send(req(9, 1200).note("Click here now")).unwrap_err();
     assert!(matches!(spam.reason(), DenyReason::SpamSuspected { .. }));
     clock.advance(61 * MIN);
-    e.send(req(9, 1201).note("crypto again")).unwrap_err();
+    e.send(req(9, 1201).note("click here again")).unwrap_err();
     assert!(e.restriction_reason(m(9)).is_some());
 
     e.set_invite_setting(m(20), InviteSetting::Nobody);

@@ -66,10 +66,10 @@ fn keywords_match_case_insensitively_and_blank_lists_match_nothing() {
         ..SpamPolicy::default()
     };
     let s = SpamState::default();
-    let spam = att(false, Some("Earn with CRYPTO today"));
+    let spam = att(false, Some("Earn today: CLICK Here"));
     assert_eq!(fired(&s, 0, &spam, &p), [SpamSignal::Keyword]);
     assert!(fired(&s, 0, &att(false, Some("Loved your talk")), &p).is_empty());
-    assert!(!Keywords::new(&[]).matches("crypto"));
+    assert!(!Keywords::new(&[]).matches("click here"));
     assert!(!Keywords::new(&["  ".to_owned()]).matches("anything"));
 }
 
@@ -169,7 +169,7 @@ fn check_predicts_attempt_and_changes_nothing() {
     };
     let (kw, notes) = (
         Keywords::new(&p.keywords),
-        ["hi", "Hi ", "crypto", "yo", "YO"],
+        ["hi", "Hi ", "click here", "yo", "YO"],
     );
     let (mut s, mut x, mut now) = (SpamState::default(), 7u64, 0);
     let kinds = [
@@ -295,7 +295,7 @@ fn idle_at_is_when_the_last_record_stops_mattering() {
     assert_eq!(s.idle_at(&p), 50 + 30 * DAY);
     s.attempt(
         200,
-        &att(false, Some("crypto")),
+        &att(false, Some("click here")),
         &p,
         &Keywords::new(&p.keywords),
     );
