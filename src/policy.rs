@@ -99,6 +99,7 @@ pub struct IgnoredRule {
 ///   (30 days) restrict the account along `restriction_ladder` (1 day, 7 days, 30 days).
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(default))]
 pub struct SpamPolicy {
     /// Attempts, denied ones included, allowed in a rolling window.
     pub burst: Option<RateRule>,
@@ -205,6 +206,7 @@ impl Default for ReminderPolicy {
 /// configuration file (with the `serde` feature).
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(default))]
 pub struct Policy {
     /// Limits of Free members.
     pub free: TierLimits,
