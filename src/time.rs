@@ -84,6 +84,20 @@ pub trait Clock: Send + Sync + 'static {
     fn now(&self) -> Timestamp;
 }
 
+/// A shared clock is a clock (so `.clock(Arc::clone(&c))` works).
+impl<C: Clock + ?Sized> Clock for Arc<C> {
+    fn now(&self) -> Timestamp {
+        (**self).now()
+    }
+}
+
+/// A boxed clock is a clock.
+impl<C: Clock + ?Sized> Clock for Box<C> {
+    fn now(&self) -> Timestamp {
+        (**self).now()
+    }
+}
+
 /// The operating system's wall clock.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct SystemClock;
@@ -219,6 +233,16 @@ mod tests {
         assert_eq!(time.now(), 5_000);
         clock.set(Timestamp::from_millis(6_000));
         assert_eq!(time.now(), 6_000);
+    }
+
+    #[test]
+    fn shared_and_boxed_clocks_read_through() {
+        let manual = ManualClock::new(Timestamp::from_millis(9));
+        let shared: Arc<dyn Clock> = Arc::new(manual.clone());
+        let boxed: Box<dyn Clock> = Box::new(manual.clone());
+        manual.advance(Duration::from_millis(1));
+        assert_eq!(shared.now(), Timestamp::from_millis(10));
+        assert_eq!(boxed.now(), Timestamp::from_millis(10));
     }
 
     #[test]
