@@ -233,18 +233,7 @@ pub fn parse(text: &str) -> Result<Line, String> {
 
 /// Parses an id as the engine prints it: `inv-<sender hex>-<sequence hex>`.
 pub fn parse_invite_id(text: &str) -> Option<InviteId> {
-    let rest = text.trim().strip_prefix("inv-")?;
-    let (sender, seq) = rest.split_once('-')?;
-    let hex = |s: &str| !s.is_empty() && s.chars().all(|c| c.is_ascii_hexdigit());
-    if !hex(sender) || !hex(seq) {
-        return None;
-    }
-    let sender = u64::from_str_radix(sender, 16).ok()?;
-    let seq = u64::from_str_radix(seq, 16).ok()?;
-    let mut bytes = [0u8; 16];
-    bytes[..8].copy_from_slice(&sender.to_be_bytes());
-    bytes[8..].copy_from_slice(&seq.to_be_bytes());
-    Some(InviteId::from_bytes(bytes))
+    text.trim().parse().ok()
 }
 
 #[cfg(test)]
