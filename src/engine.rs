@@ -365,14 +365,17 @@ impl Engine {
             None
         };
         let mut verdicts = Verdicts::default();
+        // One probe of the pair map: the entry found here is the one committed to.
+        let pair_key = (s.sender, s.recipient);
+        let mut pair = if member.may_have_pair(s.recipient) {
+            pairs.get_mut(&pair_key)
+        } else {
+            None
+        };
         let facts = Facts {
             now,
             member,
-            pair: if member.may_have_pair(s.recipient) {
-                pairs.get(&(s.sender, s.recipient))
-            } else {
-                None
-            },
+            pair: pair.as_deref(),
             view,
             spam,
             policy: &self.policy,
@@ -404,11 +407,17 @@ impl Engine {
         *next_seq = (*next_seq).max(seq).saturating_add(1);
         let expires = now.saturating_add(self.spans.ttl);
         expiries.push_back((expires, s.sender));
-        let pair = pairs.entry((s.sender, s.recipient)).or_insert_with(|| {
-            member.pair_added(s.recipient);
-            PairState::default()
-        });
-        pair.pending.push(PendingRef { seq, sent_at: now });
+        let pending = PendingRef { seq, sent_at: now };
+        match pair.take() {
+            Some(pair) => pair.pending.push(pending),
+            None => {
+                let pair = pairs.entry(pair_key).or_insert_with(|| {
+                    member.pair_added(s.recipient);
+                    PairState::default()
+                });
+                pair.pending.push(pending);
+            }
+        }
         member.sends.push(now);
         member.ledger.push(seq, s.recipient, now);
         // Of everything pushed, the daily window or the TTL ends first.
