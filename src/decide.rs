@@ -185,6 +185,8 @@ pub(crate) struct Verdicts {
 
 impl Verdicts {
     pub(crate) fn add(&mut self, reason: DenyReason, at: Option<u64>) {
+        // Each rule's instant and its kind must agree on whether time can clear it.
+        debug_assert_eq!(at.is_none(), reason.needs_action(), "{reason:?}");
         match at {
             None => self.needs_action = true,
             Some(t) => self.retry = Some(self.retry.map_or(t, |r| r.max(t))),

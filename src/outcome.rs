@@ -154,6 +154,8 @@ impl DenyReason {
                 | DenyReason::AlreadyConnected
                 | DenyReason::RecipientNotAccepting { .. }
                 | DenyReason::NoteTooLong { .. }
+                // A quota of zero notes never frees one.
+                | DenyReason::NoteQuota { limit: 0, .. }
         )
     }
 }
@@ -347,5 +349,7 @@ mod tests {
         }
         .needs_action());
         assert!(!DenyReason::DailyLimit { used: 1, limit: 1 }.needs_action());
+        assert!(DenyReason::NoteQuota { used: 0, limit: 0 }.needs_action());
+        assert!(!DenyReason::NoteQuota { used: 5, limit: 5 }.needs_action());
     }
 }
