@@ -21,11 +21,11 @@
 mod common;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use invite_limiter::{DenyReason, Engine, InviteRequest, InviteSetting, MemberId};
+use invite_limiter::{DenyReason, Engine, InviteSetting, MemberId};
 
 use std::cell::RefCell;
 
-use common::{Cursor, Outcomes, THREADS};
+use common::{send, Cursor, Outcomes, THREADS};
 
 const RECIPIENT_CONNECTIONS: u64 = 30_000;
 const SENDER_CONNECTIONS: u64 = 500;
@@ -70,14 +70,6 @@ impl Bed {
         assert_eq!(engine.connection_count(MemberId(FRIENDS)), 500);
         Bed { engine }
     }
-}
-
-fn send(
-    engine: &Engine,
-    sender: u64,
-    recipient: u64,
-) -> Result<invite_limiter::Sent, invite_limiter::Denied> {
-    engine.send(InviteRequest::new(MemberId(sender), MemberId(recipient)))
 }
 
 fn network_only(c: &mut Criterion) {

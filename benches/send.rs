@@ -28,17 +28,9 @@ use criterion::measurement::WallTime;
 use criterion::{
     criterion_group, criterion_main, BenchmarkGroup, BenchmarkId, Criterion, Throughput,
 };
-use invite_limiter::{DenyReason, Engine, InviteRequest, MemberId, Policy, SpamPolicy};
+use invite_limiter::{DenyReason, Engine, MemberId, Policy, SpamPolicy};
 
-use common::{Cursor, Keys, Lazy, Outcomes, SIZES, THREADS};
-
-fn send(
-    engine: &Engine,
-    sender: u64,
-    recipient: u64,
-) -> Result<invite_limiter::Sent, invite_limiter::Denied> {
-    engine.send(InviteRequest::new(MemberId(sender), MemberId(recipient)))
-}
+use common::{send, Cursor, Keys, Lazy, Outcomes, SIZES, THREADS};
 
 /// Adds governor's `check_key` and the bare DashMap increment to a group, on the same
 /// stream; `exhausted`: governor's quota is used up for every member, so it denies.

@@ -285,6 +285,15 @@ pub(crate) fn unlimited_spam_on_policy() -> Policy {
     }
 }
 
+/// A bare send from `sender` to `recipient`.
+pub(crate) fn send(
+    engine: &Engine,
+    sender: u64,
+    recipient: u64,
+) -> Result<invite_limiter::Sent, invite_limiter::Denied> {
+    engine.send(InviteRequest::new(MemberId(sender), MemberId(recipient)))
+}
+
 /// Builds an engine reading the system clock.
 pub(crate) fn engine(policy: Policy) -> Engine {
     Engine::builder()
