@@ -339,7 +339,6 @@ impl Engine {
         });
         settle(
             member,
-            s.sender,
             now,
             &self.spans,
             &self.policy,

@@ -95,15 +95,7 @@ impl Shard {
     pub(crate) fn settle(&mut self, id: u64, now: u64, spans: &Spans, policy: &Policy) {
         if let Some(member) = self.members.get_mut(&id) {
             let pairs = &mut self.pairs;
-            settle(
-                member,
-                id,
-                now,
-                spans,
-                policy,
-                pairs,
-                &mut self.expired_unswept,
-            );
+            settle(member, now, spans, policy, pairs, &mut self.expired_unswept);
         }
     }
 
@@ -177,7 +169,7 @@ impl Shard {
                     if let Some(member) = self.members.get_mut(&sender) {
                         let pairs = &mut self.pairs;
                         let expired = &mut self.expired_unswept;
-                        expire_invitations(member, sender, now, spans, policy, pairs, expired);
+                        expire_invitations(member, now, spans, policy, pairs, expired);
                         member.due.0 = 0;
                     }
                     done += 1;
@@ -279,7 +271,6 @@ fn idle_estimate(member: &Member, spans: &Spans, policy: &Policy) -> Option<u64>
 /// the spam signals at their expiry instant).
 pub(crate) fn settle(
     member: &mut Member,
-    id: u64,
     now: u64,
     spans: &Spans,
     policy: &Policy,
@@ -290,7 +281,7 @@ pub(crate) fn settle(
         return;
     }
     member.sends.advance(now, spans.day, spans.week);
-    expire_invitations(member, id, now, spans, policy, pairs, expired);
+    expire_invitations(member, now, spans, policy, pairs, expired);
     if let Some(extra) = member.extra.as_deref_mut() {
         extra.notes.expire(now, spans.note);
         extra.idem.expire(now, spans.idem);
@@ -301,7 +292,6 @@ pub(crate) fn settle(
 /// The invitation part of [`settle`]: pops what expired, counting the unanswered.
 fn expire_invitations(
     member: &mut Member,
-    id: u64,
     now: u64,
     spans: &Spans,
     policy: &Policy,
@@ -309,7 +299,10 @@ fn expire_invitations(
     expired: &mut u64,
 ) {
     let mut pairs_gone = 0;
-    let Member { ledger, spam, .. } = member;
+    let Member {
+        id, ledger, spam, ..
+    } = member;
+    let id = *id;
     ledger.expire(now, spans.ttl, |inv| {
         if remove_from_pair(pairs, id, inv.recipient, inv.seq, now) {
             pairs_gone += 1;
