@@ -15,6 +15,8 @@ pub enum EmailError {
         /// Its owner.
         owner: crate::MemberId,
     },
+    /// The shared backend could not answer; nothing was changed.
+    Unavailable(crate::Outage),
 }
 
 impl fmt::Display for EmailError {
@@ -28,6 +30,9 @@ impl fmt::Display for EmailError {
                 f,
                 "{email} is already registered to {owner}; an address belongs to one member only"
             ),
+            EmailError::Unavailable(cause) => {
+                write!(f, "the email was not stored: {cause}; {}", cause.remedy())
+            }
         }
     }
 }

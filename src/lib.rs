@@ -13,11 +13,15 @@ mod ids;
 mod journal;
 mod ledger;
 mod lifecycle;
+mod limiter;
 mod member;
+mod outage;
 mod outcome;
 mod persist;
 mod policy;
 mod records;
+#[cfg(feature = "redis")]
+pub mod redis;
 mod relations;
 mod report;
 mod request;
@@ -36,6 +40,8 @@ pub use engine::Engine;
 pub use ids::{InviteId, MemberId, ParseInviteIdError};
 pub use journal::{Durability, PersistentBuilder, RecoveryReport, TornRecord};
 pub use lifecycle::{PendingInvite, PendingPage};
+pub use limiter::Limiter;
+pub use outage::Outage;
 pub use outcome::{Denied, DenyReason, InviteError, Sent};
 pub use persist::PersistError;
 pub use policy::{

@@ -4,6 +4,7 @@ use std::fmt;
 
 use crate::account::InviteSetting;
 use crate::ids::{InviteId, MemberId};
+use crate::outage::Outage;
 use crate::spam_signals::SpamSignals;
 use crate::time::Timestamp;
 
@@ -34,6 +35,11 @@ impl Sent {
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[non_exhaustive]
 pub enum DenyReason {
+    /// The shared backend could not decide (only engines on shared state report this).
+    Unavailable {
+        /// What failed.
+        cause: Outage,
+    },
     /// The idempotency key was used, within 24 hours, for a send to another recipient.
     IdempotencyConflict {
         /// The key.
@@ -110,6 +116,7 @@ impl DenyReason {
     /// Plain words on what the member can do about it.
     pub fn remedy(&self) -> &'static str {
         match self {
+            DenyReason::Unavailable { cause } => cause.remedy(),
             DenyReason::IdempotencyConflict { .. } => {
                 "use a fresh idempotency key for a different recipient"
             }
@@ -154,6 +161,9 @@ impl DenyReason {
                 | DenyReason::AlreadyConnected
                 | DenyReason::RecipientNotAccepting { .. }
                 | DenyReason::NoteTooLong { .. }
+                | DenyReason::Unavailable {
+                    cause: Outage::BadData | Outage::BlockingInAsync
+                }
                 // A quota of zero notes never frees one.
                 | DenyReason::NoteQuota { limit: 0, .. }
         )
@@ -163,6 +173,7 @@ impl DenyReason {
 impl fmt::Display for DenyReason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
+            DenyReason::Unavailable { cause } => write!(f, "no decision was made: {cause}"),
             DenyReason::IdempotencyConflict {
                 key,
                 first_recipient,
@@ -274,11 +285,21 @@ pub enum InviteError {
         /// When the next reminder is allowed; `None` when no more are.
         next_at: Option<Timestamp>,
     },
+    /// The shared backend could not answer; nothing changed that the caller can rely
+    /// on, and the same call may be repeated.
+    Unavailable(Outage),
 }
 
 impl fmt::Display for InviteError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
+            InviteError::Unavailable(cause) => {
+                write!(
+                    f,
+                    "the invitation was not changed: {cause}; {}",
+                    cause.remedy()
+                )
+            }
             InviteError::Unknown(id) => write!(
                 f,
                 "invitation {id} is not known (it may have expired); check the id"

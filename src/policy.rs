@@ -356,7 +356,7 @@ pub struct ConfigError {
 }
 
 impl ConfigError {
-    fn new(section: &str, field: &str, problem: &'static str) -> Self {
+    pub(crate) fn new(section: &str, field: &str, problem: &'static str) -> Self {
         let field = if section.is_empty() {
             field.to_owned()
         } else {

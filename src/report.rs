@@ -61,8 +61,8 @@ pub struct Capacity {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct Blocker {
-    reason: DenyReason,
-    retry_at: Option<Timestamp>,
+    pub(crate) reason: DenyReason,
+    pub(crate) retry_at: Option<Timestamp>,
 }
 
 impl Blocker {
@@ -86,7 +86,7 @@ impl Blocker {
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct Diagnosis {
-    blockers: Vec<Blocker>,
+    pub(crate) blockers: Vec<Blocker>,
 }
 
 impl Diagnosis {
@@ -118,7 +118,7 @@ impl fmt::Display for Diagnosis {
     }
 }
 
-fn window(u: Usage, limit: u32) -> WindowCapacity {
+pub(crate) fn window(u: Usage, limit: u32) -> WindowCapacity {
     WindowCapacity {
         used: u.used,
         limit,

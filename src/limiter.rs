@@ -1,0 +1,238 @@
+//! One interface over every engine, so a gateway switches backend in one line.
+
+use std::future::{ready, Future};
+
+use crate::account::{AccountStatus, InviteSetting, Tier};
+use crate::email::EmailError;
+use crate::engine::Engine;
+use crate::ids::{InviteId, MemberId};
+use crate::outage::Outage;
+use crate::outcome::{Denied, InviteError, Sent};
+use crate::report::{Capacity, Diagnosis};
+use crate::request::InviteRequest;
+
+/// The contract every engine honours: the in-memory [`Engine`] and, with the `redis`
+/// feature, the Redis engine shared by a fleet of gateways.
+///
+/// Methods are async so that an engine on shared state never blocks an executor; the
+/// in-memory engine answers at once (its futures are ready when created). Calls that
+/// cannot fail on the in-memory engine return `Result<_, Outage>` here, because a
+/// shared backend can be unreachable.
+///
+/// ```
+/// use invite_limiter::{Engine, InviteRequest, Limiter, MemberId};
+///
+/// async fn invite<L: Limiter>(limiter: &L) -> bool {
+///     limiter.send(InviteRequest::new(MemberId(1), MemberId(2))).await.is_ok()
+/// }
+///
+/// let engine = Engine::builder().build().unwrap();
+/// let sent = std::thread::scope(|_| {
+///     // Any executor drives the futures; this one is ready at once.
+///     let mut fut = std::pin::pin!(invite(&engine));
+///     let waker = std::task::Waker::noop();
+///     match fut.as_mut().poll(&mut std::task::Context::from_waker(&waker)) {
+///         std::task::Poll::Ready(sent) => sent,
+///         std::task::Poll::Pending => unreachable!("the in-memory engine never waits"),
+///     }
+/// });
+/// assert!(sent);
+/// ```
+pub trait Limiter: Send + Sync {
+    /// Decides a send and, when allowed, commits it atomically for the sender.
+    fn send(&self, req: InviteRequest) -> impl Future<Output = Result<Sent, Denied>> + Send;
+    /// The recipient accepts: the members connect and invitations between them end.
+    fn accept(&self, id: InviteId) -> impl Future<Output = Result<(), InviteError>> + Send;
+    /// The recipient declines.
+    fn decline(&self, id: InviteId) -> impl Future<Output = Result<(), InviteError>> + Send;
+    /// The sender withdraws; the re-invite cooldown starts.
+    fn withdraw(&self, id: InviteId) -> impl Future<Output = Result<(), InviteError>> + Send;
+    /// The recipient says "I don't know this person".
+    fn report_unknown(&self, id: InviteId) -> impl Future<Output = Result<(), InviteError>> + Send;
+    /// Invitations pending from `sender` to `recipient` now.
+    fn pending_between(
+        &self,
+        sender: MemberId,
+        recipient: MemberId,
+    ) -> impl Future<Output = Result<u32, Outage>> + Send;
+    /// What the member may still send, and why.
+    fn capacity(&self, m: MemberId) -> impl Future<Output = Result<Capacity, Outage>> + Send;
+    /// Every rule that would deny this request now; changes nothing. An unreachable
+    /// backend is reported as a blocker.
+    fn diagnose_request<'a>(
+        &'a self,
+        req: &'a InviteRequest,
+    ) -> impl Future<Output = Diagnosis> + Send + 'a;
+    /// Sets the member's tier.
+    fn set_tier(&self, m: MemberId, tier: Tier) -> impl Future<Output = Result<(), Outage>> + Send;
+    /// Sets the member's account status.
+    fn set_status(
+        &self,
+        m: MemberId,
+        status: AccountStatus,
+    ) -> impl Future<Output = Result<(), Outage>> + Send;
+    /// Sets whom the member accepts invitations from.
+    fn set_invite_setting(
+        &self,
+        m: MemberId,
+        setting: InviteSetting,
+    ) -> impl Future<Output = Result<(), Outage>> + Send;
+    /// Connects two members.
+    fn connect(&self, a: MemberId, b: MemberId) -> impl Future<Output = Result<(), Outage>> + Send;
+    /// Disconnects two members.
+    fn disconnect(
+        &self,
+        a: MemberId,
+        b: MemberId,
+    ) -> impl Future<Output = Result<(), Outage>> + Send;
+    /// `follower` follows `followee`.
+    fn follow(
+        &self,
+        follower: MemberId,
+        followee: MemberId,
+    ) -> impl Future<Output = Result<(), Outage>> + Send;
+    /// `follower` stops following `followee`.
+    fn unfollow(
+        &self,
+        follower: MemberId,
+        followee: MemberId,
+    ) -> impl Future<Output = Result<(), Outage>> + Send;
+    /// Whether two members are connected.
+    fn are_connected(
+        &self,
+        a: MemberId,
+        b: MemberId,
+    ) -> impl Future<Output = Result<bool, Outage>> + Send;
+    /// Registers `email` as the member's own address.
+    fn register_email(
+        &self,
+        m: MemberId,
+        email: &str,
+    ) -> impl Future<Output = Result<(), EmailError>> + Send;
+    /// Replaces the owner's imported contact list.
+    fn import_contacts(
+        &self,
+        owner: MemberId,
+        emails: Vec<String>,
+    ) -> impl Future<Output = Result<(), EmailError>> + Send;
+}
+
+impl Limiter for Engine {
+    fn send(&self, req: InviteRequest) -> impl Future<Output = Result<Sent, Denied>> + Send {
+        ready(Engine::send(self, req))
+    }
+
+    fn accept(&self, id: InviteId) -> impl Future<Output = Result<(), InviteError>> + Send {
+        ready(Engine::accept(self, id))
+    }
+
+    fn decline(&self, id: InviteId) -> impl Future<Output = Result<(), InviteError>> + Send {
+        ready(Engine::decline(self, id))
+    }
+
+    fn withdraw(&self, id: InviteId) -> impl Future<Output = Result<(), InviteError>> + Send {
+        ready(Engine::withdraw(self, id))
+    }
+
+    fn report_unknown(&self, id: InviteId) -> impl Future<Output = Result<(), InviteError>> + Send {
+        ready(Engine::report_unknown(self, id))
+    }
+
+    fn pending_between(
+        &self,
+        sender: MemberId,
+        recipient: MemberId,
+    ) -> impl Future<Output = Result<u32, Outage>> + Send {
+        ready(Ok(Engine::pending_between(self, sender, recipient)))
+    }
+
+    fn capacity(&self, m: MemberId) -> impl Future<Output = Result<Capacity, Outage>> + Send {
+        ready(Ok(Engine::capacity(self, m)))
+    }
+
+    fn diagnose_request<'a>(
+        &'a self,
+        req: &'a InviteRequest,
+    ) -> impl Future<Output = Diagnosis> + Send + 'a {
+        ready(Engine::diagnose_request(self, req))
+    }
+
+    fn set_tier(&self, m: MemberId, tier: Tier) -> impl Future<Output = Result<(), Outage>> + Send {
+        Engine::set_tier(self, m, tier);
+        ready(Ok(()))
+    }
+
+    fn set_status(
+        &self,
+        m: MemberId,
+        status: AccountStatus,
+    ) -> impl Future<Output = Result<(), Outage>> + Send {
+        Engine::set_status(self, m, status);
+        ready(Ok(()))
+    }
+
+    fn set_invite_setting(
+        &self,
+        m: MemberId,
+        setting: InviteSetting,
+    ) -> impl Future<Output = Result<(), Outage>> + Send {
+        Engine::set_invite_setting(self, m, setting);
+        ready(Ok(()))
+    }
+
+    fn connect(&self, a: MemberId, b: MemberId) -> impl Future<Output = Result<(), Outage>> + Send {
+        Engine::connect(self, a, b);
+        ready(Ok(()))
+    }
+
+    fn disconnect(
+        &self,
+        a: MemberId,
+        b: MemberId,
+    ) -> impl Future<Output = Result<(), Outage>> + Send {
+        Engine::disconnect(self, a, b);
+        ready(Ok(()))
+    }
+
+    fn follow(
+        &self,
+        follower: MemberId,
+        followee: MemberId,
+    ) -> impl Future<Output = Result<(), Outage>> + Send {
+        Engine::follow(self, follower, followee);
+        ready(Ok(()))
+    }
+
+    fn unfollow(
+        &self,
+        follower: MemberId,
+        followee: MemberId,
+    ) -> impl Future<Output = Result<(), Outage>> + Send {
+        Engine::unfollow(self, follower, followee);
+        ready(Ok(()))
+    }
+
+    fn are_connected(
+        &self,
+        a: MemberId,
+        b: MemberId,
+    ) -> impl Future<Output = Result<bool, Outage>> + Send {
+        ready(Ok(Engine::are_connected(self, a, b)))
+    }
+
+    fn register_email(
+        &self,
+        m: MemberId,
+        email: &str,
+    ) -> impl Future<Output = Result<(), EmailError>> + Send {
+        ready(Engine::register_email(self, m, email))
+    }
+
+    fn import_contacts(
+        &self,
+        owner: MemberId,
+        emails: Vec<String>,
+    ) -> impl Future<Output = Result<(), EmailError>> + Send {
+        ready(Engine::import_contacts(self, owner, emails))
+    }
+}

@@ -1,0 +1,54 @@
+//! Failures of a shared backend, as the decisions report them.
+
+use std::fmt;
+
+/// Why a shared backend could not answer. Only engines on shared state (the Redis
+/// engine) report these; the in-memory [`Engine`](crate::Engine) never does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[non_exhaustive]
+pub enum Outage {
+    /// No answer came within the configured deadline.
+    Timeout,
+    /// The connection was refused, reset or lost.
+    Connection,
+    /// Recent calls failed, so the circuit breaker answers at once without trying.
+    CircuitOpen,
+    /// The cluster is reconfiguring (failover, slot migration) or has lost slots.
+    ClusterDown,
+    /// The server refused the command (out of memory, read-only replica, script error).
+    Refused,
+    /// The server holds data under the engine's keys that the engine did not write
+    /// (a key of the wrong type, a value that does not parse).
+    BadData,
+    /// A blocking call was made from inside an async runtime, where it would stall
+    /// the executor; use the async method instead.
+    BlockingInAsync,
+}
+
+impl Outage {
+    /// Plain words on what to do.
+    pub fn remedy(self) -> &'static str {
+        match self {
+            Outage::BadData => "check what else writes under the engine's key prefix",
+            Outage::BlockingInAsync => "call the async method from async code",
+            _ => "retry after the given instant; the engine reconnects by itself",
+        }
+    }
+}
+
+impl fmt::Display for Outage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Outage::Timeout => "the backend did not answer in time",
+            Outage::Connection => "the connection to the backend failed",
+            Outage::CircuitOpen => "the backend failed repeatedly and is given time to recover",
+            Outage::ClusterDown => "the backend cluster is reconfiguring",
+            Outage::Refused => "the backend refused the command",
+            Outage::BadData => "the backend holds data the engine cannot read",
+            Outage::BlockingInAsync => "a blocking call was made inside an async runtime",
+        })
+    }
+}
+
+impl std::error::Error for Outage {}

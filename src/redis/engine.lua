@@ -1,0 +1,271 @@
+-- One sender's state, decided and changed atomically on the server.
+-- KEYS (all share the member's hash tag): 1 h (facts, counters), 2 s (sends),
+-- 3 n (notes), 4 p (invitations by send time), 5 i (invitation records),
+-- 6 q (pair state by recipient), 7 k (idempotency records), 8 kz (their times),
+-- 9 c (connections).
+-- ARGV: 1 mode, 2 now ('' = the server's clock), 3 day, 4 week, 5 note window,
+-- 6 pending ttl, 7 pair cap, 8 re-invite cooldown, 9 idempotency window,
+-- 10 idle ttl, 11..14 free daily/weekly/notes(-1 = none)/note chars,
+-- 15..18 the same for premium, 19.. by mode.
+-- Every span is half-open: an event at t counts at q when t <= q < t + span.
+local H, S, N, P, I, Q, K, KZ, C = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5],
+  KEYS[6], KEYS[7], KEYS[8], KEYS[9]
+local mode = ARGV[1]
+local DAY, WEEK, NOTE = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
+local TTL, CAP, COOL = tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8])
+local IDEM, IDLE = tonumber(ARGV[9]), tonumber(ARGV[10])
+
+local function fmt(x) return string.format('%.0f', x) end
+local function bad(what) error({ err = 'BADDATA ' .. what .. ' under ' .. H }) end
+local function num(v, what)
+  local x = tonumber(v)
+  if x == nil then bad(what) end
+  return x
+end
+
+-- The acting instant: never earlier than any this member has seen.
+local now
+if ARGV[2] == '' then
+  local t = redis.call('TIME')
+  now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+else
+  now = num(ARGV[2], 'clock')
+end
+local seen = redis.call('HGET', H, 'now')
+if seen then now = math.max(now, num(seen, 'now')) end
+if seen ~= fmt(now) then redis.call('HSET', H, 'now', fmt(now)) end
+
+local function parse_inv(v)
+  local r, t, st = string.match(v, '^(%d+)|(%d+)|(%a)$')
+  if r == nil then bad('invitation') end
+  return r, tonumber(t), st
+end
+
+-- Pair state: "cooldown_until|seq:sent_at,seq:sent_at" (pending ones only).
+local function pair_get(r)
+  local v = redis.call('HGET', Q, r)
+  local list = {}
+  if not v then return 0, list end
+  local cool, rest = string.match(v, '^(%d+)|(.*)$')
+  if cool == nil then bad('pair') end
+  for sq, t in string.gmatch(rest, '(%d+):(%d+)') do
+    list[#list + 1] = { sq, tonumber(t) }
+  end
+  return tonumber(cool), list
+end
+
+local function pair_put(r, cool, list)
+  if #list == 0 and cool <= now then
+    redis.call('HDEL', Q, r)
+    return
+  end
+  local parts = {}
+  for _, e in ipairs(list) do parts[#parts + 1] = e[1] .. ':' .. fmt(e[2]) end
+  redis.call('HSET', Q, r, fmt(cool) .. '|' .. table.concat(parts, ','))
+end
+
+local function pair_drop(r, sq)
+  local cool, list = pair_get(r)
+  local keep = {}
+  for _, e in ipairs(list) do
+    if e[1] ~= sq then keep[#keep + 1] = e end
+  end
+  pair_put(r, cool, keep)
+end
+
+-- Releases what time has ended: expired invitations, sends and notes out of every
+-- window, idempotency records past their window.
+local function settle()
+  local cutoff = fmt(now - TTL)
+  local dead = redis.call('ZRANGEBYSCORE', P, '-inf', cutoff)
+  for _, sq in ipairs(dead) do
+    local v = redis.call('HGET', I, sq)
+    if v then
+      local r, _, st = parse_inv(v)
+      if st == 'p' then
+        pair_drop(r, sq)
+        redis.call('HINCRBY', H, 'pend', -1)
+      end
+      redis.call('HDEL', I, sq)
+    end
+  end
+  if #dead > 0 then redis.call('ZREMRANGEBYSCORE', P, '-inf', cutoff) end
+  redis.call('ZREMRANGEBYSCORE', S, '-inf', fmt(now - WEEK))
+  redis.call('ZREMRANGEBYSCORE', N, '-inf', fmt(now - NOTE))
+  local old = fmt(now - IDEM)
+  local stale = redis.call('ZRANGEBYSCORE', KZ, '-inf', old)
+  if #stale > 0 then
+    redis.call('HDEL', K, unpack(stale))
+    redis.call('ZREMRANGEBYSCORE', KZ, '-inf', old)
+  end
+end
+
+local function touch()
+  for _, key in ipairs({ S, N, P, I, Q, K, KZ }) do
+    redis.call('PEXPIRE', key, IDLE)
+  end
+end
+
+-- Events of a log counted now over `span`; when the oldest leaves; when the count
+-- drops below `limit` (-1 when it is already below or there is no limit).
+local function usage(key, span, limit)
+  local lo = '(' .. fmt(now - span)
+  local used = redis.call('ZCOUNT', key, lo, '+inf')
+  local next_slot, frees = -1, -1
+  if used > 0 then
+    local first = redis.call('ZRANGEBYSCORE', key, lo, '+inf', 'WITHSCORES', 'LIMIT', 0, 1)
+    next_slot = num(first[2], 'log') + span
+  end
+  if limit > 0 and used >= limit then
+    local at = redis.call('ZRANGEBYSCORE', key, lo, '+inf', 'WITHSCORES', 'LIMIT', used - limit, 1)
+    frees = num(at[2], 'log') + span
+  end
+  return used, next_slot, frees
+end
+
+local function profile()
+  local f = redis.call('HMGET', H, 'tier', 'st', 'until', 'pend')
+  local tier = tonumber(f[1] or '0') or bad('tier')
+  local st = tonumber(f[2] or '0') or bad('status')
+  local untl = tonumber(f[3] or '-1') or bad('until')
+  local pend = tonumber(f[4] or '0') or bad('pend')
+  if st == 1 and untl >= 0 and untl <= now then st = 0 end
+  local base = 11 + tier * 4
+  local lim = { daily = tonumber(ARGV[base]), weekly = tonumber(ARGV[base + 1]),
+    notes = tonumber(ARGV[base + 2]), chars = tonumber(ARGV[base + 3]) }
+  return tier, st, untl, pend, lim
+end
+
+local function next_seq()
+  local last = tonumber(redis.call('HGET', H, 'seq') or '0') or bad('seq')
+  -- Seeded from the clock, so ids stay unique even if this state is ever lost.
+  local seq = math.max(last + 1, now * 1000)
+  redis.call('HSET', H, 'seq', fmt(seq))
+  return fmt(seq)
+end
+
+if mode == 'send' or mode == 'diag' then
+  local r, key = ARGV[19], ARGV[20]
+  local has_note, chars, outside = ARGV[21] == '1', tonumber(ARGV[22]), ARGV[23] == '1'
+  settle()
+  local out = { 'rules', fmt(now) }
+  local function deny(code, at, a, b)
+    out[#out + 1] = code
+    out[#out + 1] = fmt(at)
+    out[#out + 1] = a
+    out[#out + 1] = b
+  end
+  if key ~= '' then
+    local v = redis.call('HGET', K, key)
+    if v then
+      local first, sq, t = string.match(v, '^(%d+)|(%d+)|(%d+)$')
+      if first == nil then bad('idempotency record') end
+      if first == r then
+        if mode == 'send' then return { 'repeat', sq, t } end
+      else
+        deny('conflict', -1, first, '0')
+      end
+    end
+  end
+  local tier, st, untl, pend, lim = profile()
+  if st == 2 then deny('banned', -1, '0', '0') end
+  if st == 1 then deny('restricted', untl, '0', '0') end
+  if redis.call('SISMEMBER', C, r) == 1 then deny('connected', -1, '0', '0') end
+  local cool, list = pair_get(r)
+  if #list >= CAP then
+    table.sort(list, function(x, y) return x[2] < y[2] end)
+    deny('pair', list[#list - CAP + 1][2] + TTL, fmt(#list), fmt(CAP))
+  end
+  if cool > now then deny('cooldown', cool, '0', '0') end
+  local day_used, _, day_frees = usage(S, DAY, lim.daily)
+  if day_used >= lim.daily then deny('daily', day_frees, fmt(day_used), fmt(lim.daily)) end
+  local week_used, _, week_frees = usage(S, WEEK, lim.weekly)
+  if week_used >= lim.weekly then deny('weekly', week_frees, fmt(week_used), fmt(lim.weekly)) end
+  if has_note then
+    if lim.notes >= 0 then
+      local used, _, frees = usage(N, NOTE, lim.notes)
+      if used >= lim.notes then
+        if lim.notes == 0 then frees = -1 end
+        deny('notes', frees, fmt(used), fmt(lim.notes))
+      end
+    end
+    if chars > lim.chars then deny('long', -1, fmt(chars), fmt(lim.chars)) end
+  end
+  if mode == 'diag' or #out > 2 or outside then return out end
+  local sq = next_seq()
+  redis.call('ZADD', S, fmt(now), sq)
+  if has_note then redis.call('ZADD', N, fmt(now), sq) end
+  redis.call('ZADD', P, fmt(now), sq)
+  redis.call('HSET', I, sq, r .. '|' .. fmt(now) .. '|p')
+  list[#list + 1] = { sq, now }
+  pair_put(r, cool, list)
+  redis.call('HINCRBY', H, 'pend', 1)
+  if key ~= '' then
+    redis.call('HSET', K, key, r .. '|' .. sq .. '|' .. fmt(now))
+    redis.call('ZADD', KZ, fmt(now), key)
+  end
+  touch()
+  return { 'sent', sq, fmt(now) }
+end
+
+-- Ends every invitation pending from this member to `r` as accepted.
+local function end_pair(r)
+  local cool, list = pair_get(r)
+  for _, e in ipairs(list) do
+    local v = redis.call('HGET', I, e[1])
+    if v then
+      local rr, t = parse_inv(v)
+      redis.call('HSET', I, e[1], rr .. '|' .. fmt(t) .. '|a')
+    end
+  end
+  if #list > 0 then redis.call('HINCRBY', H, 'pend', -#list) end
+  pair_put(r, cool, {})
+end
+
+if mode == 'end' then
+  local op, sq = ARGV[19], ARGV[20]
+  local v = redis.call('HGET', I, sq)
+  if not v then return { 'unknown' } end
+  local r, t, st = parse_inv(v)
+  if t + TTL <= now then return { 'expired', fmt(t + TTL) } end
+  settle()
+  if st ~= 'p' then return { 'ended' } end
+  redis.call('HSET', I, sq, r .. '|' .. fmt(t) .. '|' .. op)
+  redis.call('HINCRBY', H, 'pend', -1)
+  pair_drop(r, sq)
+  if op == 'w' and COOL > 0 then
+    local cool, list = pair_get(r)
+    pair_put(r, math.max(cool, now + COOL), list)
+  end
+  if op == 'a' then
+    redis.call('SADD', C, r)
+    end_pair(r)
+  end
+  touch()
+  return { 'ok', r, fmt(now) }
+end
+
+if mode == 'mirror' then
+  settle()
+  redis.call('SADD', C, ARGV[19])
+  end_pair(ARGV[19])
+  return { 'ok' }
+end
+
+if mode == 'pair' then
+  settle()
+  local _, list = pair_get(ARGV[19])
+  return { 'pair', fmt(#list) }
+end
+
+if mode == 'capacity' then
+  settle()
+  local tier, st, untl, pend, lim = profile()
+  local du, dn, df = usage(S, DAY, lim.daily)
+  local wu, wn, wf = usage(S, WEEK, lim.weekly)
+  local nu, nn = usage(N, NOTE, -1)
+  return { 'capacity', fmt(now), fmt(tier), fmt(st), fmt(untl), fmt(du), fmt(dn), fmt(df),
+    fmt(wu), fmt(wn), fmt(wf), fmt(nu), fmt(nn), fmt(pend) }
+end
+
+return redis.error_reply('ERR unknown mode ' .. tostring(mode))

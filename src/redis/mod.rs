@@ -1,0 +1,1150 @@
+//! The engine on shared state: a Redis server or cluster that a fleet of gateways
+//! shares, with the same contract as the in-memory [`Engine`](crate::Engine).
+//!
+//! # Layout and atomicity
+//! Everything a sender's decision reads or writes — sends, notes, pending invitations,
+//! pair state, cooldowns, idempotency records, tier, status, connections — lives under
+//! keys tagged with the sender (`{prefix:id}:…`), so a cluster keeps them on one slot.
+//! One Lua script settles what time has ended, judges the request and commits it, in
+//! one atomic step and one round trip. An [`InviteId`] names its sender, so
+//! `accept(id)` goes straight to the sender's slot.
+//!
+//! # Consistency model
+//! The sender's rules (windows, note quota, pair cap, cooldown, idempotency, the
+//! sender's status) are exact and linearizable per sender across every gateway: they
+//! are judged and committed by one script on the master that owns the sender's slot.
+//! The recipient's facts (banned or not, invite setting, contacts, follows, shared
+//! connections) live on the recipient's slot and are read before the script runs, so
+//! they may be stale by one round trip, or by the facts cache's time to live (default
+//! 1 s, [`RedisBuilder::facts_ttl`]) when it answers. That is the race the contract
+//! allows: a recipient who bans invitations a moment before a send may still receive
+//! it, as with the in-memory engine when the two calls race; no quota is ever
+//! exceeded by it. Accepting connects the sender's side in the same script, then the
+//! recipient's side in a second call; between the two, only the recipient's view of
+//! the new connection lags.
+//!
+//! # Time
+//! By default the Redis server's clock decides (the script reads `TIME`): gateways'
+//! clocks skew, while one sender's slot lives on one master. With
+//! [`RedisBuilder::clock`] the engine's clock decides instead (tests drive a
+//! [`ManualClock`](crate::ManualClock) this way). Either way each sender's state
+//! keeps the latest instant it has seen and never acts earlier, so a clock that steps
+//! backwards (a failover to a replica whose clock lags) frees nothing early.
+//!
+//! # Failures
+//! Every call has a deadline. A timeout, refused connection, failover or redirect
+//! storm yields [`DenyReason::Unavailable`](crate::DenyReason::Unavailable) (ahead of
+//! every other reason) with a `retry_at` after a backoff, or with
+//! [`FailureMode::Open`] an unrecorded [`Sent`]. After repeated failures a circuit
+//! breaker answers at once until a probe succeeds. The engine never repeats a send by
+//! itself; a caller that repeats one with its idempotency key gets the first
+//! decision's `Sent` back, so nothing is spent twice.
+//!
+//! # Expiry
+//! Pending invitations expire exactly at their instant: every script first releases
+//! what the sender has due. A sender's activity keys carry a Redis TTL as long as the
+//! longest window, so idle state disappears without any scan.
+
+mod blocking;
+mod conn;
+mod keys;
+mod near;
+mod replies;
+
+use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use redis::aio::ConnectionManagerConfig;
+use redis::Script;
+
+pub use blocking::BlockingRedisEngine;
+pub use conn::BreakerPolicy;
+
+use crate::account::{AccountStatus, InviteSetting, Tier};
+use crate::decide::Verdicts;
+use crate::email::{normalize, EmailError};
+use crate::ids::{InviteId, MemberId};
+use crate::outage::Outage;
+use crate::outcome::{Denied, DenyReason, InviteError, Sent};
+use crate::policy::{ConfigError, Policy, IDEMPOTENCY_WINDOW, NOTE_WINDOW};
+use crate::report::{Blocker, Capacity, Diagnosis};
+use crate::request::InviteRequest;
+use crate::time::{millis, Clock, SystemClock, Timestamp};
+use conn::{guarded, Breaker, Conn, Failure};
+use keys::{email_owner, MemberKeys};
+use near::{DeniedSenders, Facts, FactsCache};
+use replies::{Rule, ScriptReply};
+
+const ENGINE_SCRIPT: &str = include_str!("engine.lua");
+const REPLACE_SET: &str = "redis.call('DEL', KEYS[1]) \
+    if #ARGV > 0 then redis.call('SADD', KEYS[1], unpack(ARGV)) end return 1";
+
+/// Marks the ids of sends admitted without Redis under [`FailureMode::Open`].
+const UNRECORDED: u64 = 1 << 63;
+
+/// What a decision does when Redis cannot answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum FailureMode {
+    /// Deny with [`DenyReason::Unavailable`](crate::DenyReason::Unavailable) and a
+    /// `retry_at` after the backoff (the default: no quota is ever exceeded).
+    #[default]
+    Closed,
+    /// Allow the send without recording it: its id is unknown to `accept` and its
+    /// send counts against no window. For deployments where an invitation lost is
+    /// worse than one over the limit.
+    Open,
+}
+
+/// Where the Redis engine connects.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RedisTarget {
+    /// One server, e.g. `redis://127.0.0.1:6379/`.
+    Standalone(String),
+    /// Some nodes of a cluster; the client learns the rest.
+    Cluster(Vec<String>),
+}
+
+impl RedisTarget {
+    /// One address is a standalone server; a comma-separated list is a cluster.
+    pub fn parse(text: &str) -> Self {
+        let nodes: Vec<String> = text
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect();
+        match nodes.as_slice() {
+            [one] => RedisTarget::Standalone(one.clone()),
+            _ => RedisTarget::Cluster(nodes),
+        }
+    }
+}
+
+/// Why the Redis engine could not be set up.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum RedisSetupError {
+    /// The policy cannot work, or asks for what this engine does not do.
+    Config(ConfigError),
+    /// The server or cluster could not be reached or refused the connection.
+    Connect(String),
+}
+
+impl std::fmt::Display for RedisSetupError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RedisSetupError::Config(e) => e.fmt(f),
+            RedisSetupError::Connect(e) => write!(
+                f,
+                "could not connect to Redis ({e}); check the address and that the server runs"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for RedisSetupError {}
+
+/// Builds a [`RedisEngine`].
+pub struct RedisBuilder {
+    target: RedisTarget,
+    policy: Policy,
+    clock: Option<Arc<dyn Clock>>,
+    prefix: String,
+    deadline: Duration,
+    breaker: BreakerPolicy,
+    failure: FailureMode,
+    near_cache: Option<Duration>,
+    facts_ttl: Duration,
+}
+
+impl std::fmt::Debug for RedisBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisBuilder")
+            .field("target", &self.target)
+            .field("prefix", &self.prefix)
+            .field("deadline", &self.deadline)
+            .field("failure", &self.failure)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RedisBuilder {
+    /// The policy; defaults to [`Policy::default`] with spam signals off (this engine
+    /// does not evaluate them yet).
+    pub fn policy(mut self, policy: Policy) -> Self {
+        self.policy = policy;
+        self
+    }
+
+    /// Lets `clock` decide time instead of the Redis server (see the module docs).
+    pub fn clock(mut self, clock: impl Clock) -> Self {
+        self.clock = Some(Arc::new(clock));
+        self
+    }
+
+    /// The prefix of every key (default `il`), so several engines or tests can share a
+    /// server without seeing each other.
+    pub fn prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.prefix = prefix.into();
+        self
+    }
+
+    /// The longest any call waits for Redis (default 200 ms).
+    pub fn deadline(mut self, deadline: Duration) -> Self {
+        self.deadline = deadline;
+        self
+    }
+
+    /// The circuit breaker's settings.
+    pub fn breaker(mut self, breaker: BreakerPolicy) -> Self {
+        self.breaker = breaker;
+        self
+    }
+
+    /// What a send does when Redis cannot answer (default [`FailureMode::Closed`]).
+    pub fn failure_mode(mut self, mode: FailureMode) -> Self {
+        self.failure = mode;
+        self
+    }
+
+    /// Remembers, for at most `ttl`, senders denied by a rule that holds for every
+    /// recipient (banned, restricted, daily or weekly limit), and denies their sends
+    /// locally without a round trip (off by default). While an entry holds, the
+    /// denial names that rule even where an earlier rule about the recipient would
+    /// also deny; a tier or status change made through another gateway reaches this
+    /// one within `ttl`.
+    pub fn near_cache(mut self, ttl: Duration) -> Self {
+        self.near_cache = Some(ttl);
+        self
+    }
+
+    /// How long a recipient's status and invite setting are reused before they are
+    /// read again (default 1 s; zero reads them on every send).
+    pub fn facts_ttl(mut self, ttl: Duration) -> Self {
+        self.facts_ttl = ttl;
+        self
+    }
+
+    fn check(&self) -> Result<(), RedisSetupError> {
+        self.policy.validate().map_err(RedisSetupError::Config)?;
+        if self.policy.spam.is_enabled() {
+            return Err(RedisSetupError::Config(ConfigError::new(
+                "",
+                "spam",
+                "is not evaluated by the Redis engine; use SpamPolicy::disabled()",
+            )));
+        }
+        Ok(())
+    }
+
+    /// Connects and returns the engine. Must run inside a tokio runtime with its time
+    /// driver enabled.
+    ///
+    /// # Errors
+    /// [`RedisSetupError`] for a policy that cannot work or a server that cannot be
+    /// reached.
+    pub async fn connect(self) -> Result<RedisEngine, RedisSetupError> {
+        self.check()?;
+        let connect_err = |e: redis::RedisError| RedisSetupError::Connect(e.to_string());
+        let conn = match &self.target {
+            RedisTarget::Standalone(url) => {
+                let client = redis::Client::open(url.as_str()).map_err(connect_err)?;
+                let config = ConnectionManagerConfig::new()
+                    .set_connection_timeout(Some(self.deadline))
+                    .set_response_timeout(Some(self.deadline))
+                    .set_number_of_retries(1)
+                    .set_max_delay(Duration::from_secs(1));
+                let manager = tokio::time::timeout(
+                    self.deadline * 5,
+                    redis::aio::ConnectionManager::new_with_config(client, config),
+                )
+                .await
+                .map_err(|_| RedisSetupError::Connect("timed out".into()))?
+                .map_err(connect_err)?;
+                Conn::Single(manager)
+            }
+            RedisTarget::Cluster(nodes) => {
+                let client = redis::cluster::ClusterClient::builder(nodes.clone())
+                    .connection_timeout(self.deadline)
+                    .response_timeout(self.deadline)
+                    .retries(2)
+                    .build()
+                    .map_err(connect_err)?;
+                let c = tokio::time::timeout(self.deadline * 5, client.get_async_connection())
+                    .await
+                    .map_err(|_| RedisSetupError::Connect("timed out".into()))?
+                    .map_err(connect_err)?;
+                Conn::Cluster(c)
+            }
+        };
+        let p = &self.policy;
+        let span = |d: Duration| millis(d).to_string();
+        let idle = [
+            p.pending_ttl,
+            crate::policy::WEEKLY_WINDOW,
+            NOTE_WINDOW,
+            p.reinvite_cooldown,
+            IDEMPOTENCY_WINDOW,
+        ]
+        .into_iter()
+        .max()
+        .unwrap_or(NOTE_WINDOW);
+        let limits = |t: &crate::policy::TierLimits| {
+            [
+                t.daily.to_string(),
+                t.weekly.to_string(),
+                t.notes_per_30d.map_or("-1".to_string(), |n| n.to_string()),
+                t.max_note_chars.to_string(),
+            ]
+        };
+        let mut common = vec![
+            span(crate::policy::DAILY_WINDOW),
+            span(crate::policy::WEEKLY_WINDOW),
+            span(NOTE_WINDOW),
+            span(p.pending_ttl),
+            p.max_pending_per_pair.to_string(),
+            span(p.reinvite_cooldown),
+            span(IDEMPOTENCY_WINDOW),
+            span(idle + Duration::from_secs(24 * 3600)),
+        ];
+        common.extend(limits(&p.free));
+        common.extend(limits(&p.premium));
+        Ok(RedisEngine {
+            inner: Arc::new(Inner {
+                conn,
+                prefix: self.prefix,
+                ttl: millis(p.pending_ttl),
+                policy: self.policy,
+                common,
+                clock: self.clock,
+                latest: AtomicU64::new(0),
+                deadline: self.deadline,
+                breaker: Breaker::new(self.breaker),
+                failure: self.failure,
+                near: self.near_cache.map(DeniedSenders::new),
+                facts: FactsCache::new(self.facts_ttl),
+                script: Script::new(ENGINE_SCRIPT),
+                replace_set: Script::new(REPLACE_SET),
+                unrecorded: AtomicU64::new(0),
+            }),
+        })
+    }
+
+    /// Connects and returns an engine for synchronous callers, with its own runtime.
+    ///
+    /// # Errors
+    /// As [`RedisBuilder::connect`].
+    pub fn connect_blocking(self) -> Result<BlockingRedisEngine, RedisSetupError> {
+        BlockingRedisEngine::connect(self)
+    }
+}
+
+struct Inner {
+    conn: Conn,
+    prefix: String,
+    ttl: u64,
+    policy: Policy,
+    /// Script arguments 3 to 18: spans and limits.
+    common: Vec<String>,
+    clock: Option<Arc<dyn Clock>>,
+    latest: AtomicU64,
+    deadline: Duration,
+    breaker: Breaker,
+    failure: FailureMode,
+    near: Option<DeniedSenders>,
+    facts: FactsCache,
+    script: Script,
+    replace_set: Script,
+    unrecorded: AtomicU64,
+}
+
+/// The engine on a Redis server or cluster shared by many gateways. Cheap to clone;
+/// every clone shares one connection.
+#[derive(Clone)]
+pub struct RedisEngine {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for RedisEngine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisEngine")
+            .field("prefix", &self.inner.prefix)
+            .field("deadline", &self.inner.deadline)
+            .field("failure", &self.inner.failure)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Precedence ranks, in the contract's order.
+fn rank(reason: &DenyReason) -> u8 {
+    match reason {
+        DenyReason::Unavailable { .. } => 0,
+        DenyReason::IdempotencyConflict { .. } => 1,
+        DenyReason::SelfInvite => 2,
+        DenyReason::SenderBanned => 3,
+        DenyReason::SenderRestricted { .. } => 4,
+        DenyReason::RecipientUnavailable => 5,
+        DenyReason::AlreadyConnected => 6,
+        DenyReason::RecipientNotAccepting { .. } => 7,
+        DenyReason::PairPendingLimit { .. } => 8,
+        DenyReason::ReinviteCooldown { .. } => 9,
+        DenyReason::DailyLimit { .. } => 10,
+        DenyReason::WeeklyLimit { .. } => 11,
+        DenyReason::NoteQuota { .. } => 12,
+        DenyReason::NoteTooLong { .. } => 13,
+        DenyReason::SpamSuspected { .. } => 14,
+    }
+}
+
+/// Rules that hold for every recipient, which the near-cache may answer.
+fn sender_wide(reason: &DenyReason) -> bool {
+    matches!(
+        reason,
+        DenyReason::SenderBanned
+            | DenyReason::SenderRestricted { .. }
+            | DenyReason::DailyLimit { .. }
+            | DenyReason::WeeklyLimit { .. }
+    )
+}
+
+fn fold(rules: &[Rule]) -> Option<Denied> {
+    let mut v = Verdicts::default();
+    for r in rules {
+        v.add(r.reason, r.at);
+    }
+    v.into_denied()
+}
+
+fn setting_code(s: InviteSetting) -> &'static str {
+    match s {
+        InviteSetting::Everyone => "0",
+        InviteSetting::EmailOrContacts => "1",
+        InviteSetting::ContactsOnly => "2",
+        InviteSetting::NetworkOnly => "3",
+        InviteSetting::FollowingOnly => "4",
+        InviteSetting::Nobody => "5",
+    }
+}
+
+fn setting_from(code: Option<&str>) -> Result<InviteSetting, Outage> {
+    Ok(match code.unwrap_or("0") {
+        "0" => InviteSetting::Everyone,
+        "1" => InviteSetting::EmailOrContacts,
+        "2" => InviteSetting::ContactsOnly,
+        "3" => InviteSetting::NetworkOnly,
+        "4" => InviteSetting::FollowingOnly,
+        "5" => InviteSetting::Nobody,
+        _ => return Err(Outage::BadData),
+    })
+}
+
+impl RedisEngine {
+    /// A builder connecting to `target`: `RedisTarget::parse("redis://127.0.0.1/")`,
+    /// or a comma-separated list of cluster nodes.
+    pub fn builder(target: RedisTarget) -> RedisBuilder {
+        RedisBuilder {
+            target,
+            policy: Policy {
+                spam: crate::policy::SpamPolicy::disabled(),
+                ..Policy::default()
+            },
+            clock: None,
+            prefix: "il".into(),
+            deadline: Duration::from_millis(200),
+            breaker: BreakerPolicy::default(),
+            failure: FailureMode::Closed,
+            near_cache: None,
+            facts_ttl: Duration::from_secs(1),
+        }
+    }
+
+    /// The policy in force.
+    pub fn policy(&self) -> &Policy {
+        &self.inner.policy
+    }
+
+    fn keys(&self, m: u64) -> MemberKeys {
+        MemberKeys::new(&self.inner.prefix, m)
+    }
+
+    /// The instant argument of a script: the engine's clock, or empty for the server's.
+    fn now_arg(&self) -> String {
+        match &self.inner.clock {
+            Some(c) => {
+                let t = c.now().as_millis();
+                let prev = self.inner.latest.fetch_max(t, Ordering::AcqRel);
+                prev.max(t).to_string()
+            }
+            None => String::new(),
+        }
+    }
+
+    /// The local idea of now, for instants the server did not give (outages).
+    fn local_now(&self) -> u64 {
+        let t = match &self.inner.clock {
+            Some(c) => c.now(),
+            None => SystemClock.now(),
+        };
+        t.as_millis().max(self.inner.latest.load(Ordering::Acquire))
+    }
+
+    async fn call<T>(&self, f: impl Future<Output = redis::RedisResult<T>>) -> Result<T, Failure> {
+        guarded(&self.inner.breaker, self.inner.deadline, f).await
+    }
+
+    async fn cmd<T: redis::FromRedisValue>(&self, cmd: redis::Cmd) -> Result<T, Failure> {
+        let mut conn = self.inner.conn.clone();
+        self.call(async move { cmd.query_async::<T>(&mut conn).await })
+            .await
+    }
+
+    async fn script(
+        &self,
+        member: u64,
+        mode: &str,
+        extra: &[String],
+    ) -> Result<ScriptReply, Failure> {
+        let mut inv = self.inner.script.prepare_invoke();
+        for k in self.keys(member).script_keys() {
+            inv.key(k);
+        }
+        inv.arg(mode).arg(self.now_arg());
+        for a in self.inner.common.iter().chain(extra) {
+            inv.arg(a);
+        }
+        let mut conn = self.inner.conn.clone();
+        let words = self
+            .call(async move { inv.invoke_async::<Vec<String>>(&mut conn).await })
+            .await?;
+        ScriptReply::parse(words).map_err(|cause| Failure {
+            cause,
+            wait: Duration::ZERO,
+        })
+    }
+
+    fn retry_after(&self, f: Failure) -> Option<Timestamp> {
+        match f.cause {
+            Outage::BadData | Outage::BlockingInAsync => None,
+            _ => Some(Timestamp::from_millis(
+                self.local_now().saturating_add(millis(f.wait).max(1)),
+            )),
+        }
+    }
+
+    fn unavailable(&self, f: Failure) -> Denied {
+        Denied {
+            reason: DenyReason::Unavailable { cause: f.cause },
+            retry_at: self.retry_after(f),
+        }
+    }
+
+    /// The recipient's status and setting, from the facts cache or Redis.
+    async fn facts(&self, r: u64) -> Result<Facts, Failure> {
+        if let Some(f) = self.inner.facts.get(r) {
+            return Ok(f);
+        }
+        let mut cmd = redis::cmd("HMGET");
+        cmd.arg(self.keys(r).key("h")).arg("st").arg("set");
+        let got: Vec<Option<String>> = self.cmd(cmd).await?;
+        let bad = |cause| Failure {
+            cause,
+            wait: Duration::ZERO,
+        };
+        let banned = got.first().cloned().flatten().as_deref() == Some("2");
+        let setting = setting_from(got.get(1).cloned().flatten().as_deref()).map_err(bad)?;
+        let facts = Facts { banned, setting };
+        self.inner.facts.put(r, facts);
+        Ok(facts)
+    }
+
+    async fn is_member(&self, key: String, item: String) -> Result<bool, Failure> {
+        let mut cmd = redis::cmd("SISMEMBER");
+        cmd.arg(key).arg(item);
+        self.cmd(cmd).await
+    }
+
+    async fn members(&self, key: String) -> Result<Vec<String>, Failure> {
+        let mut cmd = redis::cmd("SMEMBERS");
+        cmd.arg(key);
+        self.cmd(cmd).await
+    }
+
+    /// Whether any of `items` is in the set `key`.
+    async fn any_member(&self, key: String, items: &[String]) -> Result<bool, Failure> {
+        if items.is_empty() {
+            return Ok(false);
+        }
+        let mut cmd = redis::cmd("SMISMEMBER");
+        cmd.arg(key).arg(items);
+        let hits: Vec<u8> = self.cmd(cmd).await?;
+        Ok(hits.contains(&1))
+    }
+
+    /// Whether the two members share a connection: the smaller set is read and
+    /// probed against the larger, so the cost is the smaller member's connections.
+    async fn share_connection(&self, a: u64, b: u64) -> Result<bool, Failure> {
+        let (ka, kb) = (self.keys(a).key("c"), self.keys(b).key("c"));
+        let mut ca = redis::cmd("SCARD");
+        ca.arg(&ka);
+        let mut cb = redis::cmd("SCARD");
+        cb.arg(&kb);
+        let (na, nb): (Result<u64, _>, Result<u64, _>) = tokio::join!(self.cmd(ca), self.cmd(cb));
+        let (small, large) = if na? <= nb? { (ka, kb) } else { (kb, ka) };
+        let items = self.members(small).await?;
+        self.any_member(large, &items).await
+    }
+
+    /// Whether one of the sender's registered emails is in the owner's contacts.
+    async fn in_contacts(&self, sender: u64, owner: u64) -> Result<bool, Failure> {
+        let emails = self.members(self.keys(sender).key("em")).await?;
+        self.any_member(self.keys(owner).key("e"), &emails).await
+    }
+
+    /// Whether `email` is registered to `m`.
+    async fn email_is(&self, email: Option<&str>, m: u64) -> Result<bool, Failure> {
+        let Some(Ok(email)) = email.map(normalize) else {
+            return Ok(false);
+        };
+        let mut cmd = redis::cmd("GET");
+        cmd.arg(email_owner(&self.inner.prefix, &email));
+        let owner: Option<String> = self.cmd(cmd).await?;
+        Ok(owner.as_deref() == Some(m.to_string().as_str()))
+    }
+
+    /// The rules about the recipient: banned, and whether their setting admits.
+    async fn recipient_rules(&self, req: &InviteRequest) -> Result<Vec<Rule>, Failure> {
+        let (s, r) = (req.sender().0, req.recipient().0);
+        let facts = self.facts(r).await?;
+        let mut rules = Vec::new();
+        if facts.banned {
+            rules.push(Rule::new(DenyReason::RecipientUnavailable, None));
+        }
+        let admits = match facts.setting {
+            InviteSetting::Everyone => true,
+            InviteSetting::Nobody => false,
+            InviteSetting::FollowingOnly => {
+                self.is_member(self.keys(r).key("f"), s.to_string()).await?
+            }
+            InviteSetting::NetworkOnly => self.share_connection(s, r).await?,
+            InviteSetting::ContactsOnly => self.in_contacts(s, r).await?,
+            InviteSetting::EmailOrContacts => {
+                self.email_is(req.email(), r).await? || self.in_contacts(s, r).await?
+            }
+        };
+        if !admits {
+            let setting = facts.setting;
+            rules.push(Rule::new(
+                DenyReason::RecipientNotAccepting { setting },
+                None,
+            ));
+        }
+        Ok(rules)
+    }
+
+    /// Judges `req` with every rule; `commit` records it when nothing denies.
+    async fn judge(&self, req: &InviteRequest, commit: bool) -> Result<ScriptReply, Failure> {
+        let (s, r) = (req.sender().0, req.recipient().0);
+        let mut outside = self.recipient_rules(req).await?;
+        if s == r {
+            outside.push(Rule::new(DenyReason::SelfInvite, None));
+        }
+        let note = req.trimmed_note();
+        let chars = note.map_or(0, |n| n.chars().count());
+        let args = [
+            r.to_string(),
+            req.key().map_or(String::new(), |k| k.to_string()),
+            if note.is_some() { "1" } else { "0" }.to_string(),
+            chars.to_string(),
+            if outside.is_empty() { "0" } else { "1" }.to_string(),
+        ];
+        let mode = if commit { "send" } else { "diag" };
+        let mut reply = self.script(s, mode, &args).await?;
+        if let ScriptReply::Rules { rules, .. } = &mut reply {
+            for rule in rules.iter_mut() {
+                rule.complete(req);
+            }
+            rules.extend(outside);
+            rules.sort_by_key(|r| rank(&r.reason));
+        }
+        Ok(reply)
+    }
+
+    fn sent(&self, sender: u64, seq: u64, at: u64) -> Sent {
+        Sent {
+            id: InviteId::new(MemberId(sender), seq),
+            expires_at: Timestamp::from_millis(at.saturating_add(self.inner.ttl)),
+        }
+    }
+
+    /// Decides a send and, when allowed, commits it: one round trip to the sender's
+    /// slot (plus a read of the recipient's facts when they are not cached).
+    ///
+    /// # Errors
+    /// [`Denied`] with the first rule that denies and the instant all of them clear;
+    /// [`DenyReason::Unavailable`] when Redis cannot answer (see [`FailureMode`]).
+    pub async fn send(&self, req: InviteRequest) -> Result<Sent, Denied> {
+        let s = req.sender().0;
+        let cacheable = req.key().is_none() && s != req.recipient().0;
+        if let (true, Some(near)) = (cacheable, &self.inner.near) {
+            if let Some(d) = near.get(s) {
+                return Err(d);
+            }
+        }
+        match self.judge(&req, true).await {
+            Ok(ScriptReply::Sent { seq, at }) => Ok(self.sent(s, seq, at)),
+            Ok(ScriptReply::Rules { rules, now }) => {
+                if let (true, Some(near)) = (cacheable, &self.inner.near) {
+                    let wide: Vec<Rule> = rules
+                        .iter()
+                        .filter(|r| sender_wide(&r.reason))
+                        .copied()
+                        .collect();
+                    if let Some(d) = fold(&wide) {
+                        near.put(s, d, now);
+                    }
+                }
+                // An empty list here means the script saw a rule outside it deny.
+                Err(fold(&rules).unwrap_or_else(|| {
+                    self.unavailable(Failure {
+                        cause: Outage::BadData,
+                        wait: Duration::ZERO,
+                    })
+                }))
+            }
+            Ok(_) => Err(self.unavailable(Failure {
+                cause: Outage::BadData,
+                wait: Duration::ZERO,
+            })),
+            Err(f) if self.inner.failure == FailureMode::Open && f.cause != Outage::BadData => {
+                let n = self.inner.unrecorded.fetch_add(1, Ordering::Relaxed);
+                Ok(self.sent(s, UNRECORDED | n, self.local_now()))
+            }
+            Err(f) => Err(self.unavailable(f)),
+        }
+    }
+
+    /// Every rule that would deny `req` now, in precedence order; changes nothing
+    /// and is not an attempt. When Redis cannot answer, the one blocker says so.
+    pub async fn diagnose_request(&self, req: &InviteRequest) -> Diagnosis {
+        let blockers = match self.judge(req, false).await {
+            Ok(ScriptReply::Rules { rules, .. }) => rules
+                .into_iter()
+                .map(|r| Blocker {
+                    reason: r.reason,
+                    retry_at: r.at.map(Timestamp::from_millis),
+                })
+                .collect(),
+            Ok(_) => vec![self.outage_blocker(Failure {
+                cause: Outage::BadData,
+                wait: Duration::ZERO,
+            })],
+            Err(f) => vec![self.outage_blocker(f)],
+        };
+        Diagnosis { blockers }
+    }
+
+    fn outage_blocker(&self, f: Failure) -> Blocker {
+        let d = self.unavailable(f);
+        Blocker {
+            reason: d.reason,
+            retry_at: d.retry_at,
+        }
+    }
+
+    /// [`RedisEngine::diagnose_request`] for a bare request.
+    pub async fn diagnose(&self, sender: MemberId, recipient: MemberId) -> Diagnosis {
+        self.diagnose_request(&InviteRequest::new(sender, recipient))
+            .await
+    }
+
+    /// What the member may still send, and why.
+    ///
+    /// # Errors
+    /// [`Outage`] when Redis cannot answer.
+    pub async fn capacity(&self, m: MemberId) -> Result<Capacity, Outage> {
+        match self.script(m.0, "capacity", &[]).await {
+            Ok(ScriptReply::Capacity(raw)) => raw.into_capacity(&self.inner.policy),
+            Ok(_) => Err(Outage::BadData),
+            Err(f) => Err(f.cause),
+        }
+    }
+
+    /// Invitations pending from `sender` to `recipient` now.
+    ///
+    /// # Errors
+    /// [`Outage`] when Redis cannot answer.
+    pub async fn pending_between(
+        &self,
+        sender: MemberId,
+        recipient: MemberId,
+    ) -> Result<u32, Outage> {
+        match self
+            .script(sender.0, "pair", &[recipient.0.to_string()])
+            .await
+        {
+            Ok(ScriptReply::Pair(n)) => Ok(n),
+            Ok(_) => Err(Outage::BadData),
+            Err(f) => Err(f.cause),
+        }
+    }
+
+    async fn end(&self, id: InviteId, op: &str) -> Result<u64, InviteError> {
+        if id.seq() & UNRECORDED != 0 {
+            return Err(InviteError::Unknown(id));
+        }
+        let s = id.sender().0;
+        let args = [op.to_string(), id.seq().to_string()];
+        match self.script(s, "end", &args).await {
+            Ok(ScriptReply::Ended { recipient }) => Ok(recipient),
+            Ok(ScriptReply::Unknown) => Err(InviteError::Unknown(id)),
+            Ok(ScriptReply::AlreadyEnded) => Err(InviteError::AlreadyEnded(id)),
+            Ok(ScriptReply::Expired(at)) => Err(InviteError::Expired {
+                id,
+                at: Timestamp::from_millis(at),
+            }),
+            Ok(_) => Err(InviteError::Unavailable(Outage::BadData)),
+            Err(f) => Err(InviteError::Unavailable(f.cause)),
+        }
+    }
+
+    /// The recipient accepts: the members connect and every invitation pending
+    /// between them, in both directions, ends.
+    ///
+    /// # Errors
+    /// [`InviteError`] when the invitation is not pending; `Unavailable` when Redis
+    /// cannot answer. If the sender's side was recorded but the recipient's side
+    /// could not be, the error is `Unavailable` and `connect` repairs it.
+    pub async fn accept(&self, id: InviteId) -> Result<(), InviteError> {
+        let recipient = self.end(id, "a").await?;
+        let sender = id.sender().0.to_string();
+        let mut last = Outage::Timeout;
+        for _ in 0..3 {
+            match self
+                .script(recipient, "mirror", std::slice::from_ref(&sender))
+                .await
+            {
+                Ok(_) => return Ok(()),
+                Err(f) => last = f.cause,
+            }
+        }
+        Err(InviteError::Unavailable(last))
+    }
+
+    /// The recipient declines.
+    ///
+    /// # Errors
+    /// As [`RedisEngine::accept`].
+    pub async fn decline(&self, id: InviteId) -> Result<(), InviteError> {
+        self.end(id, "d").await.map(|_| ())
+    }
+
+    /// The sender withdraws; the re-invite cooldown starts.
+    ///
+    /// # Errors
+    /// As [`RedisEngine::accept`].
+    pub async fn withdraw(&self, id: InviteId) -> Result<(), InviteError> {
+        self.end(id, "w").await.map(|_| ())
+    }
+
+    /// The recipient says "I don't know this person": the invitation ends as declined.
+    ///
+    /// # Errors
+    /// As [`RedisEngine::accept`].
+    pub async fn report_unknown(&self, id: InviteId) -> Result<(), InviteError> {
+        self.end(id, "r").await.map(|_| ())
+    }
+
+    async fn set_fields(&self, m: u64, fields: &[(&str, String)]) -> Result<(), Outage> {
+        let mut cmd = redis::cmd("HSET");
+        cmd.arg(self.keys(m).key("h"));
+        for (k, v) in fields {
+            cmd.arg(*k).arg(v);
+        }
+        let r = self.cmd::<i64>(cmd).await.map(|_| ()).map_err(|f| f.cause);
+        self.inner.facts.forget(m);
+        if let Some(near) = &self.inner.near {
+            near.forget(m);
+        }
+        r
+    }
+
+    /// Sets the member's tier; limits change at once, counts are kept.
+    ///
+    /// # Errors
+    /// [`Outage`] when Redis cannot answer.
+    pub async fn set_tier(&self, m: MemberId, tier: Tier) -> Result<(), Outage> {
+        let code = match tier {
+            Tier::Free => "0",
+            Tier::Premium => "1",
+        };
+        self.set_fields(m.0, &[("tier", code.into())]).await
+    }
+
+    /// Sets the member's account status.
+    ///
+    /// # Errors
+    /// [`Outage`] when Redis cannot answer.
+    pub async fn set_status(&self, m: MemberId, status: AccountStatus) -> Result<(), Outage> {
+        let (st, until) = match status {
+            AccountStatus::Active => ("0", -1),
+            AccountStatus::Restricted { until } => (
+                "1",
+                until.map_or(-1, |t| i64::try_from(t.as_millis()).unwrap_or(i64::MAX)),
+            ),
+            AccountStatus::Banned => ("2", -1),
+        };
+        self.set_fields(m.0, &[("st", st.into()), ("until", until.to_string())])
+            .await
+    }
+
+    /// Sets whom the member accepts invitations from.
+    ///
+    /// # Errors
+    /// [`Outage`] when Redis cannot answer.
+    pub async fn set_invite_setting(
+        &self,
+        m: MemberId,
+        setting: InviteSetting,
+    ) -> Result<(), Outage> {
+        self.set_fields(m.0, &[("set", setting_code(setting).into())])
+            .await
+    }
+
+    async fn set_op(&self, op: &str, key: String, item: u64) -> Result<(), Outage> {
+        let mut cmd = redis::cmd(op);
+        cmd.arg(key).arg(item.to_string());
+        self.cmd::<i64>(cmd).await.map(|_| ()).map_err(|f| f.cause)
+    }
+
+    async fn link(&self, a: MemberId, b: MemberId, op: &str) -> Result<(), Outage> {
+        if a == b {
+            return Ok(());
+        }
+        let (x, y) = tokio::join!(
+            self.set_op(op, self.keys(a.0).key("c"), b.0),
+            self.set_op(op, self.keys(b.0).key("c"), a.0)
+        );
+        x.and(y)
+    }
+
+    /// Connects two members.
+    ///
+    /// # Errors
+    /// [`Outage`] when Redis cannot answer (one side may then be recorded; repeating
+    /// the call completes it).
+    pub async fn connect(&self, a: MemberId, b: MemberId) -> Result<(), Outage> {
+        self.link(a, b, "SADD").await
+    }
+
+    /// Disconnects two members.
+    ///
+    /// # Errors
+    /// As [`RedisEngine::connect`].
+    pub async fn disconnect(&self, a: MemberId, b: MemberId) -> Result<(), Outage> {
+        self.link(a, b, "SREM").await
+    }
+
+    /// `follower` follows `followee`.
+    ///
+    /// # Errors
+    /// [`Outage`] when Redis cannot answer.
+    pub async fn follow(&self, follower: MemberId, followee: MemberId) -> Result<(), Outage> {
+        self.set_op("SADD", self.keys(follower.0).key("f"), followee.0)
+            .await
+    }
+
+    /// `follower` stops following `followee`.
+    ///
+    /// # Errors
+    /// [`Outage`] when Redis cannot answer.
+    pub async fn unfollow(&self, follower: MemberId, followee: MemberId) -> Result<(), Outage> {
+        self.set_op("SREM", self.keys(follower.0).key("f"), followee.0)
+            .await
+    }
+
+    /// Whether two members are connected.
+    ///
+    /// # Errors
+    /// [`Outage`] when Redis cannot answer.
+    pub async fn are_connected(&self, a: MemberId, b: MemberId) -> Result<bool, Outage> {
+        self.is_member(self.keys(a.0).key("c"), b.0.to_string())
+            .await
+            .map_err(|f| f.cause)
+    }
+
+    /// Registers `email` as the member's. An address belongs to at most one member.
+    ///
+    /// # Errors
+    /// [`EmailError::Invalid`], [`EmailError::Taken`], or `Unavailable`.
+    pub async fn register_email(&self, m: MemberId, email: &str) -> Result<(), EmailError> {
+        let email = normalize(email)?;
+        let owner_key = email_owner(&self.inner.prefix, &email);
+        let mut set = redis::cmd("SET");
+        set.arg(&owner_key)
+            .arg(m.0.to_string())
+            .arg("NX")
+            .arg("GET");
+        let prev: Option<String> = self
+            .cmd(set)
+            .await
+            .map_err(|f| EmailError::Unavailable(f.cause))?;
+        if let Some(prev) = prev {
+            let owner: u64 = prev
+                .parse()
+                .map_err(|_| EmailError::Unavailable(Outage::BadData))?;
+            if owner != m.0 {
+                return Err(EmailError::Taken {
+                    email,
+                    owner: MemberId(owner),
+                });
+            }
+        }
+        let mut add = redis::cmd("SADD");
+        add.arg(self.keys(m.0).key("em")).arg(&email);
+        self.cmd::<i64>(add)
+            .await
+            .map(|_| ())
+            .map_err(|f| EmailError::Unavailable(f.cause))
+    }
+
+    /// Replaces the owner's imported contacts (a re-sync). Nothing is applied when an
+    /// entry is invalid.
+    ///
+    /// # Errors
+    /// [`EmailError::Invalid`] naming the first invalid entry, or `Unavailable`.
+    pub async fn import_contacts(
+        &self,
+        owner: MemberId,
+        emails: impl IntoIterator<Item = impl AsRef<str>>,
+    ) -> Result<(), EmailError> {
+        let list = emails
+            .into_iter()
+            .map(|e| normalize(e.as_ref()))
+            .collect::<Result<Vec<String>, EmailError>>()?;
+        let mut inv = self.inner.replace_set.prepare_invoke();
+        inv.key(self.keys(owner.0).key("e"));
+        for e in &list {
+            inv.arg(e);
+        }
+        let mut conn = self.inner.conn.clone();
+        self.call(async move { inv.invoke_async::<i64>(&mut conn).await })
+            .await
+            .map(|_| ())
+            .map_err(|f| EmailError::Unavailable(f.cause))
+    }
+}
+
+impl crate::limiter::Limiter for RedisEngine {
+    fn send(&self, req: InviteRequest) -> impl Future<Output = Result<Sent, Denied>> + Send {
+        RedisEngine::send(self, req)
+    }
+
+    fn accept(&self, id: InviteId) -> impl Future<Output = Result<(), InviteError>> + Send {
+        RedisEngine::accept(self, id)
+    }
+
+    fn decline(&self, id: InviteId) -> impl Future<Output = Result<(), InviteError>> + Send {
+        RedisEngine::decline(self, id)
+    }
+
+    fn withdraw(&self, id: InviteId) -> impl Future<Output = Result<(), InviteError>> + Send {
+        RedisEngine::withdraw(self, id)
+    }
+
+    fn report_unknown(&self, id: InviteId) -> impl Future<Output = Result<(), InviteError>> + Send {
+        RedisEngine::report_unknown(self, id)
+    }
+
+    fn pending_between(
+        &self,
+        sender: MemberId,
+        recipient: MemberId,
+    ) -> impl Future<Output = Result<u32, Outage>> + Send {
+        RedisEngine::pending_between(self, sender, recipient)
+    }
+
+    fn capacity(&self, m: MemberId) -> impl Future<Output = Result<Capacity, Outage>> + Send {
+        RedisEngine::capacity(self, m)
+    }
+
+    fn diagnose_request<'a>(
+        &'a self,
+        req: &'a InviteRequest,
+    ) -> impl Future<Output = Diagnosis> + Send + 'a {
+        RedisEngine::diagnose_request(self, req)
+    }
+
+    fn set_tier(&self, m: MemberId, tier: Tier) -> impl Future<Output = Result<(), Outage>> + Send {
+        RedisEngine::set_tier(self, m, tier)
+    }
+
+    fn set_status(
+        &self,
+        m: MemberId,
+        status: AccountStatus,
+    ) -> impl Future<Output = Result<(), Outage>> + Send {
+        RedisEngine::set_status(self, m, status)
+    }
+
+    fn set_invite_setting(
+        &self,
+        m: MemberId,
+        setting: InviteSetting,
+    ) -> impl Future<Output = Result<(), Outage>> + Send {
+        RedisEngine::set_invite_setting(self, m, setting)
+    }
+
+    fn connect(&self, a: MemberId, b: MemberId) -> impl Future<Output = Result<(), Outage>> + Send {
+        RedisEngine::connect(self, a, b)
+    }
+
+    fn disconnect(
+        &self,
+        a: MemberId,
+        b: MemberId,
+    ) -> impl Future<Output = Result<(), Outage>> + Send {
+        RedisEngine::disconnect(self, a, b)
+    }
+
+    fn follow(
+        &self,
+        follower: MemberId,
+        followee: MemberId,
+    ) -> impl Future<Output = Result<(), Outage>> + Send {
+        RedisEngine::follow(self, follower, followee)
+    }
+
+    fn unfollow(
+        &self,
+        follower: MemberId,
+        followee: MemberId,
+    ) -> impl Future<Output = Result<(), Outage>> + Send {
+        RedisEngine::unfollow(self, follower, followee)
+    }
+
+    fn are_connected(
+        &self,
+        a: MemberId,
+        b: MemberId,
+    ) -> impl Future<Output = Result<bool, Outage>> + Send {
+        RedisEngine::are_connected(self, a, b)
+    }
+
+    fn register_email(
+        &self,
+        m: MemberId,
+        email: &str,
+    ) -> impl Future<Output = Result<(), EmailError>> + Send {
+        RedisEngine::register_email(self, m, email)
+    }
+
+    fn import_contacts(
+        &self,
+        owner: MemberId,
+        emails: Vec<String>,
+    ) -> impl Future<Output = Result<(), EmailError>> + Send {
+        RedisEngine::import_contacts(self, owner, emails)
+    }
+}

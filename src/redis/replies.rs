@@ -1,0 +1,273 @@
+//! The engine script's answers, parsed. Anything that does not parse is bad data
+//! under the engine's keys, never a panic.
+
+use crate::account::{AccountStatus, Tier};
+use crate::ids::MemberId;
+use crate::outage::Outage;
+use crate::outcome::DenyReason;
+use crate::policy::Policy;
+use crate::report::{window, Capacity, NoteCapacity};
+use crate::request::InviteRequest;
+use crate::time::Timestamp;
+use crate::window::Usage;
+
+/// One rule that denies, with its own instant of clearing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Rule {
+    pub(crate) reason: DenyReason,
+    pub(crate) at: Option<u64>,
+}
+
+impl Rule {
+    pub(crate) fn new(reason: DenyReason, at: Option<u64>) -> Self {
+        Rule { reason, at }
+    }
+
+    /// Fills in what only the request knows (the idempotency key).
+    pub(crate) fn complete(&mut self, req: &InviteRequest) {
+        if let DenyReason::IdempotencyConflict { key, .. } = &mut self.reason {
+            *key = req.key().unwrap_or_default();
+        }
+    }
+}
+
+/// The capacity fields as the script gives them; -1 is "none".
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct RawCapacity(Vec<i64>);
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum ScriptReply {
+    Sent { seq: u64, at: u64 },
+    Rules { now: u64, rules: Vec<Rule> },
+    Ended { recipient: u64 },
+    Unknown,
+    AlreadyEnded,
+    Expired(u64),
+    Pair(u32),
+    Capacity(RawCapacity),
+    Mirrored,
+}
+
+fn int<T: std::str::FromStr>(w: Option<&String>) -> Result<T, Outage> {
+    w.and_then(|s| s.parse().ok()).ok_or(Outage::BadData)
+}
+
+fn instant(v: i64) -> Option<u64> {
+    u64::try_from(v).ok()
+}
+
+fn rule(code: &str, at: i64, a: &String, b: &String) -> Result<Rule, Outage> {
+    let at = instant(at);
+    let n = |w: &String| int::<u32>(Some(w));
+    let reason = match code {
+        "conflict" => DenyReason::IdempotencyConflict {
+            key: 0,
+            first_recipient: MemberId(int(Some(a))?),
+        },
+        "banned" => DenyReason::SenderBanned,
+        "restricted" => DenyReason::SenderRestricted {
+            until: at.map(Timestamp::from_millis),
+        },
+        "connected" => DenyReason::AlreadyConnected,
+        "pair" => DenyReason::PairPendingLimit {
+            pending: n(a)?,
+            limit: n(b)?,
+        },
+        "cooldown" => DenyReason::ReinviteCooldown {
+            until: Timestamp::from_millis(at.ok_or(Outage::BadData)?),
+        },
+        "daily" => DenyReason::DailyLimit {
+            used: n(a)?,
+            limit: n(b)?,
+        },
+        "weekly" => DenyReason::WeeklyLimit {
+            used: n(a)?,
+            limit: n(b)?,
+        },
+        "notes" => DenyReason::NoteQuota {
+            used: n(a)?,
+            limit: n(b)?,
+        },
+        "long" => DenyReason::NoteTooLong {
+            chars: n(a)?,
+            limit: n(b)?,
+        },
+        _ => return Err(Outage::BadData),
+    };
+    // Each rule's instant must agree with its kind, or the reply is not ours.
+    if at.is_none() != reason.needs_action() {
+        return Err(Outage::BadData);
+    }
+    Ok(Rule { reason, at })
+}
+
+impl ScriptReply {
+    pub(crate) fn parse(words: Vec<String>) -> Result<Self, Outage> {
+        let head = words.first().map(String::as_str).ok_or(Outage::BadData)?;
+        Ok(match head {
+            "sent" | "repeat" => ScriptReply::Sent {
+                seq: int(words.get(1))?,
+                at: int(words.get(2))?,
+            },
+            "rules" => {
+                let now = int(words.get(1))?;
+                let rest = &words[2..];
+                if rest.len() % 4 != 0 {
+                    return Err(Outage::BadData);
+                }
+                let rules = rest
+                    .chunks(4)
+                    .map(|c| rule(&c[0], int(Some(&c[1]))?, &c[2], &c[3]))
+                    .collect::<Result<_, _>>()?;
+                ScriptReply::Rules { now, rules }
+            }
+            "ok" if words.len() == 1 => ScriptReply::Mirrored,
+            "ok" => ScriptReply::Ended {
+                recipient: int(words.get(1))?,
+            },
+            "unknown" => ScriptReply::Unknown,
+            "ended" => ScriptReply::AlreadyEnded,
+            "expired" => ScriptReply::Expired(int(words.get(1))?),
+            "pair" => ScriptReply::Pair(int(words.get(1))?),
+            "capacity" => {
+                let vals = words[1..]
+                    .iter()
+                    .map(|w| int::<i64>(Some(w)))
+                    .collect::<Result<Vec<_>, _>>()?;
+                if vals.len() != 13 {
+                    return Err(Outage::BadData);
+                }
+                ScriptReply::Capacity(RawCapacity(vals))
+            }
+            _ => return Err(Outage::BadData),
+        })
+    }
+}
+
+impl RawCapacity {
+    /// Fields: now, tier, status, until, then used / next slot / frees-at for the day
+    /// and the week, notes used / next slot, pending.
+    pub(crate) fn into_capacity(self, policy: &Policy) -> Result<Capacity, Outage> {
+        let v = self.0;
+        let tier = match v[1] {
+            0 => Tier::Free,
+            1 => Tier::Premium,
+            _ => return Err(Outage::BadData),
+        };
+        let status = match v[2] {
+            0 => AccountStatus::Active,
+            1 => AccountStatus::Restricted {
+                until: instant(v[3]).map(Timestamp::from_millis),
+            },
+            2 => AccountStatus::Banned,
+            _ => return Err(Outage::BadData),
+        };
+        let count = |x: i64| u32::try_from(x).map_err(|_| Outage::BadData);
+        let usage = |used: i64, next: i64, frees: i64| -> Result<Usage, Outage> {
+            Ok(Usage {
+                used: count(used)?,
+                next_slot: instant(next),
+                frees_at: instant(frees),
+            })
+        };
+        let limits = policy.limits(tier);
+        Ok(Capacity {
+            daily: window(usage(v[4], v[5], v[6])?, limits.daily),
+            weekly: window(usage(v[7], v[8], v[9])?, limits.weekly),
+            notes: NoteCapacity {
+                used: count(v[10])?,
+                limit: limits.notes_per_30d,
+                next_slot_at: instant(v[11]).map(Timestamp::from_millis),
+            },
+            pending_sent: count(v[12])?,
+            tier,
+            status,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn words(w: &[&str]) -> Vec<String> {
+        w.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn rules_parse_in_order_with_their_instants() {
+        let r = ScriptReply::parse(words(&[
+            "rules", "100", "daily", "500", "30", "30", "long", "-1", "250", "200",
+        ]))
+        .unwrap();
+        let ScriptReply::Rules { now, rules } = r else {
+            panic!("not rules")
+        };
+        assert_eq!(now, 100);
+        assert_eq!(
+            rules,
+            vec![
+                Rule::new(
+                    DenyReason::DailyLimit {
+                        used: 30,
+                        limit: 30
+                    },
+                    Some(500)
+                ),
+                Rule::new(
+                    DenyReason::NoteTooLong {
+                        chars: 250,
+                        limit: 200
+                    },
+                    None
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn foreign_replies_are_bad_data() {
+        for bad in [
+            words(&[]),
+            words(&["what"]),
+            words(&["sent", "x", "1"]),
+            words(&["rules", "1", "daily", "5"]),
+            words(&["rules", "1", "daily", "-1", "30", "30"]),
+            words(&["rules", "1", "banned", "7", "0", "0"]),
+            words(&["capacity", "1", "2"]),
+            words(&["rules", "1", "pair", "9", "-3", "3"]),
+        ] {
+            assert_eq!(
+                ScriptReply::parse(bad.clone()),
+                Err(Outage::BadData),
+                "{bad:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn capacity_maps_every_field() {
+        let raw = ScriptReply::parse(words(&[
+            "capacity", "1000", "1", "1", "5000", "3", "9000", "-1", "4", "8000", "-1", "2",
+            "7000", "4",
+        ]))
+        .unwrap();
+        let ScriptReply::Capacity(raw) = raw else {
+            panic!("not capacity")
+        };
+        let c = raw.into_capacity(&Policy::default()).unwrap();
+        assert_eq!(c.tier, Tier::Premium);
+        assert_eq!(
+            c.status,
+            AccountStatus::Restricted {
+                until: Some(Timestamp::from_millis(5000))
+            }
+        );
+        assert_eq!(c.daily.used, 3);
+        assert_eq!(c.daily.limit, 100);
+        assert_eq!(c.daily.next_slot_at, Some(Timestamp::from_millis(9000)));
+        assert_eq!(c.daily.available_at, None);
+        assert_eq!(c.notes.used, 2);
+        assert_eq!(c.pending_sent, 4);
+    }
+}
