@@ -1,0 +1,429 @@
+//! The behaviour contract, written once against the `Limiter` trait and run against
+//! every engine. Spam signals are off: this suite holds the rules every engine shares.
+
+#![allow(dead_code)] // each test crate uses the suite through the macro
+
+use std::time::Duration;
+
+use invite_limiter::{
+    AccountStatus, DenyReason, InviteError, InviteRequest, InviteSetting, Limiter, ManualClock,
+    MemberId, Policy, SpamPolicy, Tier, Timestamp,
+};
+
+pub const T0: u64 = 1_700_000_000_000;
+pub const HOUR: u64 = 3_600_000;
+pub const DAY: u64 = 24 * HOUR;
+
+pub fn quiet() -> Policy {
+    Policy {
+        spam: SpamPolicy::disabled(),
+        ..Policy::default()
+    }
+}
+
+pub fn clock() -> ManualClock {
+    ManualClock::new(Timestamp::from_millis(T0))
+}
+
+fn at(ms: u64) -> Timestamp {
+    Timestamp::from_millis(ms)
+}
+
+fn req(s: u64, r: u64) -> InviteRequest {
+    InviteRequest::new(MemberId(s), MemberId(r))
+}
+
+/// Sends from `s` to `n` fresh recipients starting at `first`; all must pass.
+async fn fill<L: Limiter>(l: &L, s: u64, first: u64, n: u64) {
+    for r in first..first + n {
+        l.send(req(s, r)).await.expect("within the limits");
+    }
+}
+
+pub async fn daily_limit_is_exact<L: Limiter>(l: L, c: ManualClock) {
+    fill(&l, 1, 100, 30).await;
+    let d = l.send(req(1, 200)).await.unwrap_err();
+    assert_eq!(
+        *d.reason(),
+        DenyReason::DailyLimit {
+            used: 30,
+            limit: 30
+        }
+    );
+    assert_eq!(d.retry_at(), Some(at(T0 + DAY)));
+    c.set(at(T0 + DAY - 1));
+    assert!(l.send(req(1, 200)).await.is_err(), "one millisecond early");
+    c.set(at(T0 + DAY));
+    assert!(
+        l.send(req(1, 200)).await.is_ok(),
+        "free at t + 24 h exactly"
+    );
+}
+
+pub async fn the_later_of_daily_and_weekly_is_reported<L: Limiter>(l: L, c: ManualClock) {
+    // Policy: daily 5, weekly 6 (see `weekly_policy`).
+    fill(&l, 1, 100, 1).await;
+    c.set(at(T0 + DAY));
+    fill(&l, 1, 200, 5).await;
+    // Both full: the day frees at T0 + 2 d, the week only at T0 + 7 d.
+    let d = l.send(req(1, 300)).await.unwrap_err();
+    assert_eq!(*d.reason(), DenyReason::WeeklyLimit { used: 6, limit: 6 });
+    assert_eq!(d.retry_at(), Some(at(T0 + 7 * DAY)));
+    let dx = l.diagnose_request(&req(1, 300)).await;
+    let firsts: Vec<Option<Timestamp>> = dx.blockers().iter().map(|b| b.retry_at()).collect();
+    assert_eq!(firsts, vec![Some(at(T0 + 2 * DAY)), Some(at(T0 + 7 * DAY))]);
+}
+
+pub async fn weekly_limit_binds<L: Limiter>(l: L, c: ManualClock) {
+    // Policy: daily 5, weekly 6 (see `weekly_policy`).
+    fill(&l, 1, 100, 5).await;
+    c.set(at(T0 + DAY));
+    fill(&l, 1, 200, 1).await;
+    let d = l.send(req(1, 300)).await.unwrap_err();
+    assert_eq!(*d.reason(), DenyReason::WeeklyLimit { used: 6, limit: 6 });
+    assert_eq!(d.retry_at(), Some(at(T0 + 7 * DAY)));
+    c.set(at(T0 + 7 * DAY - 1));
+    assert!(l.send(req(1, 300)).await.is_err());
+    c.set(at(T0 + 7 * DAY));
+    assert!(l.send(req(1, 300)).await.is_ok());
+}
+
+pub fn weekly_policy() -> Policy {
+    Policy {
+        free: invite_limiter::TierLimits {
+            daily: 5,
+            weekly: 6,
+            ..invite_limiter::TierLimits::free()
+        },
+        ..quiet()
+    }
+}
+
+pub async fn pair_cap_and_expiry<L: Limiter>(l: L, c: ManualClock) {
+    let ttl = 180 * DAY;
+    let mut ids = Vec::new();
+    for i in 0..3 {
+        c.set(at(T0 + i * HOUR));
+        let sent = l.send(req(1, 2)).await.unwrap();
+        assert_eq!(sent.expires_at(), at(T0 + i * HOUR + ttl));
+        ids.push(sent.id());
+    }
+    assert_eq!(
+        l.pending_between(MemberId(1), MemberId(2)).await.unwrap(),
+        3
+    );
+    let d = l.send(req(1, 2)).await.unwrap_err();
+    assert_eq!(
+        *d.reason(),
+        DenyReason::PairPendingLimit {
+            pending: 3,
+            limit: 3
+        }
+    );
+    assert_eq!(d.retry_at(), Some(at(T0 + ttl)));
+    c.set(at(T0 + ttl - 1));
+    assert_eq!(
+        l.pending_between(MemberId(1), MemberId(2)).await.unwrap(),
+        3
+    );
+    c.set(at(T0 + ttl));
+    assert_eq!(
+        l.pending_between(MemberId(1), MemberId(2)).await.unwrap(),
+        2
+    );
+    assert!(matches!(
+        l.accept(ids[0]).await,
+        Err(InviteError::Expired { .. } | InviteError::Unknown(_))
+    ));
+    assert!(l.send(req(1, 2)).await.is_ok(), "the pair freed a slot");
+}
+
+pub async fn lifecycle_ends_and_connects<L: Limiter>(l: L, _c: ManualClock) {
+    let ab = l.send(req(1, 2)).await.unwrap().id();
+    let ba = l.send(req(2, 1)).await.unwrap().id();
+    let ab2 = l.send(req(1, 2)).await.unwrap().id();
+    assert_eq!(ab.sender(), MemberId(1));
+    assert_ne!(ab, ab2);
+    l.accept(ab).await.unwrap();
+    assert!(l.are_connected(MemberId(1), MemberId(2)).await.unwrap());
+    assert!(l.are_connected(MemberId(2), MemberId(1)).await.unwrap());
+    assert_eq!(
+        l.pending_between(MemberId(1), MemberId(2)).await.unwrap(),
+        0
+    );
+    assert_eq!(
+        l.pending_between(MemberId(2), MemberId(1)).await.unwrap(),
+        0
+    );
+    assert_eq!(l.accept(ab).await, Err(InviteError::AlreadyEnded(ab)));
+    assert_eq!(l.decline(ab2).await, Err(InviteError::AlreadyEnded(ab2)));
+    assert_eq!(l.withdraw(ba).await, Err(InviteError::AlreadyEnded(ba)));
+    let d = l.send(req(1, 2)).await.unwrap_err();
+    assert_eq!(*d.reason(), DenyReason::AlreadyConnected);
+    assert_eq!(d.retry_at(), None);
+
+    let x = l.send(req(3, 4)).await.unwrap().id();
+    l.decline(x).await.unwrap();
+    assert_eq!(l.decline(x).await, Err(InviteError::AlreadyEnded(x)));
+    let y = l.send(req(3, 5)).await.unwrap().id();
+    l.report_unknown(y).await.unwrap();
+    assert_eq!(l.accept(y).await, Err(InviteError::AlreadyEnded(y)));
+    let never: invite_limiter::InviteId = "inv-3-7777777".parse().unwrap();
+    assert_eq!(l.accept(never).await, Err(InviteError::Unknown(never)));
+    l.disconnect(MemberId(1), MemberId(2)).await.unwrap();
+    assert!(!l.are_connected(MemberId(2), MemberId(1)).await.unwrap());
+}
+
+pub async fn withdrawal_starts_the_cooldown<L: Limiter>(l: L, c: ManualClock) {
+    let id = l.send(req(1, 2)).await.unwrap().id();
+    c.set(at(T0 + HOUR));
+    l.withdraw(id).await.unwrap();
+    let until = at(T0 + HOUR + 21 * DAY);
+    let d = l.send(req(1, 2)).await.unwrap_err();
+    assert_eq!(*d.reason(), DenyReason::ReinviteCooldown { until });
+    assert_eq!(d.retry_at(), Some(until));
+    c.set(until);
+    assert!(l.send(req(1, 2)).await.is_ok());
+}
+
+pub async fn idempotency_keys<L: Limiter>(l: L, _c: ManualClock) {
+    let first = l.send(req(1, 2).idempotency_key(77)).await.unwrap();
+    let again = l.send(req(1, 2).idempotency_key(77)).await.unwrap();
+    assert_eq!(first, again);
+    let cap = l.capacity(MemberId(1)).await.unwrap();
+    assert_eq!(cap.daily.used, 1, "a repeat consumes nothing");
+    let d = l.send(req(1, 3).idempotency_key(77)).await.unwrap_err();
+    assert_eq!(
+        *d.reason(),
+        DenyReason::IdempotencyConflict {
+            key: 77,
+            first_recipient: MemberId(2)
+        }
+    );
+    assert_eq!(d.retry_at(), None);
+}
+
+pub async fn statuses_of_both_sides<L: Limiter>(l: L, c: ManualClock) {
+    l.set_status(MemberId(1), AccountStatus::Banned)
+        .await
+        .unwrap();
+    let d = l.send(req(1, 2)).await.unwrap_err();
+    assert_eq!(*d.reason(), DenyReason::SenderBanned);
+    assert_eq!(d.retry_at(), None);
+
+    let until = at(T0 + HOUR);
+    l.set_status(
+        MemberId(3),
+        AccountStatus::Restricted { until: Some(until) },
+    )
+    .await
+    .unwrap();
+    let d = l.send(req(3, 2)).await.unwrap_err();
+    assert_eq!(
+        *d.reason(),
+        DenyReason::SenderRestricted { until: Some(until) }
+    );
+    assert_eq!(d.retry_at(), Some(until));
+    c.set(until);
+    assert!(l.send(req(3, 2)).await.is_ok(), "lifts at its until");
+
+    l.set_status(MemberId(9), AccountStatus::Banned)
+        .await
+        .unwrap();
+    let d = l.send(req(4, 9)).await.unwrap_err();
+    assert_eq!(*d.reason(), DenyReason::RecipientUnavailable);
+    l.set_status(MemberId(9), AccountStatus::Active)
+        .await
+        .unwrap();
+    assert!(l.send(req(4, 9)).await.is_ok());
+
+    let d = l.send(req(5, 5)).await.unwrap_err();
+    assert_eq!(*d.reason(), DenyReason::SelfInvite);
+}
+
+pub async fn invite_settings<L: Limiter>(l: L, _c: ManualClock) {
+    let not_accepting = |setting| DenyReason::RecipientNotAccepting { setting };
+    l.set_invite_setting(MemberId(10), InviteSetting::Nobody)
+        .await
+        .unwrap();
+    let d = l.send(req(1, 10)).await.unwrap_err();
+    assert_eq!(*d.reason(), not_accepting(InviteSetting::Nobody));
+    assert_eq!(d.retry_at(), None);
+
+    l.set_invite_setting(MemberId(11), InviteSetting::FollowingOnly)
+        .await
+        .unwrap();
+    assert!(l.send(req(1, 11)).await.is_err());
+    l.follow(MemberId(11), MemberId(1)).await.unwrap();
+    assert!(l.send(req(1, 11)).await.is_ok());
+    l.unfollow(MemberId(11), MemberId(1)).await.unwrap();
+    assert!(l.send(req(1, 11)).await.is_err());
+
+    l.set_invite_setting(MemberId(12), InviteSetting::NetworkOnly)
+        .await
+        .unwrap();
+    assert!(l.send(req(2, 12)).await.is_err());
+    l.connect(MemberId(2), MemberId(50)).await.unwrap();
+    l.connect(MemberId(50), MemberId(12)).await.unwrap();
+    assert!(l.send(req(2, 12)).await.is_ok(), "share member 50");
+
+    l.set_invite_setting(MemberId(13), InviteSetting::ContactsOnly)
+        .await
+        .unwrap();
+    l.register_email(MemberId(3), "Three@Example.com")
+        .await
+        .unwrap();
+    assert!(l.send(req(3, 13)).await.is_err());
+    l.import_contacts(MemberId(13), vec![" three@example.COM ".to_string()])
+        .await
+        .unwrap();
+    assert!(l.send(req(3, 13)).await.is_ok());
+
+    l.set_invite_setting(MemberId(14), InviteSetting::EmailOrContacts)
+        .await
+        .unwrap();
+    l.register_email(MemberId(14), "fourteen@example.com")
+        .await
+        .unwrap();
+    assert!(l.send(req(4, 14)).await.is_err());
+    assert!(l
+        .send(req(4, 14).recipient_email("FOURTEEN@example.com"))
+        .await
+        .is_ok());
+    assert!(l
+        .send(req(4, 14).recipient_email("other@example.com"))
+        .await
+        .is_err());
+
+    let taken = l.register_email(MemberId(5), "three@example.com").await;
+    assert!(matches!(
+        taken,
+        Err(invite_limiter::EmailError::Taken { .. })
+    ));
+    let invalid = l
+        .import_contacts(MemberId(13), vec!["not-an-email".to_string()])
+        .await;
+    assert!(matches!(
+        invalid,
+        Err(invite_limiter::EmailError::Invalid(_))
+    ));
+    assert!(
+        l.send(req(3, 13)).await.is_ok(),
+        "nothing partially applied"
+    );
+}
+
+pub async fn tiers_and_notes<L: Limiter>(l: L, c: ManualClock) {
+    for r in 0..5 {
+        l.send(req(1, 100 + r).note(format!("hello {r}")))
+            .await
+            .unwrap();
+    }
+    let d = l.send(req(1, 200).note("one more")).await.unwrap_err();
+    assert_eq!(*d.reason(), DenyReason::NoteQuota { used: 5, limit: 5 });
+    assert_eq!(d.retry_at(), Some(at(T0 + 30 * DAY)));
+    assert!(
+        l.send(req(1, 200).note("   ")).await.is_ok(),
+        "blank is no note"
+    );
+    let long = "x".repeat(201);
+    let d = l.send(req(1, 201).note(long.clone())).await.unwrap_err();
+    assert_eq!(
+        *d.reason(),
+        DenyReason::NoteQuota { used: 5, limit: 5 },
+        "the quota comes first"
+    );
+    assert_eq!(d.retry_at(), None, "a too-long note needs an edit");
+
+    fill(&l, 1, 300, 24).await;
+    assert!(l.send(req(1, 400)).await.is_err(), "30 used");
+    l.set_tier(MemberId(1), Tier::Premium).await.unwrap();
+    assert!(
+        l.send(req(1, 400).note(long)).await.is_ok(),
+        "premium: 300 chars, no quota"
+    );
+    let cap = l.capacity(MemberId(1)).await.unwrap();
+    assert_eq!(cap.tier, Tier::Premium);
+    assert_eq!(cap.daily.used, 31);
+    assert_eq!(cap.daily.limit, 100);
+    assert_eq!(cap.daily.next_slot_at, Some(at(T0 + DAY)));
+    assert_eq!(cap.daily.available_at, None);
+    assert_eq!(cap.notes.used, 6);
+    assert_eq!(cap.pending_sent, 31);
+    c.advance(Duration::from_millis(DAY));
+    let cap = l.capacity(MemberId(1)).await.unwrap();
+    assert_eq!(cap.daily.used, 0);
+    assert_eq!(cap.weekly.used, 31);
+}
+
+pub async fn diagnosis_lists_every_blocker_and_changes_nothing<L: Limiter>(l: L, _c: ManualClock) {
+    fill(&l, 1, 100, 30).await;
+    l.set_invite_setting(MemberId(7), InviteSetting::Nobody)
+        .await
+        .unwrap();
+    let dx = l.diagnose_request(&req(1, 7)).await;
+    let reasons: Vec<DenyReason> = dx.blockers().iter().map(|b| *b.reason()).collect();
+    assert_eq!(
+        reasons,
+        vec![
+            DenyReason::RecipientNotAccepting {
+                setting: InviteSetting::Nobody
+            },
+            DenyReason::DailyLimit {
+                used: 30,
+                limit: 30
+            },
+        ]
+    );
+    assert_eq!(dx.blockers()[1].retry_at(), Some(at(T0 + DAY)));
+    assert!(!dx.is_clear());
+    let clear = l.diagnose_request(&req(2, 7 + 1)).await;
+    assert!(clear.is_clear());
+    let cap = l.capacity(MemberId(2)).await.unwrap();
+    assert_eq!(cap.daily.used, 0, "a diagnosis is not an attempt");
+    let cap = l.capacity(MemberId(1)).await.unwrap();
+    assert_eq!(cap.daily.used, 30);
+    assert_eq!(cap.daily.available_at, Some(at(T0 + DAY)));
+}
+
+pub async fn a_clock_stepping_back_frees_nothing<L: Limiter>(l: L, c: ManualClock) {
+    fill(&l, 1, 100, 30).await;
+    c.set(at(T0 + DAY));
+    assert!(l.send(req(1, 200)).await.is_ok());
+    c.set(at(T0 + HOUR));
+    // Acting at T0 + DAY still: the 30 from T0 are out, one is in.
+    let cap = l.capacity(MemberId(1)).await.unwrap();
+    assert_eq!(cap.daily.used, 1);
+    fill(&l, 1, 300, 29).await;
+    let d = l.send(req(1, 400)).await.unwrap_err();
+    assert_eq!(d.retry_at(), Some(at(T0 + 2 * DAY)));
+}
+
+/// One `#[tokio::test]` per rule, each on a fresh limiter made by `$make(policy,
+/// clock)` (an async expression).
+#[macro_export]
+macro_rules! contract_tests {
+    ($make:expr) => {
+        $crate::contract_tests!(@one $make, daily_limit_is_exact, contract::quiet());
+        $crate::contract_tests!(@one $make, the_later_of_daily_and_weekly_is_reported, contract::weekly_policy());
+        $crate::contract_tests!(@one $make, weekly_limit_binds, contract::weekly_policy());
+        $crate::contract_tests!(@one $make, pair_cap_and_expiry, contract::quiet());
+        $crate::contract_tests!(@one $make, lifecycle_ends_and_connects, contract::quiet());
+        $crate::contract_tests!(@one $make, withdrawal_starts_the_cooldown, contract::quiet());
+        $crate::contract_tests!(@one $make, idempotency_keys, contract::quiet());
+        $crate::contract_tests!(@one $make, statuses_of_both_sides, contract::quiet());
+        $crate::contract_tests!(@one $make, invite_settings, contract::quiet());
+        $crate::contract_tests!(@one $make, tiers_and_notes, contract::quiet());
+        $crate::contract_tests!(@one $make, diagnosis_lists_every_blocker_and_changes_nothing, contract::quiet());
+        $crate::contract_tests!(@one $make, a_clock_stepping_back_frees_nothing, contract::quiet());
+    };
+    (@one $make:expr, $name:ident, $policy:expr) => {
+        #[tokio::test]
+        async fn $name() {
+            let clock = contract::clock();
+            if let Some(limiter) = ($make)($policy, clock.clone(), stringify!($name)).await {
+                contract::$name(limiter, clock).await;
+            }
+        }
+    };
+}

@@ -1,0 +1,17 @@
+//! The shared behaviour suite against the in-memory engine.
+
+mod contract;
+
+use invite_limiter::{Engine, ManualClock, Policy};
+
+async fn make(policy: Policy, clock: ManualClock, _name: &str) -> Option<Engine> {
+    Some(
+        Engine::builder()
+            .policy(policy)
+            .clock(clock)
+            .build()
+            .expect("valid policy"),
+    )
+}
+
+contract_tests!(make);
