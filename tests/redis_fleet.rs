@@ -1,0 +1,198 @@
+//! Several gateways on one Redis: one truth. Two engine instances (two connections,
+//! as two gateway processes would have) share a key prefix; one sender spreads
+//! concurrent sends over both.
+#![cfg(feature = "redis")]
+
+mod redis_support;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use invite_limiter::redis::RedisEngine;
+use invite_limiter::{InviteRequest, ManualClock, MemberId, Policy, SpamPolicy, Tier, Timestamp};
+use redis_support::{address, unique_prefix, CLUSTER, STANDALONE};
+
+async fn gateways(
+    var: &str,
+    name: &str,
+    clock: &ManualClock,
+    near: Option<Duration>,
+) -> Option<[RedisEngine; 2]> {
+    let addr = address(var)?;
+    let prefix = unique_prefix(name);
+    let policy = Policy {
+        spam: SpamPolicy::disabled(),
+        ..Policy::default()
+    };
+    let mut out = Vec::new();
+    for i in 0..2 {
+        let mut b = RedisEngine::builder(invite_limiter::redis::RedisTarget::parse(&addr))
+            .prefix(prefix.clone())
+            .policy(policy.clone())
+            .clock(clock.clone())
+            .deadline(Duration::from_secs(2));
+        if let (0, Some(ttl)) = (i, near) {
+            b = b.near_cache(ttl);
+        }
+        out.push(b.connect().await.expect("connects"));
+    }
+    out.try_into().ok()
+}
+
+async fn exactly_the_limit_across_two_gateways(var: &str, name: &str) {
+    let clock = ManualClock::new(Timestamp::from_millis(1_700_000_000_000));
+    let Some(engines) = gateways(var, name, &clock, None).await else {
+        return;
+    };
+    let engines = Arc::new(engines);
+    let mut tasks = Vec::new();
+    for t in 0..16u64 {
+        let engines = Arc::clone(&engines);
+        tasks.push(tokio::spawn(async move {
+            let mut sent = 0u32;
+            for i in 0..10u64 {
+                let e = &engines[((t + i) % 2) as usize];
+                let r = 1_000 + t * 100 + i;
+                if e.send(InviteRequest::new(MemberId(7), MemberId(r)))
+                    .await
+                    .is_ok()
+                {
+                    sent += 1;
+                }
+            }
+            sent
+        }));
+    }
+    let mut total = 0;
+    for t in tasks {
+        total += t.await.unwrap();
+    }
+    assert_eq!(
+        total, 30,
+        "160 concurrent attempts over two gateways admit exactly 30"
+    );
+    for e in engines.iter() {
+        let cap = e.capacity(MemberId(7)).await.unwrap();
+        assert_eq!(cap.daily.used, 30);
+        assert_eq!(cap.pending_sent, 30);
+    }
+
+    // One pair, concurrent, both gateways: exactly the pair cap.
+    let mut pair = Vec::new();
+    for t in 0..8u64 {
+        let engines = Arc::clone(&engines);
+        pair.push(tokio::spawn(async move {
+            engines[(t % 2) as usize]
+                .send(InviteRequest::new(MemberId(8), MemberId(9)))
+                .await
+                .is_ok()
+        }));
+    }
+    let mut admitted = 0;
+    for t in pair {
+        admitted += u32::from(t.await.unwrap());
+    }
+    assert_eq!(admitted, 3);
+
+    // The same idempotency key through both gateways at once: one invitation.
+    let mut keyed = Vec::new();
+    for t in 0..8u64 {
+        let engines = Arc::clone(&engines);
+        keyed.push(tokio::spawn(async move {
+            engines[(t % 2) as usize]
+                .send(InviteRequest::new(MemberId(10), MemberId(11)).idempotency_key(5))
+                .await
+                .unwrap()
+                .id()
+        }));
+    }
+    let mut ids = Vec::new();
+    for t in keyed {
+        ids.push(t.await.unwrap());
+    }
+    ids.dedup();
+    assert_eq!(ids.len(), 1, "one id between the repeats");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn standalone_two_gateways_admit_exactly_the_limit() {
+    exactly_the_limit_across_two_gateways(STANDALONE, "fleet").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn cluster_two_gateways_admit_exactly_the_limit() {
+    exactly_the_limit_across_two_gateways(CLUSTER, "fleet").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tier_change_on_another_gateway_reaches_the_near_cache_within_its_ttl() {
+    let clock = ManualClock::new(Timestamp::from_millis(1_700_000_000_000));
+    let ttl = Duration::from_millis(300);
+    let Some([cached, other]) = gateways(STANDALONE, "near", &clock, Some(ttl)).await else {
+        return;
+    };
+    let s = MemberId(1);
+    for r in 0..30 {
+        cached
+            .send(InviteRequest::new(s, MemberId(100 + r)))
+            .await
+            .unwrap();
+    }
+    let d = cached
+        .send(InviteRequest::new(s, MemberId(200)))
+        .await
+        .unwrap_err();
+    assert!(matches!(
+        d.reason(),
+        invite_limiter::DenyReason::DailyLimit { .. }
+    ));
+    // The denial is now held locally; an upgrade through the other gateway...
+    other.set_tier(s, Tier::Premium).await.unwrap();
+    assert!(other
+        .send(InviteRequest::new(s, MemberId(201)))
+        .await
+        .is_ok());
+    // ...is not seen by the cached gateway until the entry's time to live passes:
+    let held = cached
+        .send(InviteRequest::new(s, MemberId(202)))
+        .await
+        .unwrap_err();
+    assert_eq!(held, d, "answered from the near-cache, no round trip");
+    tokio::time::sleep(ttl + Duration::from_millis(50)).await;
+    assert!(cached
+        .send(InviteRequest::new(s, MemberId(202)))
+        .await
+        .is_ok());
+    // A request with an idempotency key always goes to Redis.
+    let keyed = cached
+        .send(InviteRequest::new(s, MemberId(203)).idempotency_key(1))
+        .await;
+    assert!(keyed.is_ok());
+}
+
+#[tokio::test]
+async fn the_server_clock_decides_by_default() {
+    let Some(addr) = address(STANDALONE) else {
+        return;
+    };
+    let engine = RedisEngine::builder(invite_limiter::redis::RedisTarget::parse(&addr))
+        .prefix(unique_prefix("server-clock"))
+        .connect()
+        .await
+        .unwrap();
+    let before = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64;
+    let sent = engine
+        .send(InviteRequest::new(MemberId(1), MemberId(2)))
+        .await
+        .unwrap();
+    let ttl = 180 * 24 * 3_600_000;
+    let sent_at = sent.expires_at().as_millis() - ttl;
+    // Same machine here, so the server's clock is close to ours.
+    assert!(
+        sent_at + 5_000 >= before && sent_at <= before + 5_000,
+        "{sent_at} vs {before}"
+    );
+}
