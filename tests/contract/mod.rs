@@ -10,18 +10,18 @@ use invite_limiter::{
     MemberId, Policy, SpamPolicy, Tier, Timestamp,
 };
 
-pub const T0: u64 = 1_700_000_000_000;
-pub const HOUR: u64 = 3_600_000;
-pub const DAY: u64 = 24 * HOUR;
+pub(crate) const T0: u64 = 1_700_000_000_000;
+pub(crate) const HOUR: u64 = 3_600_000;
+pub(crate) const DAY: u64 = 24 * HOUR;
 
-pub fn quiet() -> Policy {
+pub(crate) fn quiet() -> Policy {
     Policy {
         spam: SpamPolicy::disabled(),
         ..Policy::default()
     }
 }
 
-pub fn clock() -> ManualClock {
+pub(crate) fn clock() -> ManualClock {
     ManualClock::new(Timestamp::from_millis(T0))
 }
 
@@ -40,7 +40,7 @@ async fn fill<L: Limiter>(l: &L, s: u64, first: u64, n: u64) {
     }
 }
 
-pub async fn daily_limit_is_exact<L: Limiter>(l: L, c: ManualClock) {
+pub(crate) async fn daily_limit_is_exact<L: Limiter>(l: L, c: ManualClock) {
     fill(&l, 1, 100, 30).await;
     let d = l.send(req(1, 200)).await.unwrap_err();
     assert_eq!(
@@ -60,7 +60,7 @@ pub async fn daily_limit_is_exact<L: Limiter>(l: L, c: ManualClock) {
     );
 }
 
-pub async fn the_later_of_daily_and_weekly_is_reported<L: Limiter>(l: L, c: ManualClock) {
+pub(crate) async fn the_later_of_daily_and_weekly_is_reported<L: Limiter>(l: L, c: ManualClock) {
     // Policy: daily 5, weekly 6 (see `weekly_policy`).
     fill(&l, 1, 100, 1).await;
     c.set(at(T0 + DAY));
@@ -74,7 +74,7 @@ pub async fn the_later_of_daily_and_weekly_is_reported<L: Limiter>(l: L, c: Manu
     assert_eq!(firsts, vec![Some(at(T0 + 2 * DAY)), Some(at(T0 + 7 * DAY))]);
 }
 
-pub async fn weekly_limit_binds<L: Limiter>(l: L, c: ManualClock) {
+pub(crate) async fn weekly_limit_binds<L: Limiter>(l: L, c: ManualClock) {
     // Policy: daily 5, weekly 6 (see `weekly_policy`).
     fill(&l, 1, 100, 5).await;
     c.set(at(T0 + DAY));
@@ -88,7 +88,7 @@ pub async fn weekly_limit_binds<L: Limiter>(l: L, c: ManualClock) {
     assert!(l.send(req(1, 300)).await.is_ok());
 }
 
-pub fn weekly_policy() -> Policy {
+pub(crate) fn weekly_policy() -> Policy {
     Policy {
         free: invite_limiter::TierLimits {
             daily: 5,
@@ -99,7 +99,7 @@ pub fn weekly_policy() -> Policy {
     }
 }
 
-pub async fn pair_cap_and_expiry<L: Limiter>(l: L, c: ManualClock) {
+pub(crate) async fn pair_cap_and_expiry<L: Limiter>(l: L, c: ManualClock) {
     let ttl = 180 * DAY;
     let mut ids = Vec::new();
     for i in 0..3 {
@@ -138,7 +138,7 @@ pub async fn pair_cap_and_expiry<L: Limiter>(l: L, c: ManualClock) {
     assert!(l.send(req(1, 2)).await.is_ok(), "the pair freed a slot");
 }
 
-pub async fn lifecycle_ends_and_connects<L: Limiter>(l: L, _c: ManualClock) {
+pub(crate) async fn lifecycle_ends_and_connects<L: Limiter>(l: L, _c: ManualClock) {
     let ab = l.send(req(1, 2)).await.unwrap().id();
     let ba = l.send(req(2, 1)).await.unwrap().id();
     let ab2 = l.send(req(1, 2)).await.unwrap().id();
@@ -174,7 +174,7 @@ pub async fn lifecycle_ends_and_connects<L: Limiter>(l: L, _c: ManualClock) {
     assert!(!l.are_connected(MemberId(2), MemberId(1)).await.unwrap());
 }
 
-pub async fn withdrawal_starts_the_cooldown<L: Limiter>(l: L, c: ManualClock) {
+pub(crate) async fn withdrawal_starts_the_cooldown<L: Limiter>(l: L, c: ManualClock) {
     let id = l.send(req(1, 2)).await.unwrap().id();
     c.set(at(T0 + HOUR));
     l.withdraw(id).await.unwrap();
@@ -186,7 +186,7 @@ pub async fn withdrawal_starts_the_cooldown<L: Limiter>(l: L, c: ManualClock) {
     assert!(l.send(req(1, 2)).await.is_ok());
 }
 
-pub async fn idempotency_keys<L: Limiter>(l: L, _c: ManualClock) {
+pub(crate) async fn idempotency_keys<L: Limiter>(l: L, _c: ManualClock) {
     let first = l.send(req(1, 2).idempotency_key(77)).await.unwrap();
     let again = l.send(req(1, 2).idempotency_key(77)).await.unwrap();
     assert_eq!(first, again);
@@ -203,7 +203,7 @@ pub async fn idempotency_keys<L: Limiter>(l: L, _c: ManualClock) {
     assert_eq!(d.retry_at(), None);
 }
 
-pub async fn statuses_of_both_sides<L: Limiter>(l: L, c: ManualClock) {
+pub(crate) async fn statuses_of_both_sides<L: Limiter>(l: L, c: ManualClock) {
     l.set_status(MemberId(1), AccountStatus::Banned)
         .await
         .unwrap();
@@ -241,7 +241,7 @@ pub async fn statuses_of_both_sides<L: Limiter>(l: L, c: ManualClock) {
     assert_eq!(*d.reason(), DenyReason::SelfInvite);
 }
 
-pub async fn invite_settings<L: Limiter>(l: L, _c: ManualClock) {
+pub(crate) async fn invite_settings<L: Limiter>(l: L, _c: ManualClock) {
     let not_accepting = |setting| DenyReason::RecipientNotAccepting { setting };
     l.set_invite_setting(MemberId(10), InviteSetting::Nobody)
         .await
@@ -313,7 +313,7 @@ pub async fn invite_settings<L: Limiter>(l: L, _c: ManualClock) {
     );
 }
 
-pub async fn tiers_and_notes<L: Limiter>(l: L, c: ManualClock) {
+pub(crate) async fn tiers_and_notes<L: Limiter>(l: L, c: ManualClock) {
     for r in 0..5 {
         l.send(req(1, 100 + r).note(format!("hello {r}")))
             .await
@@ -356,7 +356,10 @@ pub async fn tiers_and_notes<L: Limiter>(l: L, c: ManualClock) {
     assert_eq!(cap.weekly.used, 31);
 }
 
-pub async fn diagnosis_lists_every_blocker_and_changes_nothing<L: Limiter>(l: L, _c: ManualClock) {
+pub(crate) async fn diagnosis_lists_every_blocker_and_changes_nothing<L: Limiter>(
+    l: L,
+    _c: ManualClock,
+) {
     fill(&l, 1, 100, 30).await;
     l.set_invite_setting(MemberId(7), InviteSetting::Nobody)
         .await
@@ -386,7 +389,7 @@ pub async fn diagnosis_lists_every_blocker_and_changes_nothing<L: Limiter>(l: L,
     assert_eq!(cap.daily.available_at, Some(at(T0 + DAY)));
 }
 
-pub async fn a_clock_stepping_back_frees_nothing<L: Limiter>(l: L, c: ManualClock) {
+pub(crate) async fn a_clock_stepping_back_frees_nothing<L: Limiter>(l: L, c: ManualClock) {
     fill(&l, 1, 100, 30).await;
     c.set(at(T0 + DAY));
     assert!(l.send(req(1, 200)).await.is_ok());

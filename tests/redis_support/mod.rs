@@ -8,7 +8,7 @@ use invite_limiter::{ManualClock, Policy};
 /// The address in `var`, or `None` (with a note) when the suite runs without Redis.
 /// `INVITE_LIMITER_REQUIRE_REDIS=1` (set by `.ci/run`) turns a missing address into
 /// a failure, so the suite cannot pass without running.
-pub fn address(var: &str) -> Option<String> {
+pub(crate) fn address(var: &str) -> Option<String> {
     match std::env::var(var) {
         Ok(v) if !v.trim().is_empty() => Some(v),
         _ => {
@@ -22,11 +22,11 @@ pub fn address(var: &str) -> Option<String> {
     }
 }
 
-pub const STANDALONE: &str = "INVITE_LIMITER_REDIS_URL";
-pub const CLUSTER: &str = "INVITE_LIMITER_REDIS_CLUSTER";
+pub(crate) const STANDALONE: &str = "INVITE_LIMITER_REDIS_URL";
+pub(crate) const CLUSTER: &str = "INVITE_LIMITER_REDIS_CLUSTER";
 
 /// A key prefix no other test or run shares.
-pub fn unique_prefix(name: &str) -> String {
+pub(crate) fn unique_prefix(name: &str) -> String {
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_nanos())
@@ -34,12 +34,12 @@ pub fn unique_prefix(name: &str) -> String {
     format!("t{}:{name}:{nanos}", std::process::id())
 }
 
-pub fn builder(var: &str, name: &str) -> Option<RedisBuilder> {
+pub(crate) fn builder(var: &str, name: &str) -> Option<RedisBuilder> {
     let addr = address(var)?;
     Some(RedisEngine::builder(RedisTarget::parse(&addr)).prefix(unique_prefix(name)))
 }
 
-pub async fn engine(
+pub(crate) async fn engine(
     var: &str,
     policy: Policy,
     clock: ManualClock,
