@@ -2,18 +2,31 @@
 -- KEYS (all share the member's hash tag): 1 h (facts, counters), 2 s (sends),
 -- 3 n (notes), 4 p (invitations by send time), 5 i (invitation records),
 -- 6 q (pair state by recipient), 7 k (idempotency records), 8 kz (their times),
--- 9 c (connections).
+-- 9 c (connections), 10 a (attempts), 11 g (sends to strangers), 12 t (notes by
+-- fingerprint), 13 fb (recipients' feedback), 14 sk (spam strikes).
 -- ARGV: 1 mode, 2 now ('' = the server's clock), 3 day, 4 week, 5 note window,
 -- 6 pending ttl, 7 pair cap, 8 re-invite cooldown, 9 idempotency window,
 -- 10 idle ttl, 11..14 free daily/weekly/notes(-1 = none)/note chars,
--- 15..18 the same for premium, 19.. by mode.
+-- 15..18 the same for premium, 19 spam on, 20..33 spam rules (max and window of
+-- burst, strangers, template, reports; percent, minimum and window of ignored;
+-- cooldown, strike memory, restriction ladder), 34.. by mode. A rule of max -1 is off.
 -- Every span is half-open: an event at t counts at q when t <= q < t + span.
 local H, S, N, P, I, Q, K, KZ, C = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5],
   KEYS[6], KEYS[7], KEYS[8], KEYS[9]
+local A, G, T, FB, SK = KEYS[10], KEYS[11], KEYS[12], KEYS[13], KEYS[14]
 local mode = ARGV[1]
 local DAY, WEEK, NOTE = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
 local TTL, CAP, COOL = tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8])
 local IDEM, IDLE = tonumber(ARGV[9]), tonumber(ARGV[10])
+local SPAM = ARGV[19] == '1'
+local function rule_at(i) return { max = tonumber(ARGV[i]), per = tonumber(ARGV[i + 1]) } end
+local BURST, STRANGERS, TEMPLATE, REPORTS = rule_at(20), rule_at(22), rule_at(24), rule_at(26)
+local IGN = { pct = tonumber(ARGV[28]), min = tonumber(ARGV[29]), per = tonumber(ARGV[30]) }
+local COOLDOWN, STRIKES = tonumber(ARGV[31]), tonumber(ARGV[32])
+local LADDER = {}
+for d in string.gmatch(ARGV[33], '%d+') do LADDER[#LADDER + 1] = tonumber(d) end
+local FB_SPAN = math.max(REPORTS.max >= 0 and REPORTS.per or 0, IGN.pct >= 0 and IGN.per or 0)
+local X = 34
 
 local function fmt(x) return string.format('%.0f', x) end
 local function bad(what) error({ err = 'BADDATA ' .. what .. ' under ' .. H }) end
@@ -73,6 +86,19 @@ local function pair_drop(r, sq)
   pair_put(r, cool, keep)
 end
 
+-- Unique names for events that have no invitation of their own.
+local function event_id()
+  return fmt(redis.call('HINCRBY', H, 'ev', 1))
+end
+
+-- Recipients' answers, at the instant they happened ('a'ccepted, 'd'eclined,
+-- e'x'pired, 'r'eported), for the reports and ignored signals.
+local function feedback(at, kind, sq)
+  if SPAM and (IGN.pct >= 0 or (kind == 'r' and REPORTS.max >= 0)) then
+    redis.call('ZADD', FB, fmt(at), kind .. ':' .. sq)
+  end
+end
+
 -- Releases what time has ended: expired invitations, sends and notes out of every
 -- window, idempotency records past their window.
 local function settle()
@@ -85,6 +111,7 @@ local function settle()
       if st == 'p' then
         pair_drop(r, sq)
         redis.call('HINCRBY', H, 'pend', -1)
+        feedback(tonumber(string.match(v, '|(%d+)|')) + TTL, 'x', sq)
       end
       redis.call('HDEL', I, sq)
     end
@@ -101,7 +128,7 @@ local function settle()
 end
 
 local function touch()
-  for _, key in ipairs({ S, N, P, I, Q, K, KZ }) do
+  for _, key in ipairs({ S, N, P, I, Q, K, KZ, A, G, T, FB, SK }) do
     redis.call('PEXPIRE', key, IDLE)
   end
 end
@@ -131,6 +158,7 @@ local function profile()
   local pend = tonumber(f[4] or '0') or bad('pend')
   if st == 1 and untl >= 0 and untl <= now then st = 0 end
   local base = 11 + tier * 4
+  if base > 15 then bad('tier') end
   local lim = { daily = tonumber(ARGV[base]), weekly = tonumber(ARGV[base + 1]),
     notes = tonumber(ARGV[base + 2]), chars = tonumber(ARGV[base + 3]) }
   return tier, st, untl, pend, lim
@@ -144,9 +172,59 @@ local function next_seq()
   return fmt(seq)
 end
 
+-- Events of `key` in the window `per` now.
+local function recent(key, per)
+  return redis.call('ZCOUNT', key, '(' .. fmt(now - per), '+inf')
+end
+
+local function prune_spam()
+  for _, e in ipairs({ { A, BURST.max >= 0 and BURST.per }, { G, STRANGERS.max >= 0 and STRANGERS.per },
+    { T, TEMPLATE.max >= 0 and TEMPLATE.per }, { FB, FB_SPAN }, { SK, STRIKES } }) do
+    if e[2] then redis.call('ZREMRANGEBYSCORE', e[1], '-inf', fmt(now - e[2])) end
+  end
+end
+
+-- The spam signals of this attempt, as bits: burst 1, strangers 2, template 4,
+-- keyword 8, reports 16, ignored 32.
+local function signals(stranger, keyword, fp)
+  local sig = 0
+  if BURST.max >= 0 and recent(A, BURST.per) + 1 > BURST.max then sig = sig + 1 end
+  if stranger and STRANGERS.max >= 0 and recent(G, STRANGERS.per) + 1 > STRANGERS.max then
+    sig = sig + 2
+  end
+  if fp ~= '' and TEMPLATE.max >= 0 then
+    local same, mark = 0, fp .. ':'
+    for _, m in ipairs(redis.call('ZRANGEBYSCORE', T, '(' .. fmt(now - TEMPLATE.per), '+inf')) do
+      if string.sub(m, 1, #mark) == mark then same = same + 1 end
+    end
+    if same + 1 > TEMPLATE.max then sig = sig + 4 end
+  end
+  if keyword then sig = sig + 8 end
+  if REPORTS.max >= 0 or IGN.pct >= 0 then
+    local span = math.max(REPORTS.max >= 0 and REPORTS.per or 0, IGN.pct >= 0 and IGN.per or 0)
+    local reports, resolved, badly = 0, 0, 0
+    local answers = redis.call('ZRANGEBYSCORE', FB, '(' .. fmt(now - span), '+inf', 'WITHSCORES')
+    for j = 1, #answers, 2 do
+      local kind, at = string.sub(answers[j], 1, 1), num(answers[j + 1], 'feedback')
+      if REPORTS.max >= 0 and kind == 'r' and at + REPORTS.per > now then reports = reports + 1 end
+      if IGN.pct >= 0 and at + IGN.per > now then
+        resolved = resolved + 1
+        if kind ~= 'a' then badly = badly + 1 end
+      end
+    end
+    if REPORTS.max >= 0 and reports > REPORTS.max then sig = sig + 16 end
+    if IGN.pct >= 0 and resolved >= math.max(IGN.min, 1) and badly * 100 >= IGN.pct * resolved then
+      sig = sig + 32
+    end
+  end
+  return sig
+end
+
 if mode == 'send' or mode == 'diag' then
-  local r, key = ARGV[19], ARGV[20]
-  local has_note, chars, outside = ARGV[21] == '1', tonumber(ARGV[22]), ARGV[23] == '1'
+  local r, key = ARGV[X], ARGV[X + 1]
+  local has_note, chars, outside = ARGV[X + 2] == '1', tonumber(ARGV[X + 3]), ARGV[X + 4] == '1'
+  local stranger, keyword, fp = ARGV[X + 5] == '1', ARGV[X + 6] == '1', ARGV[X + 7]
+  local counted = mode == 'send'
   settle()
   local out = { 'rules', fmt(now) }
   local function deny(code, at, a, b)
@@ -161,13 +239,41 @@ if mode == 'send' or mode == 'diag' then
       local first, sq, t = string.match(v, '^(%d+)|(%d+)|(%d+)$')
       if first == nil then bad('idempotency record') end
       if first == r then
-        if mode == 'send' then return { 'repeat', sq, t } end
+        if counted then return { 'repeat', sq, t } end
       else
         deny('conflict', -1, first, '0')
       end
     end
   end
   local tier, st, untl, pend, lim = profile()
+  -- Spam: a cooldown in force answers alone; otherwise the signals, escalating
+  -- along the ladder when earlier trips are remembered.
+  local verdict
+  if SPAM then
+    if counted then prune_spam() end
+    local cd = redis.call('HMGET', H, 'cdu', 'cds')
+    local cooling = tonumber(cd[1] or '0') > now
+    if cooling then
+      verdict = { sig = num(cd[2], 'cooldown'), untl = num(cd[1], 'cooldown') }
+    else
+      local sig = signals(stranger, keyword, fp)
+      if sig ~= 0 then
+        local strikes = recent(SK, STRIKES)
+        local restrict
+        if strikes >= 1 and #LADDER > 0 then
+          restrict = now + LADDER[math.min(strikes, #LADDER)]
+        end
+        verdict = { sig = sig, untl = restrict or (now + COOLDOWN), restrict = restrict }
+      end
+    end
+    if counted then
+      if BURST.max >= 0 then redis.call('ZADD', A, fmt(now), event_id()) end
+      if verdict and not cooling then
+        redis.call('ZADD', SK, fmt(now), event_id())
+        redis.call('HSET', H, 'cdu', fmt(now + COOLDOWN), 'cds', fmt(verdict.sig))
+      end
+    end
+  end
   if st == 2 then deny('banned', -1, '0', '0') end
   if st == 1 then deny('restricted', untl, '0', '0') end
   if redis.call('SISMEMBER', C, r) == 1 then deny('connected', -1, '0', '0') end
@@ -191,7 +297,18 @@ if mode == 'send' or mode == 'diag' then
     end
     if chars > lim.chars then deny('long', -1, fmt(chars), fmt(lim.chars)) end
   end
-  if mode == 'diag' or #out > 2 or outside then return out end
+  if verdict then
+    deny('spam', verdict.untl, fmt(verdict.sig), '0')
+    -- A repeated trip restricts the account, unless something harsher holds.
+    local raw = redis.call('HMGET', H, 'st', 'until')
+    local rst, runtl = tonumber(raw[1] or '0'), tonumber(raw[2] or '-1')
+    local harsher = rst == 2 or (rst == 1 and (runtl < 0 or runtl >= (verdict.restrict or 0)))
+    if counted and verdict.restrict and not harsher then
+      redis.call('HSET', H, 'st', '1', 'until', fmt(verdict.restrict), 'why', fmt(verdict.sig))
+    end
+  end
+  if counted then touch() end
+  if not counted or #out > 2 or outside then return out end
   local sq = next_seq()
   redis.call('ZADD', S, fmt(now), sq)
   if has_note then redis.call('ZADD', N, fmt(now), sq) end
@@ -203,6 +320,10 @@ if mode == 'send' or mode == 'diag' then
   if key ~= '' then
     redis.call('HSET', K, key, r .. '|' .. sq .. '|' .. fmt(now))
     redis.call('ZADD', KZ, fmt(now), key)
+  end
+  if SPAM then
+    if stranger and STRANGERS.max >= 0 then redis.call('ZADD', G, fmt(now), sq) end
+    if fp ~= '' and TEMPLATE.max >= 0 then redis.call('ZADD', T, fmt(now), fp .. ':' .. sq) end
   end
   touch()
   return { 'sent', sq, fmt(now) }
@@ -223,7 +344,7 @@ local function end_pair(r)
 end
 
 if mode == 'end' then
-  local op, sq = ARGV[19], ARGV[20]
+  local op, sq = ARGV[X], ARGV[X + 1]
   local v = redis.call('HGET', I, sq)
   if not v then return { 'unknown' } end
   local r, t, st = parse_inv(v)
@@ -241,20 +362,21 @@ if mode == 'end' then
     redis.call('SADD', C, r)
     end_pair(r)
   end
+  if op ~= 'w' then feedback(now, op, sq) end
   touch()
   return { 'ok', r, fmt(now) }
 end
 
 if mode == 'mirror' then
   settle()
-  redis.call('SADD', C, ARGV[19])
-  end_pair(ARGV[19])
+  redis.call('SADD', C, ARGV[X])
+  end_pair(ARGV[X])
   return { 'ok' }
 end
 
 if mode == 'pair' then
   settle()
-  local _, list = pair_get(ARGV[19])
+  local _, list = pair_get(ARGV[X])
   return { 'pair', fmt(#list) }
 end
 

@@ -20,8 +20,11 @@ impl MemberKeys {
     }
 
     /// The keys the engine script takes, in its order.
-    pub(crate) fn script_keys(&self) -> [String; 9] {
-        ["h", "s", "n", "p", "i", "q", "k", "kz", "c"].map(|n| self.key(n))
+    pub(crate) fn script_keys(&self) -> [String; 14] {
+        [
+            "h", "s", "n", "p", "i", "q", "k", "kz", "c", "a", "g", "t", "fb", "sk",
+        ]
+        .map(|n| self.key(n))
     }
 }
 

@@ -69,8 +69,10 @@ use crate::ids::{InviteId, MemberId};
 use crate::outage::Outage;
 use crate::outcome::{Denied, DenyReason, InviteError, Sent};
 use crate::policy::{ConfigError, Policy, IDEMPOTENCY_WINDOW, NOTE_WINDOW};
+use crate::policy::{RateRule, SpamPolicy};
 use crate::report::{Blocker, Capacity, Diagnosis};
 use crate::request::InviteRequest;
+use crate::spam::{note_fingerprint, Keywords};
 use crate::time::{millis, Clock, SystemClock, Timestamp};
 use conn::{guarded, Breaker, Conn, Failure};
 use keys::{email_owner, MemberKeys};
@@ -171,8 +173,7 @@ impl std::fmt::Debug for RedisBuilder {
 }
 
 impl RedisBuilder {
-    /// The policy; defaults to [`Policy::default`] with spam signals off (this engine
-    /// does not evaluate them yet).
+    /// The policy; defaults to [`Policy::default`].
     pub fn policy(mut self, policy: Policy) -> Self {
         self.policy = policy;
         self
@@ -228,15 +229,7 @@ impl RedisBuilder {
     }
 
     fn check(&self) -> Result<(), RedisSetupError> {
-        self.policy.validate().map_err(RedisSetupError::Config)?;
-        if self.policy.spam.is_enabled() {
-            return Err(RedisSetupError::Config(ConfigError::new(
-                "",
-                "spam",
-                "is not evaluated by the Redis engine; use SpamPolicy::disabled()",
-            )));
-        }
-        Ok(())
+        self.policy.validate().map_err(RedisSetupError::Config)
     }
 
     /// Connects and returns the engine. Must run inside a tokio runtime with its time
@@ -287,6 +280,10 @@ impl RedisBuilder {
             NOTE_WINDOW,
             p.reinvite_cooldown,
             IDEMPOTENCY_WINDOW,
+            p.spam.strike_memory,
+            p.spam.cooldown,
+            p.spam.reports.map_or(Duration::ZERO, |r| r.per),
+            p.spam.ignored.map_or(Duration::ZERO, |r| r.per),
         ]
         .into_iter()
         .max()
@@ -311,6 +308,8 @@ impl RedisBuilder {
         ];
         common.extend(limits(&p.free));
         common.extend(limits(&p.premium));
+        common.extend(spam_args(&p.spam));
+        let keywords = Keywords::new(&p.spam.keywords);
         Ok(RedisEngine {
             inner: Arc::new(Inner {
                 conn,
@@ -325,6 +324,7 @@ impl RedisBuilder {
                 failure: self.failure,
                 near: self.near_cache.map(DeniedSenders::new),
                 facts: FactsCache::new(self.facts_ttl),
+                keywords,
                 script: Script::new(ENGINE_SCRIPT),
                 replace_set: Script::new(REPLACE_SET),
                 unrecorded: AtomicU64::new(0),
@@ -346,7 +346,7 @@ struct Inner {
     prefix: String,
     ttl: u64,
     policy: Policy,
-    /// Script arguments 3 to 18: spans and limits.
+    /// Script arguments 3 to 33: spans, limits and spam rules.
     common: Vec<String>,
     clock: Option<Arc<dyn Clock>>,
     latest: AtomicU64,
@@ -355,6 +355,7 @@ struct Inner {
     failure: FailureMode,
     near: Option<DeniedSenders>,
     facts: FactsCache,
+    keywords: Keywords,
     script: Script,
     replace_set: Script,
     unrecorded: AtomicU64,
@@ -407,6 +408,35 @@ fn sender_wide(reason: &DenyReason) -> bool {
             | DenyReason::DailyLimit { .. }
             | DenyReason::WeeklyLimit { .. }
     )
+}
+
+/// The spam rules as script arguments 19 to 33 (see `engine.lua`).
+fn spam_args(p: &SpamPolicy) -> Vec<String> {
+    let rule = |r: Option<RateRule>| match r {
+        Some(r) => [r.max.to_string(), millis(r.per).to_string()],
+        None => ["-1".to_string(), "0".to_string()],
+    };
+    let mut out = vec![if p.is_enabled() { "1" } else { "0" }.to_string()];
+    for r in [p.burst, p.strangers, p.template, p.reports] {
+        out.extend(rule(r));
+    }
+    match p.ignored {
+        Some(i) => out.extend([
+            i.max_percent.to_string(),
+            i.min_resolved.to_string(),
+            millis(i.per).to_string(),
+        ]),
+        None => out.extend(["-1".to_string(), "0".to_string(), "0".to_string()]),
+    }
+    out.push(millis(p.cooldown).to_string());
+    out.push(millis(p.strike_memory).to_string());
+    let ladder: Vec<String> = p
+        .restriction_ladder
+        .iter()
+        .map(|d| millis(*d).to_string())
+        .collect();
+    out.push(ladder.join(","));
+    out
 }
 
 fn fold(rules: &[Rule]) -> Option<Denied> {
@@ -602,21 +632,42 @@ impl RedisEngine {
         self.any_member(self.keys(owner).key("e"), &emails).await
     }
 
-    /// Whether `email` is registered to `m`.
-    async fn email_is(&self, email: Option<&str>, m: u64) -> Result<bool, Failure> {
-        let Some(Ok(email)) = email.map(normalize) else {
-            return Ok(false);
+    /// The request's email: whether it counts as given (valid, and not another
+    /// member's), and whether it is registered to the recipient.
+    async fn email_match(&self, req: &InviteRequest) -> Result<(bool, bool), Failure> {
+        let Some(Ok(email)) = req.email().map(normalize) else {
+            return Ok((false, false));
         };
         let mut cmd = redis::cmd("GET");
         cmd.arg(email_owner(&self.inner.prefix, &email));
         let owner: Option<String> = self.cmd(cmd).await?;
-        Ok(owner.as_deref() == Some(m.to_string().as_str()))
+        let theirs = owner.as_deref() == Some(req.recipient().0.to_string().as_str());
+        Ok((owner.is_none() || theirs, theirs))
     }
 
-    /// The rules about the recipient: banned, and whether their setting admits.
-    async fn recipient_rules(&self, req: &InviteRequest) -> Result<Vec<Rule>, Failure> {
+    /// No shared connection, neither in the other's contacts, no email given.
+    async fn is_stranger(&self, s: u64, r: u64, email_given: bool) -> Result<bool, Failure> {
+        if email_given {
+            return Ok(false);
+        }
+        let (a, b, c) = tokio::join!(
+            self.in_contacts(s, r),
+            self.in_contacts(r, s),
+            self.share_connection(s, r)
+        );
+        Ok(!(a? || b? || c?))
+    }
+
+    /// The rules about the recipient (banned, and whether their setting admits), and
+    /// whether the sender is a stranger to them (read only when that signal is on).
+    async fn recipient_rules(&self, req: &InviteRequest) -> Result<(Vec<Rule>, bool), Failure> {
         let (s, r) = (req.sender().0, req.recipient().0);
         let facts = self.facts(r).await?;
+        let (email_given, email_theirs) = if req.email().is_some() {
+            self.email_match(req).await?
+        } else {
+            (false, false)
+        };
         let mut rules = Vec::new();
         if facts.banned {
             rules.push(Rule::new(DenyReason::RecipientUnavailable, None));
@@ -629,9 +680,7 @@ impl RedisEngine {
             }
             InviteSetting::NetworkOnly => self.share_connection(s, r).await?,
             InviteSetting::ContactsOnly => self.in_contacts(s, r).await?,
-            InviteSetting::EmailOrContacts => {
-                self.email_is(req.email(), r).await? || self.in_contacts(s, r).await?
-            }
+            InviteSetting::EmailOrContacts => email_theirs || self.in_contacts(s, r).await?,
         };
         if !admits {
             let setting = facts.setting;
@@ -640,24 +689,35 @@ impl RedisEngine {
                 None,
             ));
         }
-        Ok(rules)
+        let stranger = self.inner.policy.spam.strangers.is_some()
+            && self.is_stranger(s, r, email_given).await?;
+        Ok((rules, stranger))
     }
 
     /// Judges `req` with every rule; `commit` records it when nothing denies.
     async fn judge(&self, req: &InviteRequest, commit: bool) -> Result<ScriptReply, Failure> {
         let (s, r) = (req.sender().0, req.recipient().0);
-        let mut outside = self.recipient_rules(req).await?;
+        let (mut outside, stranger) = self.recipient_rules(req).await?;
         if s == r {
             outside.push(Rule::new(DenyReason::SelfInvite, None));
         }
         let note = req.trimmed_note();
         let chars = note.map_or(0, |n| n.chars().count());
+        let flag = |on: bool| if on { "1" } else { "0" }.to_string();
+        let spam = &self.inner.policy.spam;
+        let fingerprint = match (note, spam.template) {
+            (Some(n), Some(_)) => format!("{:x}", note_fingerprint(n)),
+            _ => String::new(),
+        };
         let args = [
             r.to_string(),
             req.key().map_or(String::new(), |k| k.to_string()),
-            if note.is_some() { "1" } else { "0" }.to_string(),
+            flag(note.is_some()),
             chars.to_string(),
-            if outside.is_empty() { "0" } else { "1" }.to_string(),
+            flag(!outside.is_empty()),
+            flag(stranger),
+            flag(note.is_some_and(|n| self.inner.keywords.matches(n))),
+            fingerprint,
         ];
         let mode = if commit { "send" } else { "diag" };
         let mut reply = self.script(s, mode, &args).await?;

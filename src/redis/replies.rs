@@ -8,6 +8,7 @@ use crate::outcome::DenyReason;
 use crate::policy::Policy;
 use crate::report::{window, Capacity, NoteCapacity};
 use crate::request::InviteRequest;
+use crate::spam_signals::SpamSignals;
 use crate::time::Timestamp;
 use crate::window::Usage;
 
@@ -92,6 +93,14 @@ fn rule(code: &str, at: i64, a: &String, b: &String) -> Result<Rule, Outage> {
             chars: n(a)?,
             limit: n(b)?,
         },
+        "spam" => {
+            let bits = int::<u8>(Some(a))?;
+            let signals = SpamSignals::from_bits(bits);
+            if signals.is_empty() || signals.bits() != bits {
+                return Err(Outage::BadData);
+            }
+            DenyReason::SpamSuspected { signals }
+        }
         _ => return Err(Outage::BadData),
     };
     // Each rule's instant must agree with its kind, or the reply is not ours.

@@ -419,6 +419,11 @@ macro_rules! contract_tests {
         $crate::contract_tests!(@one $make, tiers_and_notes, contract::quiet());
         $crate::contract_tests!(@one $make, diagnosis_lists_every_blocker_and_changes_nothing, contract::quiet());
         $crate::contract_tests!(@one $make, a_clock_stepping_back_frees_nothing, contract::quiet());
+        $crate::contract_tests!(@one $make, a_burst_trips_then_escalates, contract::burst_policy());
+        $crate::contract_tests!(@one $make, templates_and_keywords, contract::content_policy());
+        $crate::contract_tests!(@one $make, recipients_feedback, contract::feedback_policy());
+        $crate::contract_tests!(@one $make, strangers_are_counted, contract::strangers_policy());
+        $crate::contract_tests!(@one $make, an_honest_member_is_never_flagged, invite_limiter::Policy::default());
     };
     (@one $make:expr, $name:ident, $policy:expr) => {
         #[tokio::test]
@@ -429,4 +434,192 @@ macro_rules! contract_tests {
             }
         }
     };
+}
+
+/// Only the listed spam rules on, with the default cooldown and ladder.
+pub(crate) fn spam_only(f: impl FnOnce(&mut SpamPolicy)) -> Policy {
+    let mut spam = SpamPolicy::disabled();
+    f(&mut spam);
+    Policy {
+        spam,
+        ..Policy::default()
+    }
+}
+
+fn signals(d: &invite_limiter::Denied) -> Vec<invite_limiter::SpamSignal> {
+    match d.reason() {
+        DenyReason::SpamSuspected { signals } => signals.iter().collect(),
+        other => panic!("not a spam denial: {other:?}"),
+    }
+}
+
+pub(crate) fn burst_policy() -> Policy {
+    spam_only(|s| {
+        s.burst = Some(invite_limiter::RateRule {
+            max: 10,
+            per: Duration::from_secs(60),
+        })
+    })
+}
+
+pub(crate) async fn a_burst_trips_then_escalates<L: Limiter>(l: L, c: ManualClock) {
+    use invite_limiter::SpamSignal::Burst;
+    // Diagnoses are not attempts.
+    for _ in 0..20 {
+        assert!(l.diagnose_request(&req(1, 2)).await.is_clear());
+    }
+    fill(&l, 1, 100, 10).await;
+    let d = l.send(req(1, 200)).await.unwrap_err();
+    assert_eq!(signals(&d), vec![Burst]);
+    assert_eq!(
+        d.retry_at(),
+        Some(at(T0 + HOUR)),
+        "a first trip: the cooldown"
+    );
+    c.set(at(T0 + 2 * 60_000));
+    let d = l.send(req(1, 201)).await.unwrap_err();
+    assert_eq!(d.retry_at(), Some(at(T0 + HOUR)), "still cooling down");
+    c.set(at(T0 + HOUR));
+    fill(&l, 1, 300, 10).await;
+    // The eleventh attempt in the minute trips it again: restricted.
+    let d = l.send(req(1, 400)).await.unwrap_err();
+    assert_eq!(signals(&d), vec![Burst]);
+    let until = at(T0 + HOUR + DAY);
+    assert_eq!(d.retry_at(), Some(until), "a second trip: one day");
+    c.set(at(T0 + 2 * HOUR));
+    let d = l.send(req(1, 401)).await.unwrap_err();
+    assert_eq!(
+        *d.reason(),
+        DenyReason::SenderRestricted { until: Some(until) }
+    );
+    let cap = l.capacity(MemberId(1)).await.unwrap();
+    assert_eq!(cap.status, AccountStatus::Restricted { until: Some(until) });
+}
+
+pub(crate) fn content_policy() -> Policy {
+    spam_only(|s| {
+        s.template = Some(invite_limiter::RateRule {
+            max: 3,
+            per: Duration::from_millis(DAY),
+        });
+        s.keywords = vec!["click here".to_string()];
+    })
+}
+
+pub(crate) async fn templates_and_keywords<L: Limiter>(l: L, c: ManualClock) {
+    use invite_limiter::SpamSignal::{Keyword, Template};
+    l.set_tier(MemberId(1), Tier::Premium).await.unwrap();
+    for r in 0..3 {
+        l.send(req(1, 100 + r).note("Let's  connect!"))
+            .await
+            .unwrap();
+    }
+    // Case and whitespace are folded; a different note or none is fine.
+    assert!(l.send(req(1, 150).note("A different note")).await.is_ok());
+    assert!(l.send(req(1, 151)).await.is_ok());
+    let d = l
+        .send(req(1, 200).note("let's CONNECT!"))
+        .await
+        .unwrap_err();
+    assert_eq!(signals(&d), vec![Template]);
+    c.set(at(T0 + HOUR));
+    let d = l
+        .send(req(2, 3).note("Please CLICK HERE for a deal"))
+        .await
+        .unwrap_err();
+    assert_eq!(signals(&d), vec![Keyword]);
+    assert_eq!(d.retry_at(), Some(at(T0 + 2 * HOUR)));
+}
+
+pub(crate) fn feedback_policy() -> Policy {
+    spam_only(|s| {
+        s.reports = Some(invite_limiter::RateRule {
+            max: 1,
+            per: Duration::from_millis(30 * DAY),
+        });
+        s.ignored = Some(invite_limiter::IgnoredRule {
+            max_percent: 75,
+            min_resolved: 4,
+            per: Duration::from_millis(30 * DAY),
+        });
+    })
+}
+
+pub(crate) async fn recipients_feedback<L: Limiter>(l: L, c: ManualClock) {
+    use invite_limiter::SpamSignal::{Ignored, Reports};
+    // Two reports: more than one in 30 days.
+    let a = l.send(req(1, 2)).await.unwrap().id();
+    let b = l.send(req(1, 3)).await.unwrap().id();
+    let ok = l.send(req(1, 4)).await.unwrap().id();
+    l.accept(ok).await.unwrap();
+    l.report_unknown(a).await.unwrap();
+    assert!(l.send(req(1, 5)).await.is_ok(), "one report is allowed");
+    l.report_unknown(b).await.unwrap();
+    let d = l.send(req(1, 6)).await.unwrap_err();
+    assert_eq!(signals(&d), vec![Reports]);
+
+    // Invitations that expire unanswered count at their expiry instant, swept or not.
+    for r in 0..4 {
+        l.send(req(7, 100 + r)).await.unwrap();
+    }
+    c.set(at(T0 + 180 * DAY - 1));
+    assert!(l.send(req(7, 200)).await.is_ok(), "not expired yet");
+    c.set(at(T0 + 180 * DAY));
+    let d = l.send(req(7, 201)).await.unwrap_err();
+    assert_eq!(signals(&d), vec![Ignored]);
+}
+
+pub(crate) fn strangers_policy() -> Policy {
+    spam_only(|s| {
+        s.strangers = Some(invite_limiter::RateRule {
+            max: 2,
+            per: Duration::from_millis(HOUR),
+        })
+    })
+}
+
+pub(crate) async fn strangers_are_counted<L: Limiter>(l: L, _c: ManualClock) {
+    use invite_limiter::SpamSignal::Strangers;
+    // Sharing a connection, knowing an email, or being in contacts is no stranger.
+    l.connect(MemberId(1), MemberId(50)).await.unwrap();
+    l.connect(MemberId(50), MemberId(10)).await.unwrap();
+    l.register_email(MemberId(11), "eleven@example.com")
+        .await
+        .unwrap();
+    l.register_email(MemberId(1), "one@example.com")
+        .await
+        .unwrap();
+    l.import_contacts(MemberId(12), vec!["one@example.com".to_string()])
+        .await
+        .unwrap();
+    l.send(req(1, 10)).await.unwrap();
+    l.send(req(1, 11).recipient_email("eleven@example.com"))
+        .await
+        .unwrap();
+    l.send(req(1, 12)).await.unwrap();
+    l.send(req(1, 20)).await.unwrap();
+    l.send(req(1, 21)).await.unwrap();
+    let d = l.send(req(1, 22)).await.unwrap_err();
+    assert_eq!(signals(&d), vec![Strangers]);
+}
+
+pub(crate) async fn an_honest_member_is_never_flagged<L: Limiter>(l: L, c: ManualClock) {
+    // Default spam signals; 20 a day for a week, minutes apart, personal notes,
+    // recipients accepting most.
+    l.set_tier(MemberId(1), Tier::Premium).await.unwrap();
+    let mut r = 1_000;
+    for day in 0..7 {
+        for i in 0..20 {
+            c.set(at(T0 + day * DAY + i * 7 * 60_000));
+            let note = format!("Hi {r}, we met at the day-{day} meetup");
+            let sent = l
+                .send(req(1, r).note(note))
+                .await
+                .unwrap_or_else(|d| panic!("day {day}, send {i}: {d}"));
+            if i % 3 != 0 {
+                l.accept(sent.id()).await.unwrap();
+            }
+            r += 1;
+        }
+    }
 }
