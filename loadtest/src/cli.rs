@@ -25,10 +25,63 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Run a synthetic workload on the in-memory engine and print a report (the default).
-    Run(RunArgs),
+    /// Run a synthetic workload on the in-memory or the Redis engine and print a report (the default).
+    Run(Box<RunArgs>),
     /// Replay a JSON Lines trace of timestamped operations and write each decision as JSON Lines.
     Replay(ReplayArgs),
+}
+
+/// Which engine a run drives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Backend {
+    /// The in-memory `Engine`.
+    Memory,
+    /// The Redis engine on one server (one URL) or a cluster (several URLs).
+    Redis(String),
+}
+
+impl Backend {
+    /// The name reports give the backend.
+    pub fn describe(&self) -> String {
+        match self {
+            Backend::Memory => "memory".into(),
+            Backend::Redis(urls) if urls.contains(',') => format!("redis cluster {urls}"),
+            Backend::Redis(url) => format!("redis {url}"),
+        }
+    }
+
+    pub fn is_redis(&self) -> bool {
+        matches!(self, Backend::Redis(_))
+    }
+}
+
+fn parse_backend(text: &str) -> Result<Backend, String> {
+    let text = text.trim();
+    if text == "memory" {
+        return Ok(Backend::Memory);
+    }
+    redis_urls(text).map(Backend::Redis)
+}
+
+/// One Redis URL, or a comma-separated list of cluster node URLs, normalised.
+fn redis_urls(text: &str) -> Result<String, String> {
+    let urls: Vec<&str> = text
+        .split(',')
+        .map(str::trim)
+        .filter(|u| !u.is_empty())
+        .collect();
+    if urls.is_empty() {
+        return Err("expected `memory`, a redis:// URL or a comma-separated list of them".into());
+    }
+    for u in &urls {
+        if !(u.starts_with("redis://") || u.starts_with("rediss://")) {
+            return Err(format!(
+                "`{u}` is not a redis:// URL (expected `memory`, redis://host:port/ \
+                 or a comma-separated list of cluster node URLs)"
+            ));
+        }
+    }
+    Ok(urls.join(","))
 }
 
 /// Baselines that can run on the same operation stream.
@@ -49,16 +102,31 @@ pub enum OnError {
 
 #[derive(Debug, Clone, Args)]
 pub struct RunArgs {
-    /// Members in the population.
-    #[arg(long, default_value_t = 1_000_000, value_parser = clap::value_parser!(u64).range(2..))]
-    pub members: u64,
+    /// The engine: `memory`, or `redis://host:port/`, or a comma-separated list of
+    /// cluster node URLs (the Redis engine; see loadtest/README.md).
+    #[arg(long, default_value = "memory", value_parser = parse_backend)]
+    pub backend: Backend,
+    /// Redis only: engine instances, each with its own connection; workers are spread
+    /// across them.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=1024))]
+    pub connections: u64,
+    /// Redis only: prefix of every key of this run [default: `ilt-` and the start time in ms].
+    #[arg(long)]
+    pub redis_prefix: Option<String>,
+    /// Redis only: keep this run's keys instead of deleting them at the end.
+    #[arg(long)]
+    pub redis_keep: bool,
+    /// Members in the population [default: 1,000,000; 100,000 with a Redis backend].
+    #[arg(long, value_parser = clap::value_parser!(u64).range(2..))]
+    pub members: Option<u64>,
     /// Share of Premium members (0 to 1).
     #[arg(long, default_value_t = 0.1, value_parser = share)]
     pub premium_share: f64,
     /// Sender skew: exponent of the Zipf law senders are drawn from (0 = uniform).
     #[arg(long, default_value_t = 0.9, value_parser = non_negative)]
     pub zipf: f64,
-    /// Worker threads [default: all cores].
+    /// Workers: threads on the in-memory engine, tokio tasks on Redis
+    /// [default: all cores; 16 with a Redis backend].
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..=1024))]
     pub threads: Option<u64>,
     /// Run time in seconds (ignored when --ops is given).
@@ -96,9 +164,13 @@ pub struct RunArgs {
     /// Engine lock shards [default: the engine's default].
     #[arg(long)]
     pub shards: Option<usize>,
-    /// Turn every spam signal off (SpamPolicy::disabled()).
+    /// Turn every spam signal off (SpamPolicy::disabled()); always so with a Redis backend.
     #[arg(long)]
     pub no_spam: bool,
+    /// Ask for spam signals explicitly (the in-memory default; an error with a Redis
+    /// backend, which does not evaluate them).
+    #[arg(long, conflicts_with = "no_spam")]
+    pub spam: bool,
     /// Real milliseconds per point of the timeline (plot and JSON).
     #[arg(long, default_value_t = 250, value_parser = clap::value_parser!(u64).range(10..))]
     pub interval_ms: u64,
@@ -227,8 +299,24 @@ mod tests {
     fn no_arguments_is_a_default_run() {
         let cli = Cli::try_parse_from(["invite-loadtest"]).unwrap();
         assert!(cli.command.is_none());
-        assert_eq!(cli.run.members, 1_000_000);
+        assert_eq!(cli.run.members, None);
+        assert_eq!(cli.run.backend, Backend::Memory);
         let cli = Cli::try_parse_from(["invite-loadtest", "replay", "--input", "t.jsonl"]).unwrap();
         assert!(matches!(cli.command, Some(Command::Replay(_))));
+    }
+
+    #[test]
+    fn backends_parse() {
+        assert_eq!(parse_backend("memory").unwrap(), Backend::Memory);
+        assert_eq!(
+            parse_backend("redis://127.0.0.1:6390/").unwrap(),
+            Backend::Redis("redis://127.0.0.1:6390/".into())
+        );
+        let cluster = parse_backend(" redis://a:1/, redis://b:2/ ,").unwrap();
+        assert_eq!(cluster, Backend::Redis("redis://a:1/,redis://b:2/".into()));
+        assert!(cluster.describe().starts_with("redis cluster"));
+        assert!(parse_backend("127.0.0.1:6379").is_err());
+        assert!(parse_backend("").is_err());
+        assert!(Cli::try_parse_from(["invite-loadtest", "--spam", "--no-spam"]).is_err());
     }
 }

@@ -1,7 +1,8 @@
 //! `invite-loadtest`: load test and trace replay for the invite-limiter engine.
 //!
 //! `cargo run --release -p invite-loadtest` runs the default workload for about ten
-//! seconds; `--help` lists every flag. See loadtest/README.md.
+//! seconds on the in-memory engine (`--backend redis://…` runs it on the Redis engine);
+//! `--help` lists every flag. See loadtest/README.md.
 
 mod baseline;
 mod cli;
@@ -11,6 +12,8 @@ mod outcome;
 mod plot;
 mod populate;
 mod population;
+mod redis_run;
+mod redis_util;
 mod replay;
 mod report;
 mod stats;

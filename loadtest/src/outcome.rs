@@ -20,6 +20,8 @@ pub enum Outcome {
     NoteQuota,
     NoteTooLong,
     SpamSuspected,
+    /// The backend could not answer (Redis down, timed out, circuit open).
+    Unavailable,
     /// A reason added to the library after this tool was written.
     OtherDenial,
     /// A lifecycle call succeeded.
@@ -35,7 +37,7 @@ pub enum Outcome {
     Read,
 }
 
-pub const OUTCOMES: usize = 24;
+pub const OUTCOMES: usize = 25;
 
 pub const ALL_OUTCOMES: [Outcome; OUTCOMES] = [
     Outcome::Sent,
@@ -53,6 +55,7 @@ pub const ALL_OUTCOMES: [Outcome; OUTCOMES] = [
     Outcome::NoteQuota,
     Outcome::NoteTooLong,
     Outcome::SpamSuspected,
+    Outcome::Unavailable,
     Outcome::OtherDenial,
     Outcome::Ok,
     Outcome::AlreadyEnded,
@@ -86,6 +89,7 @@ impl Outcome {
             Outcome::NoteQuota => "NoteQuota",
             Outcome::NoteTooLong => "NoteTooLong",
             Outcome::SpamSuspected => "SpamSuspected",
+            Outcome::Unavailable => "Unavailable",
             Outcome::OtherDenial => "OtherDenial",
             Outcome::Ok => "Ok",
             Outcome::AlreadyEnded => "AlreadyEnded",
@@ -119,6 +123,7 @@ impl Outcome {
             DenyReason::NoteQuota { .. } => Outcome::NoteQuota,
             DenyReason::NoteTooLong { .. } => Outcome::NoteTooLong,
             DenyReason::SpamSuspected { .. } => Outcome::SpamSuspected,
+            DenyReason::Unavailable { .. } => Outcome::Unavailable,
             _ => Outcome::OtherDenial,
         }
     }
@@ -129,6 +134,7 @@ impl Outcome {
             InviteError::AlreadyEnded(_) => Outcome::AlreadyEnded,
             InviteError::Expired { .. } => Outcome::Expired,
             InviteError::ReminderNotAllowed { .. } => Outcome::ReminderNotAllowed,
+            InviteError::Unavailable(_) => Outcome::Unavailable,
             _ => Outcome::OtherError,
         }
     }

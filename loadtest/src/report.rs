@@ -25,14 +25,31 @@ pub struct Report {
     pub sends: Latency,
     /// Decisions of every send, by outcome: `Sent` or the deny reason.
     pub decisions: BTreeMap<&'static str, u64>,
-    pub memory: MemoryReport,
-    pub sweeper: SweeperReport,
+    /// Resident memory of this process (in-memory engine only; `null` on Redis).
+    pub memory: Option<MemoryReport>,
+    /// The background sweeper (in-memory engine only; `null` on Redis, which expires
+    /// invitations in each script).
+    pub sweeper: Option<SweeperReport>,
     pub baseline: Option<BaselineReport>,
+    /// What the backend did differently (operations mapped or skipped).
+    pub notes: Vec<String>,
     pub timeline: Vec<TimelinePoint>,
+}
+
+/// The engine a run drove.
+#[derive(Debug, Clone)]
+pub struct BackendReport {
+    /// `memory`, `redis URL` or `redis cluster URL,…`.
+    pub name: String,
+    pub connections: Option<u64>,
+    pub redis_prefix: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Config {
+    pub backend: String,
+    pub connections: Option<u64>,
+    pub redis_prefix: Option<String>,
     pub members: u64,
     pub premium_share: f64,
     pub zipf: f64,
@@ -55,7 +72,10 @@ pub struct Config {
 #[derive(Debug, Clone, Serialize)]
 pub struct SetupReport {
     pub seconds: f64,
-    pub catchup_sweep: Catchup,
+    pub pending_invitations: u64,
+    pub in_window_sends: u64,
+    /// The in-memory engine's catch-up sweep (`null` on Redis).
+    pub catchup_sweep: Option<Catchup>,
 }
 
 #[derive(Debug, Clone, Serialize)]

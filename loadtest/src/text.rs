@@ -53,25 +53,39 @@ pub fn render(r: &Report) -> String {
     let c = &r.config;
     let _ = writeln!(
         out,
-        "invite-loadtest {}: {} members ({:.0}% Premium), sender Zipf {}, {} threads, seed {}",
+        "invite-loadtest {} on {}: {} members ({:.0}% Premium), sender Zipf {}, {} {}, seed {}",
         r.version,
+        c.backend,
         count(c.members),
         c.premium_share * 100.0,
         c.zipf,
         c.threads,
+        if c.connections.is_some() {
+            "tasks"
+        } else {
+            "threads"
+        },
         c.seed
     );
+    if let (Some(n), Some(prefix)) = (c.connections, &c.redis_prefix) {
+        let _ = writeln!(out, "redis: {n} connection(s), key prefix `{prefix}`");
+    }
+    let catchup = match &r.setup.catchup_sweep {
+        Some(s) => format!(
+            "catch-up sweep {:.0} ms, {} expired, member records {} -> {}",
+            s.millis,
+            count(s.expired as u64),
+            count(s.member_records_before as u64),
+            count(s.member_records_after as u64),
+        ),
+        None => "no catch-up sweep".into(),
+    };
     let _ = writeln!(
         out,
-        "setup: {:.1} s — {} pending invitations (ages spanning the TTL), {} recent sends; \
-         catch-up sweep {:.0} ms, {} expired, member records {} -> {}",
+        "setup: {:.1} s — {} pending invitations (ages spanning the TTL), {} recent sends; {catchup}",
         r.setup.seconds,
-        count(r.memory.phases.pending_invitations),
-        count(r.memory.phases.in_window_sends),
-        r.setup.catchup_sweep.millis,
-        count(r.setup.catchup_sweep.expired as u64),
-        count(r.setup.catchup_sweep.member_records_before as u64),
-        count(r.setup.catchup_sweep.member_records_after as u64),
+        count(r.setup.pending_invitations),
+        count(r.setup.in_window_sends),
     );
     let _ = writeln!(
         out,
@@ -133,35 +147,41 @@ pub fn render(r: &Report) -> String {
         let _ = writeln!(out, "answers: {}", lifecycle.join("; "));
     }
 
-    let m = &r.memory;
-    let _ = writeln!(
-        out,
-        "\nmemory (RSS from /proc/self/statm, page {} B): start {}, engine built {}, \
-         +members {}, +pending {}, +recent {}, end {}",
-        m.phases.page_size,
-        bytes(m.phases.rss_start),
-        bytes(m.phases.rss_engine_built),
-        bytes(m.phases.rss_after_members),
-        bytes(m.phases.rss_after_pending),
-        bytes(m.phases.rss_after_recent),
-        bytes(m.rss_end),
-    );
-    let _ = writeln!(
-        out,
-        "  {:.1} B per member (idle record), {:.1} B per pending invitation, \
-         {:.1} B per in-window send (answered); {} member records at the end",
-        m.phases.bytes_per_member,
-        m.phases.bytes_per_pending_invitation,
-        m.phases.bytes_per_in_window_send,
-        count(m.member_records_end as u64),
-    );
-    let _ = writeln!(
-        out,
-        "sweeper: every {} ms, {} passes, {} invitations expired during the run",
-        r.sweeper.interval_ms,
-        count(r.sweeper.passes),
-        count(r.sweeper.expired),
-    );
+    if let Some(m) = &r.memory {
+        let _ = writeln!(
+            out,
+            "\nmemory (RSS from /proc/self/statm, page {} B): start {}, engine built {}, \
+             +members {}, +pending {}, +recent {}, end {}",
+            m.phases.page_size,
+            bytes(m.phases.rss_start),
+            bytes(m.phases.rss_engine_built),
+            bytes(m.phases.rss_after_members),
+            bytes(m.phases.rss_after_pending),
+            bytes(m.phases.rss_after_recent),
+            bytes(m.rss_end),
+        );
+        let _ = writeln!(
+            out,
+            "  {:.1} B per member (idle record), {:.1} B per pending invitation, \
+             {:.1} B per in-window send (answered); {} member records at the end",
+            m.phases.bytes_per_member,
+            m.phases.bytes_per_pending_invitation,
+            m.phases.bytes_per_in_window_send,
+            count(m.member_records_end as u64),
+        );
+    }
+    if let Some(s) = &r.sweeper {
+        let _ = writeln!(
+            out,
+            "sweeper: every {} ms, {} passes, {} invitations expired during the run",
+            s.interval_ms,
+            count(s.passes),
+            count(s.expired),
+        );
+    }
+    for note in &r.notes {
+        let _ = writeln!(out, "note: {note}");
+    }
     if let Some(b) = &r.baseline {
         let _ = writeln!(
             out,

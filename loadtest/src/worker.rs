@@ -1,11 +1,18 @@
-//! One worker thread: draws steps from its generator and times each engine call.
+//! One worker: draws steps from its generator and times each engine call.
+//!
+//! The worker is written once over the library's `Limiter` trait. On the in-memory
+//! engine each worker is a thread that drives it with [`block_on`] (the engine's
+//! futures are ready when created, so nothing ever waits); on Redis each worker is a
+//! tokio task.
 
+use std::future::Future;
 use std::hint::black_box;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
+use std::task::{Context, Poll, Wake, Waker};
 use std::time::{Duration, Instant};
 
-use invite_limiter::{Engine, InviteId};
+use invite_limiter::{InviteId, InviteRequest, Limiter};
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 
@@ -21,8 +28,9 @@ const POOL_CAP: usize = 200_000;
 
 /// What every worker shares.
 #[derive(Debug)]
-pub struct Shared {
-    pub engine: Arc<Engine>,
+pub struct Shared<L> {
+    /// Worker `i` drives `engines[i % len]` (Redis: one engine per connection).
+    pub engines: Vec<Arc<L>>,
     pub pop: Arc<Population>,
     pub mix: Mix,
     pub seed: u64,
@@ -39,7 +47,7 @@ pub struct Shared {
     pub finished: AtomicU64,
 }
 
-impl Shared {
+impl<L> Shared<L> {
     /// Claims the next chunk of calls; `None` when the run is over.
     fn claim(&self) -> Option<u64> {
         if self.stop.load(Ordering::Relaxed) {
@@ -91,8 +99,31 @@ impl Drop for Finished<'_> {
     }
 }
 
-pub fn work(shared: &Shared, thread: u64, ids: Vec<InviteId>) -> ThreadStats {
+/// Runs a future to completion on this thread, parking while it waits.
+pub fn block_on<F: Future>(fut: F) -> F::Output {
+    struct Unpark(std::thread::Thread);
+    impl Wake for Unpark {
+        fn wake(self: Arc<Self>) {
+            self.0.unpark();
+        }
+        fn wake_by_ref(self: &Arc<Self>) {
+            self.0.unpark();
+        }
+    }
+    let waker = Waker::from(Arc::new(Unpark(std::thread::current())));
+    let mut cx = Context::from_waker(&waker);
+    let mut fut = std::pin::pin!(fut);
+    loop {
+        match fut.as_mut().poll(&mut cx) {
+            Poll::Ready(v) => return v,
+            Poll::Pending => std::thread::park(),
+        }
+    }
+}
+
+pub async fn work<L: Limiter>(shared: &Shared<L>, thread: u64, ids: Vec<InviteId>) -> ThreadStats {
     let _finished = Finished(&shared.finished);
+    let engine = &*shared.engines[(thread as usize) % shared.engines.len()];
     let mut stats = ThreadStats::new(shared.start, shared.interval);
     let mut gen = Generator::new(&shared.pop, &shared.mix, shared.seed, thread, shared.burst);
     let mut pool = Pool {
@@ -112,7 +143,7 @@ pub fn work(shared: &Shared, thread: u64, ids: Vec<InviteId>) -> ThreadStats {
         }
         let step = gen.next_step();
         stats.steps += 1;
-        let calls = execute(shared, step, &mut pool, &mut stats);
+        let calls = execute(engine, shared, step, &mut pool, &mut stats).await;
         // A step that made no call (nothing to answer) still counts, so a run ends.
         budget = budget.saturating_sub(calls.max(1));
         unreported += calls;
@@ -121,11 +152,16 @@ pub fn work(shared: &Shared, thread: u64, ids: Vec<InviteId>) -> ThreadStats {
     stats
 }
 
-fn execute(shared: &Shared, step: Step, pool: &mut Pool, stats: &mut ThreadStats) -> u64 {
-    let engine = &*shared.engine;
+async fn execute<L: Limiter>(
+    engine: &L,
+    shared: &Shared<L>,
+    step: Step,
+    pool: &mut Pool,
+    stats: &mut ThreadStats,
+) -> u64 {
     match step {
         Step::Send(spec) => {
-            send(engine, spec, pool, stats);
+            send(engine, spec, pool, stats).await;
             1
         }
         Step::Burst {
@@ -134,7 +170,7 @@ fn execute(shared: &Shared, step: Step, pool: &mut Pool, stats: &mut ThreadStats
             count,
         } => {
             for spec in Step::burst_sends(&shared.pop, spammer, seed, count) {
-                send(engine, spec, pool, stats);
+                send(engine, spec, pool, stats).await;
             }
             u64::from(count)
         }
@@ -144,10 +180,10 @@ fn execute(shared: &Shared, step: Step, pool: &mut Pool, stats: &mut ThreadStats
             };
             let began = Instant::now();
             let result = match kind {
-                OpKind::Accept => engine.accept(id),
-                OpKind::Decline => engine.decline(id),
-                OpKind::Withdraw => engine.withdraw(id),
-                _ => engine.report_unknown(id),
+                OpKind::Accept => engine.accept(id).await,
+                OpKind::Decline => engine.decline(id).await,
+                OpKind::Withdraw => engine.withdraw(id).await,
+                _ => engine.report_unknown(id).await,
             };
             let end = Instant::now();
             let outcome = match result {
@@ -159,14 +195,19 @@ fn execute(shared: &Shared, step: Step, pool: &mut Pool, stats: &mut ThreadStats
         }
         Step::Capacity(m) => {
             let began = Instant::now();
-            black_box(engine.capacity(m));
+            let read = black_box(engine.capacity(m).await);
             let end = Instant::now();
-            stats.record(OpKind::Capacity, Outcome::Read, end - began, end);
+            let outcome = match read {
+                Ok(_) => Outcome::Read,
+                Err(_) => Outcome::Unavailable,
+            };
+            stats.record(OpKind::Capacity, outcome, end - began, end);
             1
         }
         Step::Diagnose(sender, recipient) => {
+            let req = InviteRequest::new(sender, recipient);
             let began = Instant::now();
-            let diagnosis = engine.diagnose(sender, recipient);
+            let diagnosis = engine.diagnose_request(&req).await;
             let end = Instant::now();
             let outcome = diagnosis
                 .blockers()
@@ -178,10 +219,10 @@ fn execute(shared: &Shared, step: Step, pool: &mut Pool, stats: &mut ThreadStats
     }
 }
 
-fn send(engine: &Engine, spec: SendSpec, pool: &mut Pool, stats: &mut ThreadStats) {
+async fn send<L: Limiter>(engine: &L, spec: SendSpec, pool: &mut Pool, stats: &mut ThreadStats) {
     let req = spec.request();
     let began = Instant::now();
-    let result = engine.send(req);
+    let result = engine.send(req).await;
     let end = Instant::now();
     let outcome = match result {
         Ok(sent) => {

@@ -1,0 +1,118 @@
+//! The Redis backend end to end: a short `run --backend` on the server named by
+//! `INVITE_LIMITER_REDIS_URL` (and, when set, a short run on the cluster named by
+//! `INVITE_LIMITER_REDIS_CLUSTER`). Without an address the tests print
+//! "skipped" and pass, unless `INVITE_LIMITER_REQUIRE_REDIS` is set.
+
+use std::process::Command;
+
+use serde_json::Value;
+
+const REQUIRE: &str = "INVITE_LIMITER_REQUIRE_REDIS";
+
+/// The address in `var`, or `None` (after printing "skipped") when it is not set.
+fn address(var: &str) -> Option<String> {
+    match std::env::var(var) {
+        Ok(url) if !url.trim().is_empty() => Some(url),
+        _ => {
+            assert!(
+                std::env::var_os(REQUIRE).is_none(),
+                "{var} is not set but {REQUIRE} is"
+            );
+            println!("skipped: {var} is not set");
+            None
+        }
+    }
+}
+
+fn loadtest(args: &[&str]) -> (Value, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_invite-loadtest"))
+        .args(args)
+        .output()
+        .expect("the binary runs");
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "{args:?} failed: {stderr}");
+    let json = serde_json::from_slice(&out.stdout).expect("stdout is the JSON report");
+    (json, stderr)
+}
+
+fn check_run(url: &str) {
+    let (report, stderr) = loadtest(&[
+        "run",
+        "--backend",
+        url,
+        "--members",
+        "2000",
+        "--duration",
+        "1",
+        "--threads",
+        "8",
+        "--connections",
+        "2",
+        "--json",
+        "-",
+        "--no-progress",
+    ]);
+    assert!(
+        stderr.contains("on redis"),
+        "the report names the backend: {stderr}"
+    );
+    let config = &report["config"];
+    assert!(config["backend"]
+        .as_str()
+        .unwrap_or("")
+        .starts_with("redis"));
+    assert_eq!(config["connections"], 2);
+    assert_eq!(config["spam_signals"], false);
+    assert!(config["redis_prefix"].as_str().is_some());
+    assert!(report["decisions"]["Sent"].as_u64().unwrap_or(0) > 0);
+    assert_eq!(
+        report["decisions"].get("Unavailable"),
+        None,
+        "every call answered: {stderr}"
+    );
+    assert!(report["memory"].is_null() && report["sweeper"].is_null());
+    assert!(report["setup"]["pending_invitations"].as_u64().unwrap_or(0) > 0);
+    let ops = report["operations"].as_array().expect("operations list");
+    for op in ["send", "accept", "capacity", "diagnose"] {
+        let o = ops.iter().find(|o| o["op"] == op).expect(op);
+        assert!(o["count"].as_u64().unwrap_or(0) > 0, "{op} ran");
+        assert!(o["latency"]["p99_ns"].as_u64().unwrap_or(0) > 0);
+    }
+    let notes = report["notes"].as_array().expect("notes");
+    assert!(notes
+        .iter()
+        .any(|n| n.as_str().unwrap_or("").contains("deleted the run's")));
+}
+
+#[test]
+fn a_short_run_on_redis() {
+    if let Some(url) = address("INVITE_LIMITER_REDIS_URL") {
+        check_run(&url);
+    }
+}
+
+#[test]
+fn a_short_run_on_a_redis_cluster() {
+    if let Some(urls) = address("INVITE_LIMITER_REDIS_CLUSTER") {
+        check_run(&urls);
+    }
+}
+
+#[test]
+fn spam_signals_are_refused_with_redis() {
+    let out = Command::new(env!("CARGO_BIN_EXE_invite-loadtest"))
+        .args(["run", "--backend", "redis://127.0.0.1:1/", "--spam"])
+        .output()
+        .expect("the binary runs");
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("does not evaluate spam signals") && !stderr.contains("panicked"),
+        "{stderr}"
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_invite-loadtest"))
+        .args(["run", "--connections", "4", "--members", "100"])
+        .output()
+        .expect("the binary runs");
+    assert!(!out.status.success(), "--connections needs a Redis backend");
+}
