@@ -164,11 +164,11 @@ pub struct RunArgs {
     /// Engine lock shards [default: the engine's default].
     #[arg(long)]
     pub shards: Option<usize>,
-    /// Turn every spam signal off (SpamPolicy::disabled()); always so with a Redis backend.
+    /// Turn every spam signal off (SpamPolicy::disabled()); the default with a Redis backend.
     #[arg(long)]
     pub no_spam: bool,
-    /// Ask for spam signals explicitly (the in-memory default; an error with a Redis
-    /// backend, which does not evaluate them).
+    /// Turn the spam signals on (the default on the in-memory engine; off by default
+    /// with a Redis backend).
     #[arg(long, conflicts_with = "no_spam")]
     pub spam: bool,
     /// Real milliseconds per point of the timeline (plot and JSON).

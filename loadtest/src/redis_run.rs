@@ -254,13 +254,17 @@ pub fn run(
         "no background sweeper and no catch-up sweep: each Redis script first releases \
          what its sender has due"
             .to_string(),
-        "spam signals off (the Redis engine does not evaluate them); `spam` steps are \
-         bursts of one template note judged by every other rule"
-            .to_string(),
         "pre-population touches only Premium members (Free is the default of an unseen \
          member)"
             .to_string(),
     ];
+    if !r.spam_signals {
+        notes.push(
+            "spam signals off (the default with Redis; --spam turns them on); `spam` steps \
+             are bursts of one template note judged by every other rule"
+                .to_string(),
+        );
+    }
     if let (Some(b), Some(a)) = (memory_before, memory_after) {
         notes.push(format!(
             "Redis used_memory {:+.1} MiB over the pre-population (all masters)",
