@@ -1,4 +1,4 @@
-//! Command-line interface: `run` (the default) and `replay`.
+//! Command-line interface: `run` (the default), `replay` and `redis-bench`.
 
 use std::path::PathBuf;
 
@@ -29,6 +29,9 @@ pub enum Command {
     Run(Box<RunArgs>),
     /// Replay a JSON Lines trace of timestamped operations and write each decision as JSON Lines.
     Replay(ReplayArgs),
+    /// Side by side on one Redis backend: the engine's send, a hand-written sliding-window
+    /// log script, the in-memory engine, and the near-cache on and off.
+    RedisBench(RedisBenchArgs),
 }
 
 /// Which engine a run drives.
@@ -204,6 +207,56 @@ pub struct ReplayArgs {
     pub policy: Option<PathBuf>,
 }
 
+#[derive(Debug, Clone, Args)]
+pub struct RedisBenchArgs {
+    /// The Redis server (redis://host:port/) or a comma-separated list of cluster node URLs.
+    #[arg(long, value_parser = redis_urls)]
+    pub backend: String,
+    /// Connection counts to measure, comma-separated (one task per connection; on the
+    /// in-memory engine, as many threads).
+    #[arg(long, default_value = "1,16", value_parser = parse_counts)]
+    pub connections: Counts,
+    /// Seconds each case runs.
+    #[arg(long, default_value_t = 3.0, value_parser = positive)]
+    pub duration: f64,
+    /// Senders (members `1..=N`, drawn uniformly; recipients too).
+    #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(2..))]
+    pub senders: u64,
+    /// Near-cache case: share of senders already over their daily limit.
+    #[arg(long, default_value_t = 0.2, value_parser = share)]
+    pub over_share: f64,
+    /// Seed of the sender stream.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Write the results as JSON to FILE ("-" for stdout; the table then goes to stderr).
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
+    /// Keep the keys of every case instead of deleting them at the end.
+    #[arg(long)]
+    pub redis_keep: bool,
+}
+
+/// A list of positive counts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Counts(pub Vec<u64>);
+
+fn parse_counts(text: &str) -> Result<Counts, String> {
+    let mut out = Vec::new();
+    for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let n: u64 = part
+            .parse()
+            .map_err(|_| format!("`{part}` is not a count"))?;
+        if !(1..=1024).contains(&n) {
+            return Err(format!("`{part}`: counts go from 1 to 1024"));
+        }
+        out.push(n);
+    }
+    if out.is_empty() {
+        return Err("give at least one count".into());
+    }
+    Ok(Counts(out))
+}
+
 pub const DEFAULT_MIX: &str = "send=44,note=6,template=4,email=5,keyed=4,retry=1,spam=0.2,\
 accept=8,decline=5,withdraw=2,report=1,capacity=10,diagnose=9.8";
 
@@ -306,7 +359,7 @@ mod tests {
     }
 
     #[test]
-    fn backends_parse() {
+    fn backends_and_counts_parse() {
         assert_eq!(parse_backend("memory").unwrap(), Backend::Memory);
         assert_eq!(
             parse_backend("redis://127.0.0.1:6390/").unwrap(),
@@ -317,6 +370,24 @@ mod tests {
         assert!(cluster.describe().starts_with("redis cluster"));
         assert!(parse_backend("127.0.0.1:6379").is_err());
         assert!(parse_backend("").is_err());
+        assert_eq!(parse_counts("1, 16").unwrap(), Counts(vec![1, 16]));
+        assert!(parse_counts("0").is_err());
+        assert!(parse_counts("x").is_err());
+        let cli = Cli::try_parse_from([
+            "invite-loadtest",
+            "redis-bench",
+            "--backend",
+            "redis://127.0.0.1:6390/",
+        ])
+        .unwrap();
+        match cli.command {
+            Some(Command::RedisBench(b)) => {
+                assert_eq!(b.connections, Counts(vec![1, 16]));
+                assert_eq!(b.duration, 3.0);
+                assert_eq!(b.over_share, 0.2);
+            }
+            other => panic!("{other:?}"),
+        }
         assert!(Cli::try_parse_from(["invite-loadtest", "--spam", "--no-spam"]).is_err());
     }
 }

@@ -2,9 +2,11 @@
 //!
 //! `cargo run --release -p invite-loadtest` runs the default workload for about ten
 //! seconds on the in-memory engine (`--backend redis://…` runs it on the Redis engine);
-//! `--help` lists every flag. See loadtest/README.md.
+//! `redis-bench` compares the Redis engine with a hand-written script and the in-memory
+//! engine. `--help` lists every flag. See loadtest/README.md.
 
 mod baseline;
+mod bench;
 mod cli;
 mod memory;
 mod ops;
@@ -32,6 +34,7 @@ fn main() -> ExitCode {
         None => workload::run(&cli.run),
         Some(cli::Command::Run(args)) => workload::run(args),
         Some(cli::Command::Replay(args)) => replay::run(args),
+        Some(cli::Command::RedisBench(args)) => bench::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

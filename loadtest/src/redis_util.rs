@@ -45,52 +45,70 @@ fn connection(url: &str) -> Result<redis::Connection, Box<dyn Error>> {
     Ok(redis::Client::open(url)?.get_connection()?)
 }
 
+/// Calls and microseconds of one command, from `INFO commandstats`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Calls {
+    pub calls: u64,
+    pub usec: u64,
+}
+
 /// Calls per command (`cmdstat_evalsha` → `evalsha`), summed over `servers`.
-pub fn command_calls(servers: &[String]) -> Result<BTreeMap<String, u64>, Box<dyn Error>> {
+pub fn command_calls(servers: &[String]) -> Result<BTreeMap<String, Calls>, Box<dyn Error>> {
     let mut out = BTreeMap::new();
     for url in servers {
         let text: String = redis::cmd("INFO")
             .arg("commandstats")
             .query(&mut connection(url)?)?;
-        for (name, calls) in parse_commandstats(&text) {
-            *out.entry(name).or_insert(0) += calls;
+        for (name, c) in parse_commandstats(&text) {
+            let e: &mut Calls = out.entry(name).or_default();
+            e.calls += c.calls;
+            e.usec += c.usec;
         }
     }
     Ok(out)
 }
 
-fn parse_commandstats(text: &str) -> Vec<(String, u64)> {
+fn parse_commandstats(text: &str) -> Vec<(String, Calls)> {
     text.lines()
         .filter_map(|line| {
             let (name, rest) = line.trim().strip_prefix("cmdstat_")?.split_once(':')?;
-            let calls = rest
-                .split(',')
-                .find_map(|kv| kv.strip_prefix("calls="))?
-                .parse()
-                .ok()?;
+            let field = |key: &str| -> Option<u64> {
+                rest.split(',')
+                    .find_map(|kv| kv.strip_prefix(key))?
+                    .parse()
+                    .ok()
+            };
+            let calls = Calls {
+                calls: field("calls=")?,
+                usec: field("usec=").unwrap_or(0),
+            };
             Some((name.to_string(), calls))
         })
         .collect()
 }
 
-/// Commands counted between two readings: every command but the counters' own `info`,
-/// and the scripts (`evalsha` and `eval`) among them.
+/// Commands counted between two readings: every command but the counters' own `info`
+/// (commands a script calls count too), the scripts (`evalsha` and `eval`) among them,
+/// and the server time the scripts took (including the commands they call).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
 pub struct CommandDelta {
     pub commands: u64,
     pub scripts: u64,
+    pub script_usec: u64,
 }
 
-pub fn delta(before: &BTreeMap<String, u64>, after: &BTreeMap<String, u64>) -> CommandDelta {
+pub fn delta(before: &BTreeMap<String, Calls>, after: &BTreeMap<String, Calls>) -> CommandDelta {
     let mut d = CommandDelta::default();
-    for (name, &n) in after {
-        let n = n.saturating_sub(before.get(name).copied().unwrap_or(0));
+    for (name, c) in after {
+        let b = before.get(name).copied().unwrap_or_default();
+        let n = c.calls.saturating_sub(b.calls);
         if name == "info" || name.starts_with("cluster") {
             continue;
         }
         d.commands += n;
         if name == "evalsha" || name == "eval" {
             d.scripts += n;
+            d.script_usec += c.usec.saturating_sub(b.usec);
         }
     }
     d
@@ -176,13 +194,15 @@ mod tests {
                      cmdstat_info:calls=3,usec=1\r\ncmdstat_hmget:calls=5,usec=1\r\n";
         let parsed = parse_commandstats(stats);
         assert_eq!(parsed.len(), 3);
-        let before: BTreeMap<String, u64> = [("evalsha".to_string(), 2)].into();
-        let after: BTreeMap<String, u64> = parsed.into_iter().collect();
+        let two = Calls { calls: 2, usec: 5 };
+        let before: BTreeMap<String, Calls> = [("evalsha".to_string(), two)].into();
+        let after: BTreeMap<String, Calls> = parsed.into_iter().collect();
         assert_eq!(
             delta(&before, &after),
             CommandDelta {
                 commands: 15,
-                scripts: 10
+                scripts: 10,
+                script_usec: 25,
             }
         );
         assert_eq!(key_pattern("a*b"), "{a\\*b:*");

@@ -1,6 +1,6 @@
-//! The Redis backend end to end: a short `run --backend` on the server named by
-//! `INVITE_LIMITER_REDIS_URL` (and, when set, a short run on the cluster named by
-//! `INVITE_LIMITER_REDIS_CLUSTER`). Without an address the tests print
+//! The Redis backend end to end: a short `run --backend` and a very short `redis-bench`
+//! on the server named by `INVITE_LIMITER_REDIS_URL` (and, when set, a short run on the
+//! cluster named by `INVITE_LIMITER_REDIS_CLUSTER`). Without an address the tests print
 //! "skipped" and pass, unless `INVITE_LIMITER_REQUIRE_REDIS` is set.
 
 use std::process::Command;
@@ -100,6 +100,52 @@ fn a_short_run_on_a_redis_cluster() {
     if let Some(urls) = address("INVITE_LIMITER_REDIS_CLUSTER") {
         check_run(&urls, true);
     }
+}
+
+#[test]
+fn a_very_short_redis_bench() {
+    let Some(url) = address("INVITE_LIMITER_REDIS_URL") else {
+        return;
+    };
+    let (report, stderr) = loadtest(&[
+        "redis-bench",
+        "--backend",
+        &url,
+        "--duration",
+        "0.2",
+        "--connections",
+        "1,2",
+        "--senders",
+        "300",
+        "--json",
+        "-",
+    ]);
+    assert!(
+        stderr.contains("every row comes from this one run"),
+        "{stderr}"
+    );
+    assert_eq!(report["same_run"], true);
+    let cases = report["cases"].as_array().expect("cases");
+    assert_eq!(cases.len(), 10, "{cases:?}");
+    for case in [
+        "engine_send",
+        "sliding_log",
+        "memory_engine",
+        "near_cache_off",
+        "near_cache_on",
+    ] {
+        let rows: Vec<&Value> = cases.iter().filter(|c| c["case"] == case).collect();
+        assert_eq!(rows.len(), 2, "{case} at 1 and 2 connections");
+        for row in rows {
+            assert!(row["decisions"].as_u64().unwrap_or(0) > 0, "{case}: {row}");
+            assert!(row["allowed"].as_u64().unwrap_or(0) > 0, "{case}: {row}");
+            assert!(row["p99_ns"].as_u64().unwrap_or(0) >= row["p50_ns"].as_u64().unwrap_or(0));
+            assert_eq!(row["unavailable"], 0, "{case}: {row}");
+        }
+    }
+    let near = report["near_cache"].as_array().expect("near_cache");
+    assert_eq!(near.len(), 2);
+    assert!(near[0]["over_limit_senders"].as_u64().unwrap_or(0) > 0);
 }
 
 #[test]
