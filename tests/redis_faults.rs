@@ -39,10 +39,20 @@ fn redis_sh(args: &[&str]) {
     assert!(status.success(), "scripts/redis.sh {args:?} failed");
 }
 
+/// A server process, stopped when dropped (also when a test fails).
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// A server with an append-only file synced on every write, so a restart keeps
 /// every acknowledged write.
-fn durable_server(port: u16, dir: &Path) -> Child {
-    let mut child = Command::new("redis-server")
+fn durable_server(port: u16, dir: &Path) -> Server {
+    let child = Command::new("redis-server")
         .args([
             "--port",
             &port.to_string(),
@@ -56,8 +66,10 @@ fn durable_server(port: u16, dir: &Path) -> Child {
         .arg("--dir")
         .arg(dir)
         .stdout(Stdio::null())
+        .stderr(Stdio::null())
         .spawn()
         .expect("redis-server starts");
+    let child = Server(child);
     let deadline = Instant::now() + Duration::from_secs(10);
     while Instant::now() < deadline {
         let pong = Command::new("redis-cli")
@@ -70,8 +82,6 @@ fn durable_server(port: u16, dir: &Path) -> Child {
         }
         std::thread::sleep(Duration::from_millis(50));
     }
-    let _ = child.kill();
-    let _ = child.wait();
     panic!("redis-server on {port} did not answer");
 }
 
@@ -93,7 +103,7 @@ async fn a_dead_server_gives_clear_outcomes_and_a_restart_loses_nothing() {
     }
     let dir = scratch("restart");
     let port = 6411;
-    let mut server = durable_server(port, &dir);
+    let server = durable_server(port, &dir);
     let clock = ManualClock::new(Timestamp::from_millis(T0));
     let url = format!("redis://127.0.0.1:{port}/");
     let deadline = Duration::from_millis(300);
@@ -117,6 +127,8 @@ async fn a_dead_server_gives_clear_outcomes_and_a_restart_loses_nothing() {
     }
 
     // A hung server: the call returns at its deadline, not when the server wakes.
+    // Whether that send was committed is unknown to the caller; its idempotency key
+    // settles it later.
     let sleeper = Command::new("redis-cli")
         .args(["-p", &port.to_string(), "debug", "sleep", "1.5"])
         .stdout(Stdio::null())
@@ -124,7 +136,10 @@ async fn a_dead_server_gives_clear_outcomes_and_a_restart_loses_nothing() {
         .unwrap();
     tokio::time::sleep(Duration::from_millis(100)).await;
     let started = Instant::now();
-    let d = engine.send(req(1, 500)).await.unwrap_err();
+    let d = engine
+        .send(req(1, 500).idempotency_key(500))
+        .await
+        .unwrap_err();
     assert_eq!(unavailable(&d), Some(Outage::Timeout), "{d}");
     assert!(started.elapsed() < deadline + Duration::from_millis(400));
     assert!(d.retry_at().is_some_and(|t| t > Timestamp::from_millis(T0)));
@@ -132,8 +147,7 @@ async fn a_dead_server_gives_clear_outcomes_and_a_restart_loses_nothing() {
     sleeper.wait().unwrap();
 
     // Killed: every call answers within the deadline with a distinct outcome.
-    server.kill().unwrap();
-    server.wait().unwrap();
+    drop(server);
     let mut causes = Vec::new();
     for i in 0..6 {
         let started = Instant::now();
@@ -166,13 +180,25 @@ async fn a_dead_server_gives_clear_outcomes_and_a_restart_loses_nothing() {
         Err(InviteError::Unknown(_))
     ));
 
-    // Back: the engine reconnects by itself and the 20 sends are still counted.
-    let mut server = durable_server(port, &dir);
+    // Back: the engine reconnects by itself and the 20 sends are still counted. The
+    // repeat of the timed-out send, with its key, spends at most one slot in all.
+    let server = durable_server(port, &dir);
     let back = Instant::now();
+    let retried = loop {
+        assert!(back.elapsed() < Duration::from_secs(15), "no recovery");
+        match engine.send(req(1, 500).idempotency_key(500)).await {
+            Ok(sent) => break sent,
+            Err(d) if unavailable(&d).is_some() => {
+                tokio::time::sleep(Duration::from_millis(50)).await
+            }
+            Err(d) => panic!("{d}"),
+        }
+    };
+    let again = engine.send(req(1, 500).idempotency_key(500)).await.unwrap();
+    assert_eq!(retried, again);
     let mut admitted = 0;
     let mut r = 1_000;
     loop {
-        assert!(back.elapsed() < Duration::from_secs(15), "no recovery");
         match engine.send(req(1, r)).await {
             Ok(_) => admitted += 1,
             Err(d) if unavailable(&d).is_some() => {
@@ -192,9 +218,11 @@ async fn a_dead_server_gives_clear_outcomes_and_a_restart_loses_nothing() {
         }
         r += 1;
     }
-    assert_eq!(admitted, 10, "20 before the outage + 10 after = the limit");
-    server.kill().unwrap();
-    server.wait().unwrap();
+    assert_eq!(
+        admitted, 9,
+        "20 before + the keyed one + 9 after = the limit"
+    );
+    drop(server);
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -318,6 +346,7 @@ async fn a_killed_master_fails_over_without_over_admission() {
     let dir = scratch("failover");
     let base = 7300u16;
     redis_sh(&["cluster", &base.to_string(), dir.to_str().unwrap()]);
+    let _stop = ClusterDir(dir.clone());
     let nodes: Vec<String> = (0..6)
         .map(|i| format!("redis://127.0.0.1:{}/", base + i))
         .collect();
@@ -382,6 +411,20 @@ async fn a_killed_master_fails_over_without_over_admission() {
     );
     // Writes work again on the promoted replica.
     assert!(engine.send(req(2, 3)).await.is_ok());
-    redis_sh(&["stop", dir.to_str().unwrap()]);
-    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Stops a test's cluster when dropped (also when the test fails).
+struct ClusterDir(PathBuf);
+
+impl Drop for ClusterDir {
+    fn drop(&mut self) {
+        // No assertion here: this may run while a failed test unwinds.
+        let _ = Command::new("bash")
+            .arg(script())
+            .arg("stop")
+            .arg(&self.0)
+            .stdout(Stdio::null())
+            .status();
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }

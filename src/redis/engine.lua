@@ -3,7 +3,10 @@
 -- 3 n (notes), 4 p (invitations by send time), 5 i (invitation records),
 -- 6 q (pair state by recipient), 7 k (idempotency records), 8 kz (their times),
 -- 9 c (connections), 10 a (attempts), 11 g (sends to strangers), 12 t (notes by
--- fingerprint), 13 fb (recipients' feedback), 14 sk (spam strikes).
+-- fingerprint), 13 fb (recipients' feedback), 14 sk (spam strikes); on a standalone
+-- server a send also names the recipient's facts: 15 h, 16 f (whom they follow),
+-- 17 e (their contacts), 18 c (their connections), 19 em (their emails), then the
+-- sender's 20 em and 21 e, and 22 the owner key of the email given.
 -- ARGV: 1 mode, 2 now ('' = the server's clock), 3 day, 4 week, 5 note window,
 -- 6 pending ttl, 7 pair cap, 8 re-invite cooldown, 9 idempotency window,
 -- 10 idle ttl, 11..14 free daily/weekly/notes(-1 = none)/note chars,
@@ -225,6 +228,40 @@ if mode == 'send' or mode == 'diag' then
   local has_note, chars, outside = ARGV[X + 2] == '1', tonumber(ARGV[X + 3]), ARGV[X + 4] == '1'
   local stranger, keyword, fp = ARGV[X + 5] == '1', ARGV[X + 6] == '1', ARGV[X + 7]
   local counted = mode == 'send'
+  -- On a standalone server the recipient's facts are read here too, exactly.
+  local inline_rules = {}
+  if ARGV[X + 8] == '1' then
+    local RH, RF, RE, RC, REM, SEM, SE, OWNER = KEYS[15], KEYS[16], KEYS[17], KEYS[18],
+      KEYS[19], KEYS[20], KEYS[21], KEYS[22]
+    local sid, email = ARGV[X + 9], ARGV[X + 10]
+    local rf = redis.call('HMGET', RH, 'st', 'set')
+    local setting = tonumber(rf[2] or '0')
+    if setting == nil or setting < 0 or setting > 5 then bad('setting') end
+    local given, theirs = false, false
+    if email ~= '' then
+      local owner = redis.call('GET', OWNER)
+      given, theirs = (not owner) or owner == r, owner == r
+    end
+    local function any_in(emails_key, contacts_key)
+      for _, e in ipairs(redis.call('SMEMBERS', emails_key)) do
+        if redis.call('SISMEMBER', contacts_key, e) == 1 then return true end
+      end
+      return false
+    end
+    local function shared() return redis.call('SINTERCARD', 2, C, RC, 'LIMIT', 1) > 0 end
+    local admits
+    if setting == 0 then admits = true
+    elseif setting == 1 then admits = theirs or any_in(SEM, RE)
+    elseif setting == 2 then admits = any_in(SEM, RE)
+    elseif setting == 3 then admits = shared()
+    elseif setting == 4 then admits = redis.call('SISMEMBER', RF, sid) == 1
+    else admits = false end
+    if rf[1] == '2' then inline_rules[#inline_rules + 1] = { 'rbanned', '0' } end
+    if not admits then inline_rules[#inline_rules + 1] = { 'closed', fmt(setting) } end
+    stranger = STRANGERS.max >= 0 and not given and not any_in(SEM, RE)
+      and not any_in(REM, SE) and not shared()
+    if #inline_rules > 0 then outside = true end
+  end
   settle()
   local out = { 'rules', fmt(now) }
   local function deny(code, at, a, b)
@@ -274,6 +311,7 @@ if mode == 'send' or mode == 'diag' then
       end
     end
   end
+  for _, e in ipairs(inline_rules) do deny(e[1], -1, e[2], '0') end
   if st == 2 then deny('banned', -1, '0', '0') end
   if st == 1 then deny('restricted', untl, '0', '0') end
   if redis.call('SISMEMBER', C, r) == 1 then deny('connected', -1, '0', '0') end

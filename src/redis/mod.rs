@@ -536,8 +536,19 @@ impl RedisEngine {
         mode: &str,
         extra: &[String],
     ) -> Result<ScriptReply, Failure> {
+        self.script_with(member, &[], mode, extra).await
+    }
+
+    /// The engine script on `member`'s keys, plus `more_keys` (standalone only).
+    async fn script_with(
+        &self,
+        member: u64,
+        more_keys: &[String],
+        mode: &str,
+        extra: &[String],
+    ) -> Result<ScriptReply, Failure> {
         let mut inv = self.inner.script.prepare_invoke();
-        for k in self.keys(member).script_keys() {
+        for k in self.keys(member).script_keys().iter().chain(more_keys) {
             inv.key(k);
         }
         inv.arg(mode).arg(self.now_arg());
@@ -697,13 +708,21 @@ impl RedisEngine {
     /// Judges `req` with every rule; `commit` records it when nothing denies.
     async fn judge(&self, req: &InviteRequest, commit: bool) -> Result<ScriptReply, Failure> {
         let (s, r) = (req.sender().0, req.recipient().0);
-        let (mut outside, stranger) = self.recipient_rules(req).await?;
+        // A standalone server lets the script read the recipient's keys as well: one
+        // round trip and exact facts. A cluster keeps them on another slot.
+        let inline = matches!(self.inner.conn, Conn::Single(_));
+        let (mut outside, stranger) = if inline {
+            (Vec::new(), false)
+        } else {
+            self.recipient_rules(req).await?
+        };
         if s == r {
             outside.push(Rule::new(DenyReason::SelfInvite, None));
         }
         let note = req.trimmed_note();
         let chars = note.map_or(0, |n| n.chars().count());
         let flag = |on: bool| if on { "1" } else { "0" }.to_string();
+        let email = req.email().and_then(|e| normalize(e).ok());
         let spam = &self.inner.policy.spam;
         let fingerprint = match (note, spam.template) {
             (Some(n), Some(_)) => format!("{:x}", note_fingerprint(n)),
@@ -718,9 +737,31 @@ impl RedisEngine {
             flag(stranger),
             flag(note.is_some_and(|n| self.inner.keywords.matches(n))),
             fingerprint,
+            flag(inline),
+            s.to_string(),
+            email.clone().unwrap_or_default(),
         ];
+        let more_keys = if inline {
+            let (rk, sk) = (self.keys(r), self.keys(s));
+            let owner = match &email {
+                Some(e) => email_owner(&self.inner.prefix, e),
+                None => rk.key("h"),
+            };
+            vec![
+                rk.key("h"),
+                rk.key("f"),
+                rk.key("e"),
+                rk.key("c"),
+                rk.key("em"),
+                sk.key("em"),
+                sk.key("e"),
+                owner,
+            ]
+        } else {
+            Vec::new()
+        };
         let mode = if commit { "send" } else { "diag" };
-        let mut reply = self.script(s, mode, &args).await?;
+        let mut reply = self.script_with(s, &more_keys, mode, &args).await?;
         if let ScriptReply::Rules { rules, .. } = &mut reply {
             for rule in rules.iter_mut() {
                 rule.complete(req);

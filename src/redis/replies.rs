@@ -1,7 +1,7 @@
 //! The engine script's answers, parsed. Anything that does not parse is bad data
 //! under the engine's keys, never a panic.
 
-use crate::account::{AccountStatus, Tier};
+use crate::account::{AccountStatus, InviteSetting, Tier};
 use crate::ids::MemberId;
 use crate::outage::Outage;
 use crate::outcome::DenyReason;
@@ -70,6 +70,18 @@ fn rule(code: &str, at: i64, a: &String, b: &String) -> Result<Rule, Outage> {
             until: at.map(Timestamp::from_millis),
         },
         "connected" => DenyReason::AlreadyConnected,
+        "rbanned" => DenyReason::RecipientUnavailable,
+        "closed" => DenyReason::RecipientNotAccepting {
+            setting: match a.as_str() {
+                "0" => InviteSetting::Everyone,
+                "1" => InviteSetting::EmailOrContacts,
+                "2" => InviteSetting::ContactsOnly,
+                "3" => InviteSetting::NetworkOnly,
+                "4" => InviteSetting::FollowingOnly,
+                "5" => InviteSetting::Nobody,
+                _ => return Err(Outage::BadData),
+            },
+        },
         "pair" => DenyReason::PairPendingLimit {
             pending: n(a)?,
             limit: n(b)?,
