@@ -21,21 +21,20 @@ use crate::request::InviteRequest;
 ///
 /// ```
 /// use invite_limiter::{Engine, InviteRequest, Limiter, MemberId};
+/// use std::future::Future;
+/// use std::task::{Context, Poll, Waker};
 ///
 /// async fn invite<L: Limiter>(limiter: &L) -> bool {
 ///     limiter.send(InviteRequest::new(MemberId(1), MemberId(2))).await.is_ok()
 /// }
 ///
 /// let engine = Engine::builder().build().unwrap();
-/// let sent = std::thread::scope(|_| {
-///     // Any executor drives the futures; this one is ready at once.
-///     let mut fut = std::pin::pin!(invite(&engine));
-///     let waker = std::task::Waker::noop();
-///     match fut.as_mut().poll(&mut std::task::Context::from_waker(&waker)) {
-///         std::task::Poll::Ready(sent) => sent,
-///         std::task::Poll::Pending => unreachable!("the in-memory engine never waits"),
-///     }
-/// });
+/// // Any executor drives the futures; the in-memory engine's are ready at once.
+/// let mut fut = std::pin::pin!(invite(&engine));
+/// let sent = match fut.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
+///     Poll::Ready(sent) => sent,
+///     Poll::Pending => unreachable!("the in-memory engine never waits"),
+/// };
 /// assert!(sent);
 /// ```
 pub trait Limiter: Send + Sync {
