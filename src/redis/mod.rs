@@ -77,7 +77,7 @@ use crate::time::{millis, Clock, SystemClock, Timestamp};
 use conn::{guarded, Breaker, Conn, Failure};
 use keys::{email_owner, MemberKeys};
 use near::{DeniedSenders, Facts, FactsCache};
-use replies::{Rule, ScriptReply};
+use replies::{setting_code, setting_from, Rule, ScriptReply};
 
 const ENGINE_SCRIPT: &str = include_str!("engine.lua");
 const REPLACE_SET: &str = "redis.call('DEL', KEYS[1]) \
@@ -447,29 +447,6 @@ fn fold(rules: &[Rule]) -> Option<Denied> {
     v.into_denied()
 }
 
-fn setting_code(s: InviteSetting) -> &'static str {
-    match s {
-        InviteSetting::Everyone => "0",
-        InviteSetting::EmailOrContacts => "1",
-        InviteSetting::ContactsOnly => "2",
-        InviteSetting::NetworkOnly => "3",
-        InviteSetting::FollowingOnly => "4",
-        InviteSetting::Nobody => "5",
-    }
-}
-
-fn setting_from(code: Option<&str>) -> Result<InviteSetting, Outage> {
-    Ok(match code.unwrap_or("0") {
-        "0" => InviteSetting::Everyone,
-        "1" => InviteSetting::EmailOrContacts,
-        "2" => InviteSetting::ContactsOnly,
-        "3" => InviteSetting::NetworkOnly,
-        "4" => InviteSetting::FollowingOnly,
-        "5" => InviteSetting::Nobody,
-        _ => return Err(Outage::BadData),
-    })
-}
-
 impl RedisEngine {
     /// A builder connecting to `target`: `RedisTarget::parse("redis://127.0.0.1/")`,
     /// or a comma-separated list of cluster nodes.
@@ -594,7 +571,8 @@ impl RedisEngine {
             wait: Duration::ZERO,
         };
         let banned = got.first().cloned().flatten().as_deref() == Some("2");
-        let setting = setting_from(got.get(1).cloned().flatten().as_deref()).map_err(bad)?;
+        let setting =
+            setting_from(got.get(1).cloned().flatten().as_deref().unwrap_or("0")).map_err(bad)?;
         let facts = Facts { banned, setting };
         self.inner.facts.put(r, facts);
         Ok(facts)

@@ -49,6 +49,31 @@ pub(crate) enum ScriptReply {
     Mirrored,
 }
 
+/// An invite setting as stored in a member's hash.
+pub(crate) fn setting_code(s: InviteSetting) -> &'static str {
+    match s {
+        InviteSetting::Everyone => "0",
+        InviteSetting::EmailOrContacts => "1",
+        InviteSetting::ContactsOnly => "2",
+        InviteSetting::NetworkOnly => "3",
+        InviteSetting::FollowingOnly => "4",
+        InviteSetting::Nobody => "5",
+    }
+}
+
+/// The invite setting `code` stands for.
+pub(crate) fn setting_from(code: &str) -> Result<InviteSetting, Outage> {
+    Ok(match code {
+        "0" => InviteSetting::Everyone,
+        "1" => InviteSetting::EmailOrContacts,
+        "2" => InviteSetting::ContactsOnly,
+        "3" => InviteSetting::NetworkOnly,
+        "4" => InviteSetting::FollowingOnly,
+        "5" => InviteSetting::Nobody,
+        _ => return Err(Outage::BadData),
+    })
+}
+
 fn int<T: std::str::FromStr>(w: Option<&String>) -> Result<T, Outage> {
     w.and_then(|s| s.parse().ok()).ok_or(Outage::BadData)
 }
@@ -72,15 +97,7 @@ fn rule(code: &str, at: i64, a: &String, b: &String) -> Result<Rule, Outage> {
         "connected" => DenyReason::AlreadyConnected,
         "rbanned" => DenyReason::RecipientUnavailable,
         "closed" => DenyReason::RecipientNotAccepting {
-            setting: match a.as_str() {
-                "0" => InviteSetting::Everyone,
-                "1" => InviteSetting::EmailOrContacts,
-                "2" => InviteSetting::ContactsOnly,
-                "3" => InviteSetting::NetworkOnly,
-                "4" => InviteSetting::FollowingOnly,
-                "5" => InviteSetting::Nobody,
-                _ => return Err(Outage::BadData),
-            },
+            setting: setting_from(a)?,
         },
         "pair" => DenyReason::PairPendingLimit {
             pending: n(a)?,
