@@ -234,10 +234,11 @@ fn finish_case(
 }
 
 /// Runs one task per caller until `duration` has passed; the wall time of the case.
-async fn timed<F, Fut>(callers: u64, duration: Duration, f: F) -> (Vec<TaskStats>, f64)
+async fn timed<T, F, Fut>(callers: u64, duration: Duration, f: F) -> (Vec<T>, f64)
 where
+    T: Send + 'static,
     F: Fn(u64, Arc<AtomicBool>) -> Fut,
-    Fut: std::future::Future<Output = TaskStats> + Send + 'static,
+    Fut: std::future::Future<Output = T> + Send + 'static,
 {
     let stop = Arc::new(AtomicBool::new(false));
     let began = Instant::now();
@@ -263,11 +264,34 @@ async fn engine_sends(
     seed: u64,
     senders: u64,
 ) -> (Vec<TaskStats>, f64) {
-    timed(callers, duration, |t, stop| {
+    let streams = (0..callers)
+        .map(|t| Stream::new(seed, t, senders))
+        .collect();
+    let (out, secs) = engine_slice(engines, streams, duration).await;
+    (out.into_iter().map(|(st, _)| st).collect(), secs)
+}
+
+/// The Redis engine's `send` for `duration`, task `t` going on with `streams[t]`;
+/// hands the streams back so a later slice continues them.
+async fn engine_slice(
+    engines: &[RedisEngine],
+    streams: Vec<Stream>,
+    duration: Duration,
+) -> (Vec<(TaskStats, Stream)>, f64) {
+    let streams: Vec<std::sync::Mutex<Option<Stream>>> = streams
+        .into_iter()
+        .map(|s| std::sync::Mutex::new(Some(s)))
+        .collect();
+    let callers = streams.len() as u64;
+    let (out, secs) = timed(callers, duration, |t, stop| {
         let engine = engines[(t as usize) % engines.len()].clone();
+        let mut stream = streams[t as usize]
+            .lock()
+            .ok()
+            .and_then(|mut s| s.take())
+            .expect("one stream per task");
         async move {
             let mut st = TaskStats::new();
-            let mut stream = Stream::new(seed, t, senders);
             while !stop.load(Ordering::Relaxed) {
                 let (s, r) = stream.next_pair();
                 let req = InviteRequest::new(s, r);
@@ -275,10 +299,11 @@ async fn engine_sends(
                 let res = engine.send(req).await;
                 st.record(began.elapsed(), engine_answer(&res));
             }
-            st
+            (st, stream)
         }
     })
-    .await
+    .await;
+    (out, secs)
 }
 
 /// A plain connection of the kind the engine uses.
@@ -435,6 +460,18 @@ async fn prefill(
     Ok(allowed)
 }
 
+/// One side of the near-cache comparison.
+struct Side {
+    prefix: String,
+    engines: Vec<RedisEngine>,
+    /// Each task's stream, continued from slice to slice.
+    streams: Option<Vec<Stream>>,
+    stats: Vec<TaskStats>,
+    secs: f64,
+    /// `None` once a reading of the counters failed.
+    server: Option<CommandDelta>,
+}
+
 struct Ctx<'a> {
     args: &'a RedisBenchArgs,
     rt: &'a Runtime,
@@ -528,12 +565,13 @@ impl Ctx<'_> {
         Ok(())
     }
 
-    /// (d) at `n` connections: near-cache off, then on.
+    /// (d) at `n` connections: near-cache off and on, each on its own prefilled keys,
+    /// run in alternating slices of about a second so that both see the same load.
     fn near(&self, n: u64, cases: &mut Vec<CaseResult>) -> Result<NearSummary, Box<dyn Error>> {
         let a = &self.args;
         let daily = Policy::default().free.daily;
         let over = ((a.senders as f64) * a.over_share).round() as u64;
-        let mut rows = Vec::new();
+        let mut sides = Vec::new();
         for on in [false, true] {
             let prefix = fresh_prefix(if on { "ilb-near-on" } else { "ilb-near-off" });
             let engines = self.rt.block_on(connect(&a.backend, n, |b| {
@@ -554,18 +592,54 @@ impl Ctx<'_> {
                     over * u64::from(daily)
                 );
             }
-            let ((stats, secs), server) = self.counted(|| {
-                self.rt
-                    .block_on(engine_sends(&engines, n, self.duration, a.seed, a.senders))
+            let streams: Vec<Stream> = (0..n).map(|t| Stream::new(a.seed, t, a.senders)).collect();
+            let stats: Vec<TaskStats> = (0..n).map(|_| TaskStats::new()).collect();
+            sides.push(Side {
+                prefix,
+                engines,
+                streams: Some(streams),
+                stats,
+                secs: 0.0,
+                server: Some(CommandDelta::default()),
             });
-            drop(engines);
-            self.cleanup(&prefix);
+        }
+        let slices = self.duration.as_secs_f64().round().max(1.0) as u32;
+        let slice = self.duration / slices;
+        for _ in 0..slices {
+            for side in sides.iter_mut() {
+                let input = side.streams.take().unwrap_or_default();
+                let ((out, took), d) =
+                    self.counted(|| self.rt.block_on(engine_slice(&side.engines, input, slice)));
+                let mut back = Vec::new();
+                for (dst, (src, stream)) in side.stats.iter_mut().zip(out) {
+                    merge(&mut dst.hist, &src.hist);
+                    dst.allowed += src.allowed;
+                    dst.denied += src.denied;
+                    dst.unavailable += src.unavailable;
+                    back.push(stream);
+                }
+                side.streams = Some(back);
+                side.secs += took;
+                side.server = match (side.server, d) {
+                    (Some(s), Some(d)) => Some(CommandDelta {
+                        commands: s.commands + d.commands,
+                        scripts: s.scripts + d.scripts,
+                        script_usec: s.script_usec + d.script_usec,
+                    }),
+                    _ => None,
+                };
+            }
+        }
+        let mut rows = Vec::new();
+        for (on, side) in [false, true].into_iter().zip(sides) {
+            drop(side.engines);
+            self.cleanup(&side.prefix);
             let (case, label) = if on {
                 ("near_cache_on", "(d) over-limit, near-cache 1 s")
             } else {
                 ("near_cache_off", "(d) over-limit, near-cache off")
             };
-            let row = finish_case(case, label.into(), n, stats, secs, server);
+            let row = finish_case(case, label.into(), n, side.stats, side.secs, side.server);
             rows.push(row.clone());
             cases.push(row);
         }
