@@ -565,8 +565,9 @@ impl Ctx<'_> {
         Ok(())
     }
 
-    /// (d) at `n` connections: near-cache off and on, each on its own prefilled keys,
-    /// run in alternating slices of about a second so that both see the same load.
+    /// (d) at `n` connections: near-cache off and on, each on its own prefilled keys;
+    /// with `--duration` of 6 s or more they alternate in slices of at least 3 s, so that
+    /// both see the same load.
     fn near(&self, n: u64, cases: &mut Vec<CaseResult>) -> Result<NearSummary, Box<dyn Error>> {
         let a = &self.args;
         let daily = Policy::default().free.daily;
@@ -603,7 +604,10 @@ impl Ctx<'_> {
                 server: Some(CommandDelta::default()),
             });
         }
-        let slices = self.duration.as_secs_f64().round().max(1.0) as u32;
+        // Slices of at least three cache lifetimes: each slice starts with a cold cache.
+        let slices = (self.duration.as_secs_f64() / (3 * NEAR_TTL).as_secs_f64())
+            .floor()
+            .max(1.0) as u32;
         let slice = self.duration / slices;
         for _ in 0..slices {
             for side in sides.iter_mut() {
