@@ -113,7 +113,8 @@ pub struct RunArgs {
     /// across them.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=1024))]
     pub connections: u64,
-    /// Redis only: prefix of every key of this run [default: `ilt-` and the start time in ms].
+    /// Redis only: prefix of every key of this run [default: `ilt-`, the start time in ms
+    /// and the process id].
     #[arg(long)]
     pub redis_prefix: Option<String>,
     /// Redis only: keep this run's keys instead of deleting them at the end.
