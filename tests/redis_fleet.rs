@@ -196,3 +196,46 @@ async fn the_server_clock_decides_by_default() {
         "{sent_at} vs {before}"
     );
 }
+
+#[tokio::test]
+async fn idle_state_carries_a_ttl_and_facts_do_not() {
+    let Some(addr) = address(STANDALONE) else {
+        return;
+    };
+    let prefix = unique_prefix("ttl");
+    let clock = ManualClock::new(Timestamp::from_millis(1_700_000_000_000));
+    let engine = RedisEngine::builder(invite_limiter::redis::RedisTarget::parse(&addr))
+        .prefix(prefix.clone())
+        .clock(clock)
+        .connect()
+        .await
+        .unwrap();
+    engine
+        .send(
+            InviteRequest::new(MemberId(1), MemberId(2))
+                .note("hello")
+                .idempotency_key(3),
+        )
+        .await
+        .unwrap();
+    engine.connect(MemberId(1), MemberId(5)).await.unwrap();
+    let client = redis::Client::open(addr.as_str()).unwrap();
+    let mut raw = client.get_multiplexed_async_connection().await.unwrap();
+    let day = 24 * 3_600_000i64;
+    for name in ["s", "n", "p", "i", "q", "k", "kz", "a", "g"] {
+        let ttl: i64 = redis::cmd("PTTL")
+            .arg(format!("{{{prefix}:1}}:{name}"))
+            .query_async(&mut raw)
+            .await
+            .unwrap();
+        assert!(ttl > 180 * day && ttl <= 182 * day, "{name}: {ttl}");
+    }
+    for name in ["h", "c"] {
+        let ttl: i64 = redis::cmd("PTTL")
+            .arg(format!("{{{prefix}:1}}:{name}"))
+            .query_async(&mut raw)
+            .await
+            .unwrap();
+        assert_eq!(ttl, -1, "{name} holds facts and lives on");
+    }
+}

@@ -47,9 +47,33 @@ if ARGV[2] == '' then
 else
   now = num(ARGV[2], 'clock')
 end
-local seen = redis.call('HGET', H, 'now')
-if seen then now = math.max(now, num(seen, 'now')) end
-if seen ~= fmt(now) then redis.call('HSET', H, 'now', fmt(now)) end
+
+-- The member's hash, read once; writes to it are buffered and made once, with the
+-- expiry of every activity key written (each call to Redis costs; see `finish`).
+local hv = redis.call('HMGET', H, 'now', 'tier', 'st', 'until', 'pend', 'seq', 'ev', 'cdu', 'cds')
+local M = { now = hv[1], tier = hv[2] or '0', st = hv[3] or '0', ['until'] = hv[4] or '-1',
+  pend = hv[5] or '0', seq = hv[6] or '0', ev = hv[7] or '0', cdu = hv[8] or '0', cds = hv[9] }
+local hw, dirty = {}, {}
+local function hset(field, value)
+  M[field] = value
+  hw[field] = value
+end
+local function mark(key) dirty[key] = true end
+if M.now then now = math.max(now, num(M.now, 'now')) end
+if M.now ~= fmt(now) then hset('now', fmt(now)) end
+
+local function finish(reply)
+  local args = {}
+  for f, v in pairs(hw) do
+    args[#args + 1] = f
+    args[#args + 1] = v
+  end
+  if #args > 0 then redis.call('HSET', H, unpack(args)) end
+  for key in pairs(dirty) do redis.call('PEXPIRE', key, IDLE) end
+  return reply
+end
+
+local function add_pend(d) hset('pend', fmt(num(M.pend, 'pend') + d)) end
 
 local function parse_inv(v)
   local r, t, st = string.match(v, '^(%d+)|(%d+)|(%a)$')
@@ -78,6 +102,7 @@ local function pair_put(r, cool, list)
   local parts = {}
   for _, e in ipairs(list) do parts[#parts + 1] = e[1] .. ':' .. fmt(e[2]) end
   redis.call('HSET', Q, r, fmt(cool) .. '|' .. table.concat(parts, ','))
+  mark(Q)
 end
 
 local function pair_drop(r, sq)
@@ -91,7 +116,8 @@ end
 
 -- Unique names for events that have no invitation of their own.
 local function event_id()
-  return fmt(redis.call('HINCRBY', H, 'ev', 1))
+  hset('ev', fmt(num(M.ev, 'event counter') + 1))
+  return M.ev
 end
 
 -- Recipients' answers, at the instant they happened ('a'ccepted, 'd'eclined,
@@ -99,12 +125,14 @@ end
 local function feedback(at, kind, sq)
   if SPAM and (IGN.pct >= 0 or (kind == 'r' and REPORTS.max >= 0)) then
     redis.call('ZADD', FB, fmt(at), kind .. ':' .. sq)
+    mark(FB)
   end
 end
 
--- Releases what time has ended: expired invitations, sends and notes out of every
--- window, idempotency records past their window.
-local function settle()
+-- Releases what time has ended: expired invitations always; with `logs`, sends and
+-- notes out of every window and idempotency records past theirs (counts read only
+-- their window, so those logs need trimming only where they grow).
+local function settle(logs)
   local cutoff = fmt(now - TTL)
   local dead = redis.call('ZRANGEBYSCORE', P, '-inf', cutoff)
   for _, sq in ipairs(dead) do
@@ -113,36 +141,34 @@ local function settle()
       local r, _, st = parse_inv(v)
       if st == 'p' then
         pair_drop(r, sq)
-        redis.call('HINCRBY', H, 'pend', -1)
+        add_pend(-1)
         feedback(tonumber(string.match(v, '|(%d+)|')) + TTL, 'x', sq)
       end
       redis.call('HDEL', I, sq)
     end
   end
   if #dead > 0 then redis.call('ZREMRANGEBYSCORE', P, '-inf', cutoff) end
-  redis.call('ZREMRANGEBYSCORE', S, '-inf', fmt(now - WEEK))
-  redis.call('ZREMRANGEBYSCORE', N, '-inf', fmt(now - NOTE))
-  local old = fmt(now - IDEM)
-  local stale = redis.call('ZRANGEBYSCORE', KZ, '-inf', old)
-  if #stale > 0 then
-    redis.call('HDEL', K, unpack(stale))
-    redis.call('ZREMRANGEBYSCORE', KZ, '-inf', old)
+  if not logs then return end
+  if logs.s then redis.call('ZREMRANGEBYSCORE', S, '-inf', fmt(now - WEEK)) end
+  if logs.n then redis.call('ZREMRANGEBYSCORE', N, '-inf', fmt(now - NOTE)) end
+  if logs.k then
+    local old = fmt(now - IDEM)
+    local stale = redis.call('ZRANGEBYSCORE', KZ, '-inf', old)
+    if #stale > 0 then
+      redis.call('HDEL', K, unpack(stale))
+      redis.call('ZREMRANGEBYSCORE', KZ, '-inf', old)
+    end
   end
 end
 
-local function touch()
-  for _, key in ipairs({ S, N, P, I, Q, K, KZ, A, G, T, FB, SK }) do
-    redis.call('PEXPIRE', key, IDLE)
-  end
-end
-
--- Events of a log counted now over `span`; when the oldest leaves; when the count
--- drops below `limit` (-1 when it is already below or there is no limit).
-local function usage(key, span, limit)
+-- Events of a log counted now over `span`; when the count drops below `limit` (-1
+-- when it is already below or there is no limit); with `oldest`, when the oldest
+-- counted event leaves.
+local function usage(key, span, limit, oldest)
   local lo = '(' .. fmt(now - span)
   local used = redis.call('ZCOUNT', key, lo, '+inf')
   local next_slot, frees = -1, -1
-  if used > 0 then
+  if oldest and used > 0 then
     local first = redis.call('ZRANGEBYSCORE', key, lo, '+inf', 'WITHSCORES', 'LIMIT', 0, 1)
     next_slot = num(first[2], 'log') + span
   end
@@ -150,15 +176,14 @@ local function usage(key, span, limit)
     local at = redis.call('ZRANGEBYSCORE', key, lo, '+inf', 'WITHSCORES', 'LIMIT', used - limit, 1)
     frees = num(at[2], 'log') + span
   end
-  return used, next_slot, frees
+  return used, frees, next_slot
 end
 
 local function profile()
-  local f = redis.call('HMGET', H, 'tier', 'st', 'until', 'pend')
-  local tier = tonumber(f[1] or '0') or bad('tier')
-  local st = tonumber(f[2] or '0') or bad('status')
-  local untl = tonumber(f[3] or '-1') or bad('until')
-  local pend = tonumber(f[4] or '0') or bad('pend')
+  local tier = tonumber(M.tier) or bad('tier')
+  local st = tonumber(M.st) or bad('status')
+  local untl = tonumber(M['until']) or bad('until')
+  local pend = tonumber(M.pend) or bad('pend')
   if st == 1 and untl >= 0 and untl <= now then st = 0 end
   local base = 11 + tier * 4
   if base > 15 then bad('tier') end
@@ -168,11 +193,9 @@ local function profile()
 end
 
 local function next_seq()
-  local last = tonumber(redis.call('HGET', H, 'seq') or '0') or bad('seq')
   -- Seeded from the clock, so ids stay unique even if this state is ever lost.
-  local seq = math.max(last + 1, now * 1000)
-  redis.call('HSET', H, 'seq', fmt(seq))
-  return fmt(seq)
+  hset('seq', fmt(math.max(num(M.seq, 'seq') + 1, now * 1000)))
+  return M.seq
 end
 
 -- Events of `key` in the window `per` now.
@@ -262,7 +285,7 @@ if mode == 'send' or mode == 'diag' then
       and not any_in(REM, SE) and not shared()
     if #inline_rules > 0 then outside = true end
   end
-  settle()
+  settle({ s = counted, n = counted and has_note, k = key ~= '' })
   local out = { 'rules', fmt(now) }
   local function deny(code, at, a, b)
     out[#out + 1] = code
@@ -276,7 +299,7 @@ if mode == 'send' or mode == 'diag' then
       local first, sq, t = string.match(v, '^(%d+)|(%d+)|(%d+)$')
       if first == nil then bad('idempotency record') end
       if first == r then
-        if counted then return { 'repeat', sq, t } end
+        if counted then return finish({ 'repeat', sq, t }) end
       else
         deny('conflict', -1, first, '0')
       end
@@ -288,10 +311,9 @@ if mode == 'send' or mode == 'diag' then
   local verdict
   if SPAM then
     if counted then prune_spam() end
-    local cd = redis.call('HMGET', H, 'cdu', 'cds')
-    local cooling = tonumber(cd[1] or '0') > now
+    local cooling = num(M.cdu, 'cooldown') > now
     if cooling then
-      verdict = { sig = num(cd[2], 'cooldown'), untl = num(cd[1], 'cooldown') }
+      verdict = { sig = num(M.cds, 'cooldown'), untl = num(M.cdu, 'cooldown') }
     else
       local sig = signals(stranger, keyword, fp)
       if sig ~= 0 then
@@ -304,10 +326,15 @@ if mode == 'send' or mode == 'diag' then
       end
     end
     if counted then
-      if BURST.max >= 0 then redis.call('ZADD', A, fmt(now), event_id()) end
+      if BURST.max >= 0 then
+        redis.call('ZADD', A, fmt(now), event_id())
+        mark(A)
+      end
       if verdict and not cooling then
         redis.call('ZADD', SK, fmt(now), event_id())
-        redis.call('HSET', H, 'cdu', fmt(now + COOLDOWN), 'cds', fmt(verdict.sig))
+        mark(SK)
+        hset('cdu', fmt(now + COOLDOWN))
+        hset('cds', fmt(verdict.sig))
       end
     end
   end
@@ -321,13 +348,13 @@ if mode == 'send' or mode == 'diag' then
     deny('pair', list[#list - CAP + 1][2] + TTL, fmt(#list), fmt(CAP))
   end
   if cool > now then deny('cooldown', cool, '0', '0') end
-  local day_used, _, day_frees = usage(S, DAY, lim.daily)
+  local day_used, day_frees = usage(S, DAY, lim.daily)
   if day_used >= lim.daily then deny('daily', day_frees, fmt(day_used), fmt(lim.daily)) end
-  local week_used, _, week_frees = usage(S, WEEK, lim.weekly)
+  local week_used, week_frees = usage(S, WEEK, lim.weekly)
   if week_used >= lim.weekly then deny('weekly', week_frees, fmt(week_used), fmt(lim.weekly)) end
   if has_note then
     if lim.notes >= 0 then
-      local used, _, frees = usage(N, NOTE, lim.notes)
+      local used, frees = usage(N, NOTE, lim.notes)
       if used >= lim.notes then
         if lim.notes == 0 then frees = -1 end
         deny('notes', frees, fmt(used), fmt(lim.notes))
@@ -338,33 +365,47 @@ if mode == 'send' or mode == 'diag' then
   if verdict then
     deny('spam', verdict.untl, fmt(verdict.sig), '0')
     -- A repeated trip restricts the account, unless something harsher holds.
-    local raw = redis.call('HMGET', H, 'st', 'until')
-    local rst, runtl = tonumber(raw[1] or '0'), tonumber(raw[2] or '-1')
+    local rst, runtl = num(M.st, 'status'), num(M['until'], 'until')
     local harsher = rst == 2 or (rst == 1 and (runtl < 0 or runtl >= (verdict.restrict or 0)))
     if counted and verdict.restrict and not harsher then
-      redis.call('HSET', H, 'st', '1', 'until', fmt(verdict.restrict), 'why', fmt(verdict.sig))
+      hset('st', '1')
+      hset('until', fmt(verdict.restrict))
+      hset('why', fmt(verdict.sig))
     end
   end
-  if counted then touch() end
-  if not counted or #out > 2 or outside then return out end
+  if not counted or #out > 2 or outside then return finish(out) end
   local sq = next_seq()
-  redis.call('ZADD', S, fmt(now), sq)
-  if has_note then redis.call('ZADD', N, fmt(now), sq) end
-  redis.call('ZADD', P, fmt(now), sq)
-  redis.call('HSET', I, sq, r .. '|' .. fmt(now) .. '|p')
+  local t = fmt(now)
+  redis.call('ZADD', S, t, sq)
+  mark(S)
+  if has_note then
+    redis.call('ZADD', N, t, sq)
+    mark(N)
+  end
+  redis.call('ZADD', P, t, sq)
+  redis.call('HSET', I, sq, r .. '|' .. t .. '|p')
+  mark(P)
+  mark(I)
   list[#list + 1] = { sq, now }
   pair_put(r, cool, list)
-  redis.call('HINCRBY', H, 'pend', 1)
+  add_pend(1)
   if key ~= '' then
-    redis.call('HSET', K, key, r .. '|' .. sq .. '|' .. fmt(now))
-    redis.call('ZADD', KZ, fmt(now), key)
+    redis.call('HSET', K, key, r .. '|' .. sq .. '|' .. t)
+    redis.call('ZADD', KZ, t, key)
+    mark(K)
+    mark(KZ)
   end
   if SPAM then
-    if stranger and STRANGERS.max >= 0 then redis.call('ZADD', G, fmt(now), sq) end
-    if fp ~= '' and TEMPLATE.max >= 0 then redis.call('ZADD', T, fmt(now), fp .. ':' .. sq) end
+    if stranger and STRANGERS.max >= 0 then
+      redis.call('ZADD', G, t, sq)
+      mark(G)
+    end
+    if fp ~= '' and TEMPLATE.max >= 0 then
+      redis.call('ZADD', T, t, fp .. ':' .. sq)
+      mark(T)
+    end
   end
-  touch()
-  return { 'sent', sq, fmt(now) }
+  return finish({ 'sent', sq, t })
 end
 
 -- Ends every invitation pending from this member to `r` as accepted.
@@ -377,20 +418,20 @@ local function end_pair(r)
       redis.call('HSET', I, e[1], rr .. '|' .. fmt(t) .. '|a')
     end
   end
-  if #list > 0 then redis.call('HINCRBY', H, 'pend', -#list) end
+  if #list > 0 then add_pend(-#list) end
   pair_put(r, cool, {})
 end
 
 if mode == 'end' then
   local op, sq = ARGV[X], ARGV[X + 1]
   local v = redis.call('HGET', I, sq)
-  if not v then return { 'unknown' } end
+  if not v then return finish({ 'unknown' }) end
   local r, t, st = parse_inv(v)
-  if t + TTL <= now then return { 'expired', fmt(t + TTL) } end
+  if t + TTL <= now then return finish({ 'expired', fmt(t + TTL) }) end
   settle()
-  if st ~= 'p' then return { 'ended' } end
+  if st ~= 'p' then return finish({ 'ended' }) end
   redis.call('HSET', I, sq, r .. '|' .. fmt(t) .. '|' .. op)
-  redis.call('HINCRBY', H, 'pend', -1)
+  add_pend(-1)
   pair_drop(r, sq)
   if op == 'w' and COOL > 0 then
     local cool, list = pair_get(r)
@@ -401,31 +442,30 @@ if mode == 'end' then
     end_pair(r)
   end
   if op ~= 'w' then feedback(now, op, sq) end
-  touch()
-  return { 'ok', r, fmt(now) }
+  return finish({ 'ok', r, fmt(now) })
 end
 
 if mode == 'mirror' then
   settle()
   redis.call('SADD', C, ARGV[X])
   end_pair(ARGV[X])
-  return { 'ok' }
+  return finish({ 'ok' })
 end
 
 if mode == 'pair' then
   settle()
   local _, list = pair_get(ARGV[X])
-  return { 'pair', fmt(#list) }
+  return finish({ 'pair', fmt(#list) })
 end
 
 if mode == 'capacity' then
   settle()
   local tier, st, untl, pend, lim = profile()
-  local du, dn, df = usage(S, DAY, lim.daily)
-  local wu, wn, wf = usage(S, WEEK, lim.weekly)
-  local nu, nn = usage(N, NOTE, -1)
-  return { 'capacity', fmt(now), fmt(tier), fmt(st), fmt(untl), fmt(du), fmt(dn), fmt(df),
-    fmt(wu), fmt(wn), fmt(wf), fmt(nu), fmt(nn), fmt(pend) }
+  local du, df, dn = usage(S, DAY, lim.daily, true)
+  local wu, wf, wn = usage(S, WEEK, lim.weekly, true)
+  local nu, _, nn = usage(N, NOTE, -1, true)
+  return finish({ 'capacity', fmt(now), fmt(tier), fmt(st), fmt(untl), fmt(du), fmt(dn), fmt(df),
+    fmt(wu), fmt(wn), fmt(wf), fmt(nu), fmt(nn), fmt(pend) })
 end
 
 return redis.error_reply('ERR unknown mode ' .. tostring(mode))

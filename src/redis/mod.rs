@@ -453,10 +453,7 @@ impl RedisEngine {
     pub fn builder(target: RedisTarget) -> RedisBuilder {
         RedisBuilder {
             target,
-            policy: Policy {
-                spam: crate::policy::SpamPolicy::disabled(),
-                ..Policy::default()
-            },
+            policy: Policy::default(),
             clock: None,
             prefix: "il".into(),
             deadline: Duration::from_millis(200),
