@@ -85,6 +85,14 @@ fn durable_server(port: u16, dir: &Path) -> Server {
     panic!("redis-server on {port} did not answer");
 }
 
+/// The limits alone: these tests hammer one sender on purpose.
+fn quiet() -> invite_limiter::Policy {
+    invite_limiter::Policy {
+        spam: invite_limiter::SpamPolicy::disabled(),
+        ..invite_limiter::Policy::default()
+    }
+}
+
 fn req(s: u64, r: u64) -> InviteRequest {
     InviteRequest::new(MemberId(s), MemberId(r))
 }
@@ -110,6 +118,7 @@ async fn a_dead_server_gives_clear_outcomes_and_a_restart_loses_nothing() {
     let engine = RedisEngine::builder(RedisTarget::parse(&url))
         .prefix(unique_prefix("restart"))
         .clock(clock.clone())
+        .policy(quiet())
         .deadline(deadline)
         .connect()
         .await
@@ -117,6 +126,7 @@ async fn a_dead_server_gives_clear_outcomes_and_a_restart_loses_nothing() {
     let open = RedisEngine::builder(RedisTarget::parse(&url))
         .prefix(unique_prefix("restart-open"))
         .clock(clock.clone())
+        .policy(quiet())
         .deadline(deadline)
         .failure_mode(FailureMode::Open)
         .connect()
@@ -355,6 +365,7 @@ async fn a_killed_master_fails_over_without_over_admission() {
     let engine = RedisEngine::builder(RedisTarget::Cluster(nodes))
         .prefix(prefix.clone())
         .clock(clock.clone())
+        .policy(quiet())
         .deadline(Duration::from_millis(500))
         .connect()
         .await

@@ -120,6 +120,10 @@ pub struct RunArgs {
     /// Redis only: keep this run's keys instead of deleting them at the end.
     #[arg(long)]
     pub redis_keep: bool,
+    /// Redis only: the engine's deadline for each call, in milliseconds (a call past
+    /// it is an `Unavailable` decision).
+    #[arg(long, default_value_t = 200, value_parser = clap::value_parser!(u64).range(1..=60_000))]
+    pub deadline_ms: u64,
     /// Members in the population [default: 1,000,000; 100,000 with a Redis backend].
     #[arg(long, value_parser = clap::value_parser!(u64).range(2..))]
     pub members: Option<u64>,

@@ -219,6 +219,7 @@ pub fn run(
         b.policy(r.policy.clone())
             .clock(clock.clone())
             .prefix(prefix.clone())
+            .deadline(std::time::Duration::from_millis(args.deadline_ms))
     }))?;
     let memory_before = used_memory(&servers).ok();
     let bar = progress_bar(show, "setup");
