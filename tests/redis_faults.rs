@@ -174,6 +174,7 @@ async fn a_dead_server_gives_clear_outcomes_and_a_restart_loses_nothing() {
         causes.contains(&Outage::CircuitOpen),
         "the breaker opens after repeated failures: {causes:?}"
     );
+    assert!(engine.stats().outages >= 6, "{:?}", engine.stats());
     let dx = engine.diagnose_request(&req(1, 700)).await;
     assert!(matches!(
         dx.blockers()[0].reason(),

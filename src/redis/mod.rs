@@ -50,9 +50,10 @@ mod conn;
 mod keys;
 mod near;
 mod replies;
+mod stats;
 
 use std::future::Future;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -61,6 +62,7 @@ use redis::Script;
 
 pub use blocking::BlockingRedisEngine;
 pub use conn::BreakerPolicy;
+pub use stats::RedisStats;
 
 use crate::account::{AccountStatus, InviteSetting, Tier};
 use crate::decide::Verdicts;
@@ -78,6 +80,7 @@ use conn::{guarded, Breaker, Conn, Failure};
 use keys::{email_owner, MemberKeys};
 use near::{DeniedSenders, Facts, FactsCache};
 use replies::{setting_code, setting_from, Rule, ScriptReply};
+use stats::{Count, Counters};
 
 const ENGINE_SCRIPT: &str = include_str!("engine.lua");
 const REPLACE_SET: &str = "redis.call('DEL', KEYS[1]) \
@@ -159,6 +162,7 @@ pub struct RedisBuilder {
     failure: FailureMode,
     near_cache: Option<Duration>,
     facts_ttl: Duration,
+    connections: usize,
 }
 
 impl std::fmt::Debug for RedisBuilder {
@@ -228,6 +232,14 @@ impl RedisBuilder {
         self
     }
 
+    /// Connections the engine opens and spreads its calls over (default 1; each is
+    /// multiplexed, so one already carries many calls in flight). All of them share
+    /// the engine's caches and circuit breaker.
+    pub fn connections(mut self, n: usize) -> Self {
+        self.connections = n.max(1);
+        self
+    }
+
     fn check(&self) -> Result<(), RedisSetupError> {
         self.policy.validate().map_err(RedisSetupError::Config)
     }
@@ -240,39 +252,12 @@ impl RedisBuilder {
     /// reached.
     pub async fn connect(self) -> Result<RedisEngine, RedisSetupError> {
         self.check()?;
-        let connect_err = |e: redis::RedisError| RedisSetupError::Connect(e.to_string());
-        let conn = match &self.target {
-            RedisTarget::Standalone(url) => {
-                let client = redis::Client::open(url.as_str()).map_err(connect_err)?;
-                let config = ConnectionManagerConfig::new()
-                    .set_connection_timeout(Some(self.deadline))
-                    .set_response_timeout(Some(self.deadline))
-                    .set_number_of_retries(1)
-                    .set_max_delay(Duration::from_secs(1));
-                let manager = tokio::time::timeout(
-                    self.deadline * 5,
-                    redis::aio::ConnectionManager::new_with_config(client, config),
-                )
-                .await
-                .map_err(|_| RedisSetupError::Connect("timed out".into()))?
-                .map_err(connect_err)?;
-                Conn::Single(manager)
-            }
-            RedisTarget::Cluster(nodes) => {
-                let client = redis::cluster::ClusterClient::builder(nodes.clone())
-                    .connection_timeout(self.deadline)
-                    .response_timeout(self.deadline)
-                    .retries(2)
-                    .build()
-                    .map_err(connect_err)?;
-                let c = tokio::time::timeout(self.deadline * 5, client.get_async_connection())
-                    .await
-                    .map_err(|_| RedisSetupError::Connect("timed out".into()))?
-                    .map_err(connect_err)?;
-                Conn::Cluster(c)
-            }
-        };
+        let mut conns = Vec::new();
+        for _ in 0..self.connections.max(1) {
+            conns.push(self.open().await?);
+        }
         let p = &self.policy;
+
         let span = |d: Duration| millis(d).to_string();
         let idle = [
             p.pending_ttl,
@@ -312,7 +297,10 @@ impl RedisBuilder {
         let keywords = Keywords::new(&p.spam.keywords);
         Ok(RedisEngine {
             inner: Arc::new(Inner {
-                conn,
+                standalone: matches!(conns.first(), Some(Conn::Single(_))),
+                conns,
+                next: AtomicUsize::new(0),
+                stats: Counters::default(),
                 prefix: self.prefix,
                 ttl: millis(p.pending_ttl),
                 policy: self.policy,
@@ -332,6 +320,42 @@ impl RedisBuilder {
         })
     }
 
+    /// One connection, of the target's kind.
+    async fn open(&self) -> Result<Conn, RedisSetupError> {
+        let connect_err = |e: redis::RedisError| RedisSetupError::Connect(e.to_string());
+        Ok(match &self.target {
+            RedisTarget::Standalone(url) => {
+                let client = redis::Client::open(url.as_str()).map_err(connect_err)?;
+                let config = ConnectionManagerConfig::new()
+                    .set_connection_timeout(Some(self.deadline))
+                    .set_response_timeout(Some(self.deadline))
+                    .set_number_of_retries(1)
+                    .set_max_delay(Duration::from_secs(1));
+                let manager = tokio::time::timeout(
+                    self.deadline * 5,
+                    redis::aio::ConnectionManager::new_with_config(client, config),
+                )
+                .await
+                .map_err(|_| RedisSetupError::Connect("timed out".into()))?
+                .map_err(connect_err)?;
+                Conn::Single(manager)
+            }
+            RedisTarget::Cluster(nodes) => {
+                let client = redis::cluster::ClusterClient::builder(nodes.clone())
+                    .connection_timeout(self.deadline)
+                    .response_timeout(self.deadline)
+                    .retries(2)
+                    .build()
+                    .map_err(connect_err)?;
+                let c = tokio::time::timeout(self.deadline * 5, client.get_async_connection())
+                    .await
+                    .map_err(|_| RedisSetupError::Connect("timed out".into()))?
+                    .map_err(connect_err)?;
+                Conn::Cluster(c)
+            }
+        })
+    }
+
     /// Connects and returns an engine for synchronous callers, with its own runtime.
     ///
     /// # Errors
@@ -342,7 +366,10 @@ impl RedisBuilder {
 }
 
 struct Inner {
-    conn: Conn,
+    conns: Vec<Conn>,
+    next: AtomicUsize,
+    standalone: bool,
+    stats: Counters,
     prefix: String,
     ttl: u64,
     policy: Policy,
@@ -461,12 +488,24 @@ impl RedisEngine {
             failure: FailureMode::Closed,
             near_cache: None,
             facts_ttl: Duration::from_secs(1),
+            connections: 1,
         }
     }
 
     /// The policy in force.
     pub fn policy(&self) -> &Policy {
         &self.inner.policy
+    }
+
+    /// The next connection, round robin.
+    fn conn(&self) -> Conn {
+        let i = self.inner.next.fetch_add(1, Ordering::Relaxed) % self.inner.conns.len();
+        self.inner.conns[i].clone()
+    }
+
+    /// What this engine has done so far: round trips, cache hits, outages.
+    pub fn stats(&self) -> RedisStats {
+        self.inner.stats.read()
     }
 
     fn keys(&self, m: u64) -> MemberKeys {
@@ -495,11 +534,19 @@ impl RedisEngine {
     }
 
     async fn call<T>(&self, f: impl Future<Output = redis::RedisResult<T>>) -> Result<T, Failure> {
-        guarded(&self.inner.breaker, self.inner.deadline, f).await
+        let stats = &self.inner.stats;
+        stats.bump(Count::RoundTrip);
+        let result = guarded(&self.inner.breaker, self.inner.deadline, f).await;
+        match &result {
+            Err(f) if f.cause == Outage::BadData => stats.bump(Count::BadData),
+            Err(_) => stats.bump(Count::Outage),
+            Ok(_) => {}
+        }
+        result
     }
 
     async fn cmd<T: redis::FromRedisValue>(&self, cmd: redis::Cmd) -> Result<T, Failure> {
-        let mut conn = self.inner.conn.clone();
+        let mut conn = self.conn();
         self.call(async move { cmd.query_async::<T>(&mut conn).await })
             .await
     }
@@ -529,7 +576,7 @@ impl RedisEngine {
         for a in self.inner.common.iter().chain(extra) {
             inv.arg(a);
         }
-        let mut conn = self.inner.conn.clone();
+        let mut conn = self.conn();
         let words = self
             .call(async move { inv.invoke_async::<Vec<String>>(&mut conn).await })
             .await?;
@@ -558,6 +605,7 @@ impl RedisEngine {
     /// The recipient's status and setting, from the facts cache or Redis.
     async fn facts(&self, r: u64) -> Result<Facts, Failure> {
         if let Some(f) = self.inner.facts.get(r) {
+            self.inner.stats.bump(Count::FactsCacheHit);
             return Ok(f);
         }
         let mut cmd = redis::cmd("HMGET");
@@ -685,7 +733,7 @@ impl RedisEngine {
         let (s, r) = (req.sender().0, req.recipient().0);
         // A standalone server lets the script read the recipient's keys as well: one
         // round trip and exact facts. A cluster keeps them on another slot.
-        let inline = matches!(self.inner.conn, Conn::Single(_));
+        let inline = self.inner.standalone;
         let (mut outside, stranger) = if inline {
             (Vec::new(), false)
         } else {
@@ -765,6 +813,7 @@ impl RedisEngine {
         let cacheable = req.key().is_none() && s != req.recipient().0;
         if let (true, Some(near)) = (cacheable, &self.inner.near) {
             if let Some(d) = near.get(s) {
+                self.inner.stats.bump(Count::NearCacheHit);
                 return Err(d);
             }
         }
@@ -1104,7 +1153,7 @@ impl RedisEngine {
         for e in &list {
             inv.arg(e);
         }
-        let mut conn = self.inner.conn.clone();
+        let mut conn = self.conn();
         self.call(async move { inv.invoke_async::<i64>(&mut conn).await })
             .await
             .map(|_| ())
