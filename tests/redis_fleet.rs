@@ -17,7 +17,7 @@ async fn gateways(
     name: &str,
     clock: &ManualClock,
     near: Option<Duration>,
-) -> Option<[RedisEngine; 2]> {
+) -> Option<(String, [RedisEngine; 2])> {
     let addr = address(var)?;
     let prefix = unique_prefix(name);
     let policy = Policy {
@@ -40,12 +40,12 @@ async fn gateways(
         }
         out.push(b.connect().await.expect("connects"));
     }
-    out.try_into().ok()
+    Some((prefix, out.try_into().ok()?))
 }
 
 async fn exactly_the_limit_across_two_gateways(var: &str, name: &str) {
     let clock = ManualClock::new(Timestamp::from_millis(1_700_000_000_000));
-    let Some(engines) = gateways(var, name, &clock, None).await else {
+    let Some((_, engines)) = gateways(var, name, &clock, None).await else {
         return;
     };
     let engines = Arc::new(engines);
@@ -128,21 +128,16 @@ async fn cluster_two_gateways_admit_exactly_the_limit() {
     exactly_the_limit_across_two_gateways(CLUSTER, "fleet").await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_tier_change_on_another_gateway_reaches_the_near_cache_within_its_ttl() {
-    let clock = ManualClock::new(Timestamp::from_millis(1_700_000_000_000));
-    let ttl = Duration::from_millis(300);
-    let Some([cached, other]) = gateways(STANDALONE, "near", &clock, Some(ttl)).await else {
-        return;
-    };
+/// Brings member 1 to its daily limit through `engine` and returns the denial.
+async fn at_the_limit(engine: &RedisEngine) -> invite_limiter::Denied {
     let s = MemberId(1);
     for r in 0..30 {
-        cached
+        engine
             .send(InviteRequest::new(s, MemberId(100 + r)))
             .await
             .unwrap();
     }
-    let d = cached
+    let d = engine
         .send(InviteRequest::new(s, MemberId(200)))
         .await
         .unwrap_err();
@@ -150,13 +145,27 @@ async fn a_tier_change_on_another_gateway_reaches_the_near_cache_within_its_ttl(
         d.reason(),
         invite_limiter::DenyReason::DailyLimit { .. }
     ));
-    // The denial is now held locally; an upgrade through the other gateway...
-    other.set_tier(s, Tier::Premium).await.unwrap();
-    assert!(other
-        .send(InviteRequest::new(s, MemberId(201)))
-        .await
-        .is_ok());
-    // ...is not seen by the cached gateway until the entry's time to live passes:
+    d
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_near_cache_denies_without_a_round_trip_until_a_change_notice() {
+    near_cache_until_a_notice(STANDALONE).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cluster_change_notices_reach_every_gateway() {
+    near_cache_until_a_notice(CLUSTER).await;
+}
+
+async fn near_cache_until_a_notice(var: &str) {
+    let clock = ManualClock::new(Timestamp::from_millis(1_700_000_000_000));
+    let ttl = Duration::from_secs(30);
+    let Some((_, [cached, other])) = gateways(var, "near", &clock, Some(ttl)).await else {
+        return;
+    };
+    let s = MemberId(1);
+    let d = at_the_limit(&cached).await;
     let before = cached.stats();
     let held = cached
         .send(InviteRequest::new(s, MemberId(202)))
@@ -166,16 +175,64 @@ async fn a_tier_change_on_another_gateway_reaches_the_near_cache_within_its_ttl(
     let after = cached.stats();
     assert_eq!(after.round_trips, before.round_trips, "no round trip");
     assert_eq!(after.near_cache_hits, before.near_cache_hits + 1);
-    tokio::time::sleep(ttl + Duration::from_millis(50)).await;
-    assert!(cached
-        .send(InviteRequest::new(s, MemberId(202)))
-        .await
-        .is_ok());
     // A request with an idempotency key always goes to Redis.
     let keyed = cached
         .send(InviteRequest::new(s, MemberId(203)).idempotency_key(1))
-        .await;
-    assert!(keyed.is_ok());
+        .await
+        .unwrap_err();
+    assert_eq!(keyed, d);
+    assert!(cached.stats().round_trips > after.round_trips);
+
+    // An upgrade through the other gateway publishes a notice: the cached gateway
+    // lets go long before its 30 s time to live.
+    other.set_tier(s, Tier::Premium).await.unwrap();
+    let since = std::time::Instant::now();
+    loop {
+        if cached
+            .send(InviteRequest::new(s, MemberId(204)))
+            .await
+            .is_ok()
+        {
+            break;
+        }
+        assert!(
+            since.elapsed() < Duration::from_secs(3),
+            "no notice arrived"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_a_notice_the_near_cache_holds_a_denial_at_most_its_ttl() {
+    let clock = ManualClock::new(Timestamp::from_millis(1_700_000_000_000));
+    let ttl = Duration::from_millis(300);
+    let Some((prefix, [cached, _])) = gateways(STANDALONE, "near-ttl", &clock, Some(ttl)).await
+    else {
+        return;
+    };
+    let d = at_the_limit(&cached).await;
+    // A change made behind the engines' backs (no notice): only the TTL clears it.
+    let addr = address(STANDALONE).unwrap();
+    let client = redis::Client::open(addr.as_str()).unwrap();
+    let mut raw = client.get_multiplexed_async_connection().await.unwrap();
+    let _: () = redis::cmd("HSET")
+        .arg(format!("{{{prefix}:1}}:h"))
+        .arg("tier")
+        .arg("1")
+        .query_async(&mut raw)
+        .await
+        .unwrap();
+    let held = cached
+        .send(InviteRequest::new(MemberId(1), MemberId(202)))
+        .await
+        .unwrap_err();
+    assert_eq!(held, d);
+    tokio::time::sleep(ttl + Duration::from_millis(50)).await;
+    assert!(cached
+        .send(InviteRequest::new(MemberId(1), MemberId(202)))
+        .await
+        .is_ok());
 }
 
 #[tokio::test]

@@ -15,8 +15,9 @@
 //! are judged and committed by one script on the master that owns the sender's slot.
 //! The recipient's facts (banned or not, invite setting, contacts, follows, shared
 //! connections) live on the recipient's slot and are read before the script runs, so
-//! they may be stale by one round trip, or by the facts cache's time to live (default
-//! 1 s, [`RedisBuilder::facts_ttl`]) when it answers. That is the race the contract
+//! they may be stale by one round trip, or, when the facts cache answers, until a
+//! change notice arrives (pub/sub, normally within a millisecond) and at most by its
+//! time to live (default 1 s, [`RedisBuilder::facts_ttl`]). That is the race the contract
 //! allows: a recipient who bans invitations a moment before a send may still receive
 //! it, as with the in-memory engine when the two calls race; no quota is ever
 //! exceeded by it. Accepting connects the sender's side in the same script, then the
@@ -51,6 +52,7 @@ mod keys;
 mod near;
 mod replies;
 mod stats;
+mod watch;
 
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -295,7 +297,11 @@ impl RedisBuilder {
         common.extend(limits(&p.premium));
         common.extend(spam_args(&p.spam));
         let keywords = Keywords::new(&p.spam.keywords);
-        Ok(RedisEngine {
+        let nodes = match &self.target {
+            RedisTarget::Standalone(url) => vec![url.clone()],
+            RedisTarget::Cluster(nodes) => nodes.clone(),
+        };
+        let engine = RedisEngine {
             inner: Arc::new(Inner {
                 standalone: matches!(conns.first(), Some(Conn::Single(_))),
                 conns,
@@ -317,7 +323,10 @@ impl RedisBuilder {
                 replace_set: Script::new(REPLACE_SET),
                 unrecorded: AtomicU64::new(0),
             }),
-        })
+        };
+        let channel = watch::channel(&engine.inner.prefix);
+        tokio::spawn(watch::watch(Arc::downgrade(&engine.inner), nodes, channel));
+        Ok(engine)
     }
 
     /// One connection, of the target's kind.
@@ -386,6 +395,16 @@ struct Inner {
     script: Script,
     replace_set: Script,
     unrecorded: AtomicU64,
+}
+
+impl Inner {
+    /// Drops what the caches hold about `m`.
+    fn forget(&self, m: u64) {
+        self.facts.forget(m);
+        if let Some(near) = &self.near {
+            near.forget(m);
+        }
+    }
 }
 
 /// The engine on a Redis server or cluster shared by many gateways. Cheap to clone;
@@ -988,9 +1007,15 @@ impl RedisEngine {
             cmd.arg(*k).arg(v);
         }
         let r = self.cmd::<i64>(cmd).await.map(|_| ()).map_err(|f| f.cause);
-        self.inner.facts.forget(m);
-        if let Some(near) = &self.inner.near {
-            near.forget(m);
+        self.inner.forget(m);
+        if r.is_ok() {
+            // Every gateway's caches let go of this member now (best effort: their
+            // time to live bounds it otherwise).
+            let mut notice = redis::cmd("PUBLISH");
+            notice
+                .arg(watch::channel(&self.inner.prefix))
+                .arg(m.to_string());
+            let _ = self.cmd::<i64>(notice).await;
         }
         r
     }

@@ -1,0 +1,65 @@
+//! Change notices between gateways: a setter publishes the member's id, and every
+//! engine sharing the prefix drops what its caches hold about that member at once.
+//! The caches' time to live still bounds staleness when a notice is lost (a dropped
+//! subscription, a node that dies); the subscription reconnects by itself.
+
+use std::sync::Weak;
+use std::time::Duration;
+
+use futures_util::StreamExt;
+
+use super::Inner;
+
+/// The channel of `prefix`'s change notices.
+pub(crate) fn channel(prefix: &str) -> String {
+    format!("{prefix}:changed")
+}
+
+/// Listens for change notices until the engine is dropped, trying the nodes in turn
+/// whenever the subscription is lost.
+pub(crate) async fn watch(engine: Weak<Inner>, nodes: Vec<String>, channel: String) {
+    let mut next = 0usize;
+    while engine.strong_count() > 0 && !nodes.is_empty() {
+        let url = &nodes[next % nodes.len()];
+        next = next.wrapping_add(1);
+        if listen(&engine, url, &channel).await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// `true` when the engine is gone; `false` when the subscription failed or ended.
+async fn listen(engine: &Weak<Inner>, url: &str, channel: &str) -> bool {
+    let Ok(client) = redis::Client::open(url) else {
+        return false;
+    };
+    let Ok(Ok(mut pubsub)) =
+        tokio::time::timeout(Duration::from_secs(2), client.get_async_pubsub()).await
+    else {
+        return false;
+    };
+    if pubsub.subscribe(channel).await.is_err() {
+        return false;
+    }
+    let mut notices = pubsub.into_on_message();
+    loop {
+        match tokio::time::timeout(Duration::from_secs(1), notices.next()).await {
+            Ok(Some(msg)) => {
+                let Some(inner) = engine.upgrade() else {
+                    return true;
+                };
+                if let Some(member) = msg
+                    .get_payload::<String>()
+                    .ok()
+                    .and_then(|p| p.parse::<u64>().ok())
+                {
+                    inner.forget(member);
+                }
+            }
+            Ok(None) => return false,
+            Err(_) if engine.strong_count() == 0 => return true,
+            Err(_) => {}
+        }
+    }
+}
