@@ -34,7 +34,7 @@
 //!
 //! # Failures
 //! Every call has a deadline. A timeout, refused connection, failover or redirect
-//! storm yields [`DenyReason::Unavailable`](crate::DenyReason::Unavailable) (ahead of
+//! storm yields [`DenyReason::Unavailable`] (ahead of
 //! every other reason) with a `retry_at` after a backoff, or with
 //! [`FailureMode::Open`] an unrecorded [`Sent`]. After repeated failures a circuit
 //! breaker answers at once until a probe succeeds. The engine never repeats a send by
@@ -94,7 +94,7 @@ const UNRECORDED: u64 = 1 << 63;
 /// What a decision does when Redis cannot answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum FailureMode {
-    /// Deny with [`DenyReason::Unavailable`](crate::DenyReason::Unavailable) and a
+    /// Deny with [`DenyReason::Unavailable`] and a
     /// `retry_at` after the backoff (the default: no quota is ever exceeded).
     #[default]
     Closed,
