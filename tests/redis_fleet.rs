@@ -304,3 +304,44 @@ async fn idle_state_carries_a_ttl_and_facts_do_not() {
         assert_eq!(ttl, -1, "{name} holds facts and lives on");
     }
 }
+
+#[test]
+fn the_blocking_form_serves_synchronous_callers_and_refuses_inside_a_runtime() {
+    let Some(addr) = address(STANDALONE) else {
+        return;
+    };
+    let engine = RedisEngine::builder(invite_limiter::redis::RedisTarget::parse(&addr))
+        .prefix(unique_prefix("blocking"))
+        .connect_blocking()
+        .unwrap();
+    let sent = engine
+        .send(InviteRequest::new(MemberId(1), MemberId(2)))
+        .unwrap();
+    let pending = engine
+        .run(|e| e.pending_between(MemberId(1), MemberId(2)))
+        .unwrap();
+    assert_eq!(pending, Ok(1));
+    assert_eq!(engine.run(|e| e.accept(sent.id())).unwrap(), Ok(()));
+
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let d = engine
+            .send(InviteRequest::new(MemberId(3), MemberId(4)))
+            .unwrap_err();
+        assert_eq!(
+            *d.reason(),
+            invite_limiter::DenyReason::Unavailable {
+                cause: invite_limiter::Outage::BlockingInAsync
+            }
+        );
+        // From async code, the engine underneath is the way.
+        assert!(engine
+            .engine()
+            .send(InviteRequest::new(MemberId(3), MemberId(4)))
+            .await
+            .is_ok());
+    });
+}
