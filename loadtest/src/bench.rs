@@ -166,8 +166,8 @@ pub struct NearSummary {
     pub saved_per_1000: f64,
     pub local_answers_on: u64,
     pub denied_on: u64,
-    /// Mean seconds between two decisions of one over-limit sender on one engine
-    /// instance (each instance has its own near-cache).
+    /// Mean seconds between two decisions of one over-limit sender on the engine
+    /// (one instance, whose connections share its near-cache).
     pub over_sender_interval_s: f64,
 }
 
@@ -575,14 +575,17 @@ impl Ctx<'_> {
         let mut sides = Vec::new();
         for on in [false, true] {
             let prefix = fresh_prefix(if on { "ilb-near-on" } else { "ilb-near-off" });
-            let engines = self.rt.block_on(connect(&a.backend, n, |b| {
-                let b = b.prefix(prefix.clone()).policy(policy());
+            // One gateway: one engine whose `n` connections share its near-cache.
+            let pool = usize::try_from(n).unwrap_or(usize::MAX);
+            let one = self.rt.block_on(connect(&a.backend, 1, |b| {
+                let b = b.prefix(prefix.clone()).policy(policy()).connections(pool);
                 if on {
                     b.near_cache(NEAR_TTL)
                 } else {
                     b
                 }
             }))?;
+            let engines: Vec<RedisEngine> = (0..n).map(|_| one[0].clone()).collect();
             let filled = self
                 .rt
                 .block_on(prefill(&engines, over, a.senders, daily))
@@ -662,7 +665,7 @@ impl Ctx<'_> {
             saved_per_1000: per1000(off) - per1000(on),
             local_answers_on: on.local_answers.unwrap_or(0),
             denied_on: on.denied,
-            over_sender_interval_s: on.seconds * (over * n) as f64
+            over_sender_interval_s: on.seconds * over as f64
                 / (on.decisions as f64 * a.over_share).max(1e-9),
         })
     }
@@ -781,8 +784,8 @@ fn render(r: &BenchReport) -> String {
             out,
             "\nnear-cache at {} connection(s), {} senders over the limit: throughput x{:.2}; \
              scripts per 1000 decisions {:.0} off, {:.0} on ({:.0} round trips saved per 1000); \
-             {} of {} denials answered locally; an over-limit sender came back to one \
-             engine instance every {:.2} s on average (the cache holds a denial {} s)",
+             {} of {} denials answered locally; an over-limit sender came back to the \
+             engine every {:.2} s on average (the cache holds a denial {} s)",
             n.connections,
             count(n.over_limit_senders),
             n.throughput_ratio,
