@@ -32,6 +32,9 @@ pub enum Command {
     /// Side by side on one Redis backend: the engine's send, a hand-written sliding-window
     /// log script, the in-memory engine, and the near-cache on and off.
     RedisBench(RedisBenchArgs),
+    /// The latency of sends while one thread sweeps a million due invitations, against
+    /// the same sends with nothing to sweep (in-memory engine).
+    SweepStall(SweepStallArgs),
 }
 
 /// Which engine a run drives.
@@ -395,4 +398,20 @@ mod tests {
         }
         assert!(Cli::try_parse_from(["invite-loadtest", "--spam", "--no-spam"]).is_err());
     }
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct SweepStallArgs {
+    /// Invitations that fall due at once (10 per sender).
+    #[arg(long, default_value_t = 1_000_000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub due: u64,
+    /// Seconds of timed sends with nothing to sweep.
+    #[arg(long, default_value_t = 2.0)]
+    pub duration: f64,
+    /// Seed of the senders and recipients drawn.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Also write the report as JSON here.
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
 }

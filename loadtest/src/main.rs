@@ -19,6 +19,7 @@ mod redis_util;
 mod replay;
 mod report;
 mod stats;
+mod sweep_stall;
 mod text;
 mod trace;
 mod worker;
@@ -35,6 +36,7 @@ fn main() -> ExitCode {
         Some(cli::Command::Run(args)) => workload::run(args),
         Some(cli::Command::Replay(args)) => replay::run(args),
         Some(cli::Command::RedisBench(args)) => bench::run(args),
+        Some(cli::Command::SweepStall(args)) => sweep_stall::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
