@@ -4,14 +4,13 @@
 //! log keeps only what its rule can still count, so a sender's memory is bounded by
 //! their activity within the rules' windows.
 
-use std::collections::VecDeque;
-
 use aho_corasick::{AhoCorasick, MatchKind};
 
 use crate::codec::{DecodeError, Reader, Writer};
 use crate::policy::{RateRule, SpamPolicy};
 use crate::spam_signals::{SpamSignal, SpamSignals};
 use crate::time::millis;
+use crate::window::deque::SmallDeque;
 
 /// What the spam signals see of one send attempt.
 #[derive(Debug, Clone, Copy)]
@@ -23,8 +22,9 @@ pub(crate) struct Attempt<'a> {
 }
 
 /// Recipients' answers to the sender's invitations.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub(crate) enum Feedback {
+    #[default]
     Accepted,
     Declined,
     Expired,
@@ -122,22 +122,24 @@ pub(crate) fn note_fingerprint(note: &str) -> u64 {
     hash
 }
 
-/// Time-sorted events, each with its payload (8 bytes an event when it has none).
-type Events<T> = VecDeque<(u64, T)>;
+/// Time-sorted events, each with its payload (8 bytes an event when it has none); as
+/// many as fit in the queue's 32 bytes are kept in place, so a sender with a few
+/// recent events needs no buffer for them.
+type Events<T, const N: usize> = SmallDeque<(u64, T), N>;
 
 /// One sender's spam state.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct SpamState {
     /// Every attempt, denied ones included, for `burst`.
-    attempts: Events<()>,
+    attempts: Events<(), 3>,
     /// Accepted sends to strangers, for `strangers`.
-    strangers: Events<()>,
+    strangers: Events<(), 3>,
     /// Accepted sends with a note, with its fingerprint, for `template`.
-    notes: Events<u64>,
+    notes: Events<u64, 1>,
     /// Recipients' answers for `reports` and `ignored`, sorted although they arrive late.
-    feedback: Events<Feedback>,
+    feedback: Events<Feedback, 1>,
     /// Instants of trips, for escalation.
-    strikes: Events<()>,
+    strikes: Events<(), 3>,
     /// The cooldown's end and the signals that started it.
     cooldown: Option<(u64, SpamSignals)>,
 }
@@ -161,24 +163,28 @@ fn real_note<'a>(a: &Attempt<'a>) -> Option<&'a str> {
     a.note.filter(|n| !n.trim().is_empty())
 }
 
-fn last<T>(q: &Events<T>) -> Option<u64> {
+fn last<T: Copy + Default, const N: usize>(q: &Events<T, N>) -> Option<u64> {
     q.back().map(|e| e.0)
 }
 
 /// Appends at `now`; callers' clocks never step back, the clamp only keeps order.
-fn push<T>(q: &mut Events<T>, now: u64, v: T) {
+fn push<T: Copy + Default, const N: usize>(q: &mut Events<T, N>, now: u64, v: T) {
     q.push_back((last(q).map_or(now, |t| now.max(t)), v));
 }
 
 /// The payloads of the events that count at `now` in a window of `len`.
-fn in_window<T>(q: &Events<T>, now: u64, len: u64) -> impl Iterator<Item = &T> {
+fn in_window<T: Copy + Default, const N: usize>(
+    q: &Events<T, N>,
+    now: u64,
+    len: u64,
+) -> impl Iterator<Item = &T> {
     let from = q.partition_point(|e| e.0.saturating_add(len) <= now);
     let to = q.partition_point(|e| e.0 <= now).max(from);
-    q.range(from..to).map(|e| &e.1)
+    q.iter_from(from).take(to - from).map(|e| &e.1)
 }
 
 /// Drops events that no longer count; with the rule off, none can.
-fn expire<T>(q: &mut Events<T>, now: u64, len: Option<u64>) {
+fn expire<T: Copy + Default, const N: usize>(q: &mut Events<T, N>, now: u64, len: Option<u64>) {
     match len {
         Some(len) => {
             while q.front().is_some_and(|e| e.0.saturating_add(len) <= now) {
@@ -356,7 +362,7 @@ impl SpamState {
                 s.insert(signal);
             }
         };
-        let count = |q: &Events<()>, len| in_window(q, now, len).count();
+        let count = |q: &Events<(), 3>, len| in_window(q, now, len).count();
         // This attempt counts in its own burst, fan-out and template.
         if let Some(r) = p.burst {
             flag(
@@ -397,22 +403,26 @@ impl SpamState {
     }
 }
 
-fn write_events<T>(w: &mut Writer, q: &Events<T>, mut payload: impl FnMut(&mut Writer, &T)) {
+fn write_events<T: Copy + Default, const N: usize>(
+    w: &mut Writer,
+    q: &Events<T, N>,
+    mut payload: impl FnMut(&mut Writer, &T),
+) {
     w.len(q.len());
-    for (t, v) in q {
+    for (t, v) in q.iter() {
         w.u64(*t);
         payload(w, v);
     }
 }
 
 /// Reads time-sorted events, each an instant then what `payload` reads.
-fn read_events<'a, T>(
+fn read_events<'a, T: Copy + Default, const N: usize>(
     r: &mut Reader<'a>,
     item_bytes: usize,
     mut payload: impl FnMut(&mut Reader<'a>) -> Result<T, DecodeError>,
-) -> Result<Events<T>, DecodeError> {
+) -> Result<Events<T, N>, DecodeError> {
     let n = r.len(item_bytes)?;
-    let mut q = Events::with_capacity(n);
+    let mut q = Events::default();
     for _ in 0..n {
         let t = r.u64()?;
         if last(&q).is_some_and(|prev| t < prev) {

@@ -278,7 +278,8 @@ fn snapshot_round_trips_and_rejects_damage() {
         }
     }
     let mut w = Writer::default();
-    write_events(&mut w, &VecDeque::from([(5, ()), (4, ())]), |_, ()| ());
+    let out_of_order: Events<(), 3> = [(5, ()), (4, ())].into_iter().collect();
+    write_events(&mut w, &out_of_order, |_, ()| ());
     assert!(SpamState::read(&mut Reader::new(w.bytes(), 0)).is_err());
 }
 
