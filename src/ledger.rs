@@ -200,10 +200,20 @@ struct Inner {
 
 /// The sender's invitations, sorted by sequence and by sending instant. Boxed, so a
 /// member without invitations pays one pointer in the hot record.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default)]
 pub(crate) struct Ledger {
     inner: Option<Box<Inner>>,
 }
+
+/// Equal when they keep equal invitations, whether or not an empty one still holds
+/// its allocation.
+impl PartialEq for Ledger {
+    fn eq(&self, other: &Ledger) -> bool {
+        self.live() == other.live() && self.all().eq(other.all())
+    }
+}
+
+impl Eq for Ledger {}
 
 impl Ledger {
     fn inner_mut(&mut self) -> &mut Inner {
@@ -270,6 +280,12 @@ impl Ledger {
             }
             inner.invites.pop_front();
         }
+        // The allocation stays for [`Ledger::release_if_empty`]: a sweep expiring a
+        // batch leaves the freeing to whatever settles the sender next.
+    }
+
+    /// Frees the allocation once nothing is kept.
+    pub(crate) fn release_if_empty(&mut self) {
         self.tidy();
     }
 
@@ -333,7 +349,7 @@ impl Ledger {
 
     /// Whether nothing, pending or ended, is kept.
     pub(crate) fn is_empty(&self) -> bool {
-        self.inner.is_none()
+        self.inner.as_deref().is_none_or(|i| i.invites.is_empty())
     }
 
     /// Pending invitations from sequence `from` on, oldest first.
