@@ -123,20 +123,26 @@ impl Store {
         self.len().checked_sub(1).and_then(|i| self.get(i))
     }
 
+    #[inline]
     fn push_back(&mut self, invite: Invite) {
         match self {
             Store::Inline { len, items } if usize::from(*len) < INLINE => {
                 items[usize::from(*len)] = invite;
                 *len += 1;
             }
-            Store::Inline { len, items } => {
-                let mut q = VecDeque::with_capacity(2 * INLINE);
-                q.extend(items[..usize::from(*len)].iter().copied());
-                q.push_back(invite);
-                *self = Store::Spilled(q);
-            }
+            Store::Inline { .. } => self.spill(invite),
             Store::Spilled(q) => q.push_back(invite),
         }
+    }
+
+    /// Moves the invitations to a ring buffer with room to grow, then appends.
+    #[cold]
+    #[inline(never)]
+    fn spill(&mut self, invite: Invite) {
+        let mut q = VecDeque::with_capacity(4 * INLINE);
+        q.extend(self.iter_from(0).copied());
+        q.push_back(invite);
+        *self = Store::Spilled(q);
     }
 
     fn pop_front(&mut self) {

@@ -46,6 +46,7 @@ impl<T: Copy + Default + PartialEq, const N: usize> PartialEq for SmallDeque<T, 
 impl<T: Copy + Default + Eq, const N: usize> Eq for SmallDeque<T, N> {}
 
 impl<T: Copy + Default, const N: usize> SmallDeque<T, N> {
+    #[inline]
     pub(crate) fn len(&self) -> usize {
         match self {
             SmallDeque::Inline { len, .. } => usize::from(*len),
@@ -53,10 +54,12 @@ impl<T: Copy + Default, const N: usize> SmallDeque<T, N> {
         }
     }
 
+    #[inline]
     pub(crate) fn is_empty(&self) -> bool {
         self.len() == 0
     }
 
+    #[inline]
     pub(crate) fn get(&self, i: usize) -> Option<&T> {
         match self {
             SmallDeque::Inline { len, items } => items[..usize::from(*len)].get(i),
@@ -66,10 +69,12 @@ impl<T: Copy + Default, const N: usize> SmallDeque<T, N> {
         }
     }
 
+    #[inline]
     pub(crate) fn front(&self) -> Option<&T> {
         self.get(0)
     }
 
+    #[inline]
     pub(crate) fn back(&self) -> Option<&T> {
         self.len().checked_sub(1).and_then(|i| self.get(i))
     }
@@ -83,29 +88,39 @@ impl<T: Copy + Default, const N: usize> SmallDeque<T, N> {
         self.iter_from(0)
     }
 
+    #[inline]
     pub(crate) fn push_back(&mut self, item: T) {
+        if self.is_full() {
+            self.grow();
+        }
         match self {
-            SmallDeque::Inline { len, items } if usize::from(*len) < N => {
+            SmallDeque::Inline { len, items } => {
                 items[usize::from(*len)] = item;
                 *len += 1;
             }
-            SmallDeque::Ring { buf, head, len } if (*len as usize) < buf.len() => {
+            SmallDeque::Ring { buf, head, len } => {
                 let at = (*head as usize + *len as usize) & (buf.len() - 1);
                 buf[at] = item;
                 *len += 1;
             }
-            _ => {
-                let cap = (2 * self.len()).max(4).next_power_of_two();
-                self.respill(cap);
-                self.push_back(item);
-            }
         }
     }
 
-    /// Moves the items to a ring buffer of `cap` (a power of two, at least `len`).
-    fn respill(&mut self, cap: usize) {
-        let mut buf = vec![T::default(); cap].into_boxed_slice();
+    #[inline]
+    fn is_full(&self) -> bool {
+        match self {
+            SmallDeque::Inline { len, .. } => usize::from(*len) == N,
+            SmallDeque::Ring { buf, len, .. } => *len as usize == buf.len(),
+        }
+    }
+
+    /// Moves the items to a ring buffer twice their number (at least 4), a power of two.
+    #[cold]
+    #[inline(never)]
+    fn grow(&mut self) {
         let len = self.len();
+        let cap = (2 * len).max(4).next_power_of_two();
+        let mut buf = vec![T::default(); cap].into_boxed_slice();
         for (slot, item) in buf.iter_mut().zip(self.iter()) {
             *slot = *item;
         }
