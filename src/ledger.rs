@@ -135,11 +135,11 @@ impl Store {
         }
     }
 
-    /// Moves the invitations to a ring buffer with room to grow, then appends.
+    /// Moves the invitations to a ring buffer, then appends.
     #[cold]
     #[inline(never)]
     fn spill(&mut self, invite: Invite) {
-        let mut q = VecDeque::with_capacity(4 * INLINE);
+        let mut q = VecDeque::with_capacity(2 * INLINE);
         q.extend(self.iter_from(0).copied());
         q.push_back(invite);
         *self = Store::Spilled(q);
