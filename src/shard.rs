@@ -40,8 +40,9 @@ impl Spans {
 /// Invitations pending from one sender to one recipient, and the re-invite cooldown.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct PairState {
-    /// Pending invitations, oldest first.
-    pub(crate) pending: PendingRefs,
+    /// Pending invitations, oldest first: one in place (almost every pair has one),
+    /// more in a buffer of their own, so a pair-map entry with its key is 48 bytes.
+    pub(crate) pending: smallvec::SmallVec<[PendingRef; 1]>,
     /// End of the cooldown after a withdrawal (0: none).
     pub(crate) cooldown_until: u64,
 }
@@ -52,73 +53,6 @@ pub(crate) struct PairState {
 pub(crate) struct PendingRef {
     pub(crate) seq: u64,
     pub(crate) sent_at: u64,
-}
-
-/// A pair's pending invitations, oldest first. Almost every pair has one, kept in
-/// place; more go to the heap. At 24 bytes, a pair-map entry (key included) is 48.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub(crate) enum PendingRefs {
-    #[default]
-    Empty,
-    One(PendingRef),
-    // Boxed, so that the common cases above set the size.
-    #[allow(clippy::box_collection)]
-    Many(Box<Vec<PendingRef>>),
-}
-
-impl PendingRefs {
-    pub(crate) fn as_slice(&self) -> &[PendingRef] {
-        match self {
-            PendingRefs::Empty => &[],
-            PendingRefs::One(p) => std::slice::from_ref(p),
-            PendingRefs::Many(v) => v,
-        }
-    }
-
-    pub(crate) fn len(&self) -> usize {
-        self.as_slice().len()
-    }
-
-    pub(crate) fn is_empty(&self) -> bool {
-        matches!(self, PendingRefs::Empty)
-    }
-
-    pub(crate) fn get(&self, i: usize) -> Option<&PendingRef> {
-        self.as_slice().get(i)
-    }
-
-    pub(crate) fn iter(&self) -> std::slice::Iter<'_, PendingRef> {
-        self.as_slice().iter()
-    }
-
-    /// Appends the newest pending invitation.
-    pub(crate) fn push(&mut self, p: PendingRef) {
-        match self {
-            PendingRefs::Empty => *self = PendingRefs::One(p),
-            PendingRefs::One(first) => *self = PendingRefs::Many(Box::new(vec![*first, p])),
-            PendingRefs::Many(v) => v.push(p),
-        }
-    }
-
-    /// Keeps the invitations `keep` accepts, in order.
-    pub(crate) fn retain(&mut self, keep: impl Fn(&PendingRef) -> bool) {
-        match self {
-            PendingRefs::Empty => {}
-            PendingRefs::One(p) => {
-                if !keep(p) {
-                    *self = PendingRefs::Empty;
-                }
-            }
-            PendingRefs::Many(v) => {
-                v.retain(|p| keep(p));
-                match v.len() {
-                    0 => *self = PendingRefs::Empty,
-                    1 => *self = PendingRefs::One(v[0]),
-                    _ => {}
-                }
-            }
-        }
-    }
 }
 
 /// How often an idle check is repeated for a member that cannot be reclaimed yet.
@@ -444,24 +378,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn pending_refs_keep_order_and_fold_back_in_place() {
-        let at = |seq| PendingRef {
-            seq,
-            sent_at: seq * 10,
-        };
-        assert_eq!(std::mem::size_of::<PairState>(), 32);
-        let mut p = PendingRefs::default();
-        assert!(p.is_empty() && p.get(0).is_none());
-        for seq in 1..=4 {
-            p.push(at(seq));
-        }
-        assert_eq!(p.len(), 4);
-        assert_eq!(p.get(2), Some(&at(3)));
-        p.retain(|r| r.seq % 2 == 0);
-        assert_eq!(p.iter().map(|r| r.seq).collect::<Vec<_>>(), vec![2, 4]);
-        p.retain(|r| r.seq != 2);
-        assert_eq!(p, PendingRefs::One(at(4)), "one left is kept in place");
-        p.retain(|_| false);
-        assert!(p.is_empty());
+    fn a_pair_entry_is_48_bytes_with_its_key() {
+        assert_eq!(std::mem::size_of::<((u64, u64), PairState)>(), 48);
     }
 }
