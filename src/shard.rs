@@ -40,19 +40,83 @@ impl Spans {
 /// Invitations pending from one sender to one recipient, and the re-invite cooldown.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct PairState {
-    /// Pending invitations, oldest first: one in place (almost every pair has one),
-    /// more in a buffer of their own, so a pair-map entry with its key is 48 bytes.
-    pub(crate) pending: smallvec::SmallVec<[PendingRef; 1]>,
+    /// Pending invitations, oldest first.
+    pub(crate) pending: PendingRefs,
     /// End of the cooldown after a withdrawal (0: none).
     pub(crate) cooldown_until: u64,
 }
 
 /// A pending invitation as its pair sees it: enough to say when the pair frees a
 /// slot without searching the sender's ledger.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub(crate) struct PendingRef {
     pub(crate) seq: u64,
     pub(crate) sent_at: u64,
+}
+
+/// A pair's pending invitations, oldest first. The count and the oldest are kept in
+/// place: almost every pair has one, and a denial at the pair cap reads just those
+/// two (the oldest is the one whose expiry frees a slot). The others are on the
+/// heap. A pair-map entry with its key is 56 bytes.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct PendingRefs {
+    len: u32,
+    /// Meaningful when `len > 0`; default otherwise, so equal lists compare equal.
+    oldest: PendingRef,
+    /// The second and later, present only when `len > 1`.
+    // Boxed: a pointer, where a Vec would take three words in every entry.
+    #[allow(clippy::box_collection)]
+    newer: Option<Box<Vec<PendingRef>>>,
+}
+
+impl PendingRefs {
+    pub(crate) fn len(&self) -> usize {
+        self.len as usize
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    pub(crate) fn get(&self, i: usize) -> Option<&PendingRef> {
+        match i {
+            _ if i >= self.len() => None,
+            0 => Some(&self.oldest),
+            _ => self.newer.as_deref().and_then(|v| v.get(i - 1)),
+        }
+    }
+
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &PendingRef> {
+        let oldest = (self.len > 0).then_some(&self.oldest);
+        oldest
+            .into_iter()
+            .chain(self.newer.iter().flat_map(|v| v.iter()))
+    }
+
+    /// Appends the newest pending invitation.
+    pub(crate) fn push(&mut self, p: PendingRef) {
+        if self.len == 0 {
+            self.oldest = p;
+        } else {
+            self.newer.get_or_insert_with(Box::default).push(p);
+        }
+        self.len = self.len.saturating_add(1);
+    }
+
+    /// Keeps the invitations `keep` accepts, in order.
+    pub(crate) fn retain(&mut self, keep: impl Fn(&PendingRef) -> bool) {
+        if self.len <= 1 {
+            if self.len == 1 && !keep(&self.oldest) {
+                *self = PendingRefs::default();
+            }
+            return;
+        }
+        let kept: Vec<PendingRef> = self.iter().copied().filter(|p| keep(p)).collect();
+        *self = PendingRefs::default();
+        for p in kept {
+            self.push(p);
+        }
+    }
 }
 
 /// How often an idle check is repeated for a member that cannot be reclaimed yet.
@@ -378,7 +442,29 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_pair_entry_is_48_bytes_with_its_key() {
-        assert_eq!(std::mem::size_of::<((u64, u64), PairState)>(), 48);
+    fn pending_refs_keep_order_and_the_oldest_in_place() {
+        assert_eq!(std::mem::size_of::<((u64, u64), PairState)>(), 56);
+        let at = |seq| PendingRef {
+            seq,
+            sent_at: seq * 10,
+        };
+        let mut p = PendingRefs::default();
+        assert!(p.is_empty() && p.get(0).is_none() && p.iter().next().is_none());
+        for seq in 1..=4 {
+            p.push(at(seq));
+        }
+        assert_eq!(p.len(), 4);
+        assert_eq!(
+            (p.get(0), p.get(3), p.get(4)),
+            (Some(&at(1)), Some(&at(4)), None)
+        );
+        p.retain(|r| r.seq % 2 == 0);
+        assert_eq!(p.iter().map(|r| r.seq).collect::<Vec<_>>(), vec![2, 4]);
+        p.retain(|r| r.seq != 2);
+        let mut one = PendingRefs::default();
+        one.push(at(4));
+        assert_eq!(p, one, "equal whatever was removed before");
+        p.retain(|_| false);
+        assert_eq!(p, PendingRefs::default());
     }
 }
