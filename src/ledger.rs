@@ -51,18 +51,175 @@ pub(crate) struct Invite {
     pub(crate) ended: Option<Ending>,
 }
 
+/// Invitations a ledger keeps without a second allocation: most senders have one or
+/// two pending at a time, and a ledger that fits here costs one allocation to create
+/// and one to free.
+const INLINE: usize = 2;
+
+const BLANK: Invite = Invite {
+    seq: 0,
+    recipient: 0,
+    sent_at: 0,
+    last_reminder: 0,
+    reminders: 0,
+    ended: None,
+};
+
+/// The kept invitations, oldest first: inline while few, then a ring buffer.
+#[derive(Debug, Clone)]
+enum Store {
+    Inline { len: u8, items: [Invite; INLINE] },
+    Spilled(VecDeque<Invite>),
+}
+
+impl Default for Store {
+    fn default() -> Self {
+        Store::Inline {
+            len: 0,
+            items: [BLANK; INLINE],
+        }
+    }
+}
+
+impl PartialEq for Store {
+    fn eq(&self, other: &Store) -> bool {
+        self.len() == other.len() && self.iter_from(0).eq(other.iter_from(0))
+    }
+}
+
+impl Eq for Store {}
+
+impl Store {
+    fn len(&self) -> usize {
+        match self {
+            Store::Inline { len, .. } => usize::from(*len),
+            Store::Spilled(q) => q.len(),
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn get(&self, at: usize) -> Option<&Invite> {
+        match self {
+            Store::Inline { len, items } => items[..usize::from(*len)].get(at),
+            Store::Spilled(q) => q.get(at),
+        }
+    }
+
+    fn get_mut(&mut self, at: usize) -> Option<&mut Invite> {
+        match self {
+            Store::Inline { len, items } => items[..usize::from(*len)].get_mut(at),
+            Store::Spilled(q) => q.get_mut(at),
+        }
+    }
+
+    fn front(&self) -> Option<&Invite> {
+        self.get(0)
+    }
+
+    fn back(&self) -> Option<&Invite> {
+        self.len().checked_sub(1).and_then(|i| self.get(i))
+    }
+
+    #[inline]
+    fn push_back(&mut self, invite: Invite) {
+        match self {
+            Store::Inline { len, items } if usize::from(*len) < INLINE => {
+                items[usize::from(*len)] = invite;
+                *len += 1;
+            }
+            Store::Inline { .. } => self.spill(invite),
+            Store::Spilled(q) => q.push_back(invite),
+        }
+    }
+
+    /// Moves the invitations to a ring buffer, then appends.
+    #[cold]
+    #[inline(never)]
+    fn spill(&mut self, invite: Invite) {
+        let mut q = VecDeque::with_capacity(2 * INLINE);
+        q.extend(self.iter_from(0).copied());
+        q.push_back(invite);
+        *self = Store::Spilled(q);
+    }
+
+    fn pop_front(&mut self) {
+        match self {
+            Store::Inline { len, items } => {
+                if *len > 0 {
+                    items.copy_within(1..usize::from(*len), 0);
+                    *len -= 1;
+                }
+            }
+            Store::Spilled(q) => {
+                q.pop_front();
+            }
+        }
+    }
+
+    /// The first position whose invitation does not satisfy `pred` (which holds for
+    /// a prefix).
+    fn partition_point(&self, pred: impl Fn(&Invite) -> bool) -> usize {
+        match self {
+            Store::Inline { len, items } => items[..usize::from(*len)].partition_point(pred),
+            Store::Spilled(q) => q.partition_point(pred),
+        }
+    }
+
+    fn iter_from(&self, start: usize) -> impl Iterator<Item = &Invite> {
+        let (a, b): (&[Invite], &[Invite]) = match self {
+            Store::Inline { len, items } => (&items[..usize::from(*len)], &[]),
+            Store::Spilled(q) => q.as_slices(),
+        };
+        let (a, b) = if start <= a.len() {
+            (&a[start..], b)
+        } else {
+            (&[][..], b.get(start - a.len()..).unwrap_or(&[]))
+        };
+        a.iter().chain(b)
+    }
+
+    fn retain(&mut self, keep: impl Fn(&Invite) -> bool) {
+        match self {
+            Store::Inline { len, items } => {
+                let mut kept = 0;
+                for i in 0..usize::from(*len) {
+                    if keep(&items[i]) {
+                        items[kept] = items[i];
+                        kept += 1;
+                    }
+                }
+                *len = kept as u8;
+            }
+            Store::Spilled(q) => q.retain(|i| keep(i)),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 struct Inner {
-    invites: VecDeque<Invite>,
+    invites: Store,
     live: u32,
 }
 
 /// The sender's invitations, sorted by sequence and by sending instant. Boxed, so a
 /// member without invitations pays one pointer in the hot record.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default)]
 pub(crate) struct Ledger {
     inner: Option<Box<Inner>>,
 }
+
+/// Equal when they keep equal invitations, whether or not an empty one still holds
+/// its allocation.
+impl PartialEq for Ledger {
+    fn eq(&self, other: &Ledger) -> bool {
+        self.live() == other.live() && self.all().eq(other.all())
+    }
+}
+
+impl Eq for Ledger {}
 
 impl Ledger {
     fn inner_mut(&mut self) -> &mut Inner {
@@ -76,7 +233,7 @@ impl Ledger {
         }
     }
 
-    fn invites(&self) -> Option<&VecDeque<Invite>> {
+    fn invites(&self) -> Option<&Store> {
         self.inner.as_deref().map(|i| &i.invites)
     }
 
@@ -129,6 +286,12 @@ impl Ledger {
             }
             inner.invites.pop_front();
         }
+        // The allocation stays for [`Ledger::release_if_empty`]: a sweep expiring a
+        // batch leaves the freeing to whatever settles the sender next.
+    }
+
+    /// Frees the allocation once nothing is kept.
+    pub(crate) fn release_if_empty(&mut self) {
         self.tidy();
     }
 
@@ -141,7 +304,9 @@ impl Ledger {
 
     /// Position of the invitation with sequence `seq`.
     pub(crate) fn find(&self, seq: u64) -> Option<usize> {
-        self.invites()?.binary_search_by_key(&seq, |i| i.seq).ok()
+        let invites = self.invites()?;
+        let at = invites.partition_point(|i| i.seq < seq);
+        (invites.get(at)?.seq == seq).then_some(at)
     }
 
     /// The newest kept invitation's sequence number.
@@ -190,7 +355,7 @@ impl Ledger {
 
     /// Whether nothing, pending or ended, is kept.
     pub(crate) fn is_empty(&self) -> bool {
-        self.inner.is_none()
+        self.inner.as_deref().is_none_or(|i| i.invites.is_empty())
     }
 
     /// Pending invitations from sequence `from` on, oldest first.
@@ -199,14 +364,14 @@ impl Ledger {
             .into_iter()
             .flat_map(move |invites| {
                 let start = invites.partition_point(|i| i.seq < from);
-                invites.range(start..)
+                invites.iter_from(start)
             })
             .filter(|i| i.ended.is_none())
     }
 
     /// Every kept invitation, ended ones included, oldest first.
     pub(crate) fn all(&self) -> impl Iterator<Item = &Invite> {
-        self.invites().into_iter().flatten()
+        self.invites().into_iter().flat_map(|s| s.iter_from(0))
     }
 }
 
@@ -264,6 +429,33 @@ mod tests {
         assert!(l.all().count() < 200);
         assert_eq!(l.pending_from(0).count(), 50);
         assert!(l.find(199).is_some());
+    }
+
+    #[test]
+    fn inline_and_spilled_ledgers_answer_alike() {
+        let mut l = Ledger::default();
+        for seq in 1..=5 {
+            l.push(seq, seq, seq * 10);
+            assert_eq!(l.last_seq(), Some(seq));
+            assert_eq!(l.find(seq), Some(seq as usize - 1));
+        }
+        let at = l.find(2).unwrap();
+        l.end(at, Ending::Declined);
+        let mut seen = vec![];
+        l.expire(30 + 100, 100, |i| seen.push(i.seq));
+        assert_eq!(seen, vec![1, 3]);
+        assert_eq!(l.all().map(|i| i.seq).collect::<Vec<_>>(), vec![4, 5]);
+        assert_eq!(
+            l.pending_from(5).map(|i| i.seq).collect::<Vec<_>>(),
+            vec![5]
+        );
+        assert_eq!(l.find(3), None);
+        let mut small = Ledger::default();
+        small.push(4, 4, 40);
+        small.push(5, 5, 50);
+        assert_eq!(l, small, "equal whatever the storage");
+        l.expire(u64::MAX, 100, |_| {});
+        assert!(l.is_empty());
     }
 
     #[test]

@@ -4,14 +4,13 @@
 //! log keeps only what its rule can still count, so a sender's memory is bounded by
 //! their activity within the rules' windows.
 
-use std::collections::VecDeque;
-
 use aho_corasick::{AhoCorasick, MatchKind};
 
 use crate::codec::{DecodeError, Reader, Writer};
 use crate::policy::{RateRule, SpamPolicy};
 use crate::spam_signals::{SpamSignal, SpamSignals};
 use crate::time::millis;
+use crate::window::deque::SmallDeque;
 
 /// What the spam signals see of one send attempt.
 #[derive(Debug, Clone, Copy)]
@@ -23,8 +22,9 @@ pub(crate) struct Attempt<'a> {
 }
 
 /// Recipients' answers to the sender's invitations.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub(crate) enum Feedback {
+    #[default]
     Accepted,
     Declined,
     Expired,
@@ -122,25 +122,64 @@ pub(crate) fn note_fingerprint(note: &str) -> u64 {
     hash
 }
 
-/// Time-sorted events, each with its payload (8 bytes an event when it has none).
-type Events<T> = VecDeque<(u64, T)>;
+/// Time-sorted events, each with its payload (8 bytes an event when it has none); as
+/// many as fit in the queue's 32 bytes are kept in place, so a sender with a few
+/// recent events needs no buffer for them.
+type Events<T, const N: usize = 3> = SmallDeque<(u64, T), N>;
 
-/// One sender's spam state.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// One sender's spam state: what every sender records inline, the rest boxed.
+#[derive(Debug, Clone, Default)]
 pub(crate) struct SpamState {
     /// Every attempt, denied ones included, for `burst`.
     attempts: Events<()>,
     /// Accepted sends to strangers, for `strangers`.
     strangers: Events<()>,
-    /// Accepted sends with a note, with its fingerprint, for `template`.
-    notes: Events<u64>,
     /// Recipients' answers for `reports` and `ignored`, sorted although they arrive late.
-    feedback: Events<Feedback>,
+    feedback: Events<Feedback, 1>,
+    /// Absent while empty: most senders never write a note twice or trip a signal.
+    rare: Option<Box<Rare>>,
+}
+
+/// The parts of a sender's spam state that most senders never fill.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Rare {
+    /// Accepted sends with a note, with its fingerprint, for `template`.
+    notes: Events<u64, 1>,
     /// Instants of trips, for escalation.
     strikes: Events<()>,
     /// The cooldown's end and the signals that started it.
     cooldown: Option<(u64, SpamSignals)>,
 }
+
+static NO_RARE: Rare = Rare {
+    notes: SmallDeque::Inline {
+        len: 0,
+        items: [(0, 0)],
+    },
+    strikes: SmallDeque::Inline {
+        len: 0,
+        items: [(0, ()); 3],
+    },
+    cooldown: None,
+};
+
+impl Default for Rare {
+    fn default() -> Self {
+        NO_RARE.clone()
+    }
+}
+
+/// Equal when they record the same, whether or not empty rare parts are allocated.
+impl PartialEq for SpamState {
+    fn eq(&self, other: &SpamState) -> bool {
+        self.attempts == other.attempts
+            && self.strangers == other.strangers
+            && self.feedback == other.feedback
+            && self.rare() == other.rare()
+    }
+}
+
+impl Eq for SpamState {}
 
 fn per(rule: Option<RateRule>) -> Option<u64> {
     rule.map(|r| millis(r.per))
@@ -161,24 +200,28 @@ fn real_note<'a>(a: &Attempt<'a>) -> Option<&'a str> {
     a.note.filter(|n| !n.trim().is_empty())
 }
 
-fn last<T>(q: &Events<T>) -> Option<u64> {
+fn last<T: Copy + Default, const N: usize>(q: &Events<T, N>) -> Option<u64> {
     q.back().map(|e| e.0)
 }
 
 /// Appends at `now`; callers' clocks never step back, the clamp only keeps order.
-fn push<T>(q: &mut Events<T>, now: u64, v: T) {
+fn push<T: Copy + Default, const N: usize>(q: &mut Events<T, N>, now: u64, v: T) {
     q.push_back((last(q).map_or(now, |t| now.max(t)), v));
 }
 
 /// The payloads of the events that count at `now` in a window of `len`.
-fn in_window<T>(q: &Events<T>, now: u64, len: u64) -> impl Iterator<Item = &T> {
+fn in_window<T: Copy + Default, const N: usize>(
+    q: &Events<T, N>,
+    now: u64,
+    len: u64,
+) -> impl Iterator<Item = &T> {
     let from = q.partition_point(|e| e.0.saturating_add(len) <= now);
     let to = q.partition_point(|e| e.0 <= now).max(from);
-    q.range(from..to).map(|e| &e.1)
+    q.iter_from(from).take(to - from).map(|e| &e.1)
 }
 
 /// Drops events that no longer count; with the rule off, none can.
-fn expire<T>(q: &mut Events<T>, now: u64, len: Option<u64>) {
+fn expire<T: Copy + Default, const N: usize>(q: &mut Events<T, N>, now: u64, len: Option<u64>) {
     match len {
         Some(len) => {
             while q.front().is_some_and(|e| e.0.saturating_add(len) <= now) {
@@ -209,7 +252,7 @@ impl SpamState {
         if signals.is_empty() {
             return None;
         }
-        let strikes = in_window(&self.strikes, now, millis(p.strike_memory)).count();
+        let strikes = in_window(&self.rare().strikes, now, millis(p.strike_memory)).count();
         let ladder = &p.restriction_ladder;
         let step = strikes
             .checked_sub(1)
@@ -232,14 +275,15 @@ impl SpamState {
         kw: &Keywords,
     ) -> Option<Verdict> {
         self.prune(now, p);
-        let cooling = self.cooldown.is_some();
+        let cooling = self.rare().cooldown.is_some();
         let verdict = self.check(now, a, p, kw);
         if p.burst.is_some() {
             push(&mut self.attempts, now, ());
         }
         if let (Some(v), false) = (verdict, cooling) {
-            push(&mut self.strikes, now, ());
-            self.cooldown = Some((now.saturating_add(millis(p.cooldown)), v.signals));
+            let rare = self.rare_mut();
+            push(&mut rare.strikes, now, ());
+            rare.cooldown = Some((now.saturating_add(millis(p.cooldown)), v.signals));
         }
         verdict
     }
@@ -251,7 +295,7 @@ impl SpamState {
             push(&mut self.strangers, now, ());
         }
         if let (Some(note), Some(_)) = (real_note(a), p.template) {
-            push(&mut self.notes, now, note_fingerprint(note));
+            push(&mut self.rare_mut().notes, now, note_fingerprint(note));
         }
     }
 
@@ -265,16 +309,17 @@ impl SpamState {
         let seen = [
             last(&self.attempts),
             last(&self.strangers),
-            last(&self.notes),
+            last(&self.rare().notes),
             last(&self.feedback),
-            last(&self.strikes),
+            last(&self.rare().strikes),
         ];
         self.prune(seen.into_iter().flatten().fold(at, u64::max), p);
     }
 
     /// The active cooldown's signals and end.
     pub(crate) fn cooldown(&self, now: u64) -> Option<(SpamSignals, u64)> {
-        self.cooldown
+        self.rare()
+            .cooldown
             .filter(|&(until, _)| now < until)
             .map(|(until, signals)| (signals, until))
     }
@@ -284,10 +329,10 @@ impl SpamState {
         let ends = [
             (last(&self.attempts), per(p.burst)),
             (last(&self.strangers), per(p.strangers)),
-            (last(&self.notes), per(p.template)),
+            (last(&self.rare().notes), per(p.template)),
             (last(&self.feedback), feedback_len(p)),
-            (last(&self.strikes), Some(millis(p.strike_memory))),
-            (self.cooldown.map(|c| c.0), Some(0)),
+            (last(&self.rare().strikes), Some(millis(p.strike_memory))),
+            (self.rare().cooldown.map(|c| c.0), Some(0)),
         ];
         ends.into_iter()
             .filter_map(|(last, len)| Some(last?.saturating_add(len?)))
@@ -298,13 +343,14 @@ impl SpamState {
     /// Appends the state to a snapshot: 8 bytes an event, plus the note's fingerprint
     /// (8) or the answer's kind (1).
     pub(crate) fn write(&self, w: &mut Writer) {
-        for q in [&self.attempts, &self.strangers, &self.strikes] {
+        let rare = self.rare();
+        for q in [&self.attempts, &self.strangers, &rare.strikes] {
             write_events(w, q, |_, ()| ());
         }
-        write_events(w, &self.notes, |w, &fp| w.u64(fp));
+        write_events(w, &rare.notes, |w, &fp| w.u64(fp));
         write_events(w, &self.feedback, |w, &f| w.u8(f.code()));
-        w.bool(self.cooldown.is_some());
-        if let Some((until, signals)) = self.cooldown {
+        w.bool(rare.cooldown.is_some());
+        if let Some((until, signals)) = rare.cooldown {
             w.u64(until);
             w.u8(signals.bits());
         }
@@ -330,23 +376,39 @@ impl SpamState {
             }
             cooldown = Some((until, signals));
         }
+        let rare = Rare {
+            notes,
+            strikes,
+            cooldown,
+        };
         Ok(SpamState {
             attempts,
             strangers,
-            notes,
             feedback,
-            strikes,
-            cooldown,
+            rare: (rare != NO_RARE).then(|| Box::new(rare)),
         })
     }
 
     fn prune(&mut self, now: u64, p: &SpamPolicy) {
         expire(&mut self.attempts, now, per(p.burst));
         expire(&mut self.strangers, now, per(p.strangers));
-        expire(&mut self.notes, now, per(p.template));
         expire(&mut self.feedback, now, feedback_len(p));
-        expire(&mut self.strikes, now, Some(millis(p.strike_memory)));
-        self.cooldown = self.cooldown.filter(|c| now < c.0);
+        if let Some(rare) = self.rare.as_deref_mut() {
+            expire(&mut rare.notes, now, per(p.template));
+            expire(&mut rare.strikes, now, Some(millis(p.strike_memory)));
+            rare.cooldown = rare.cooldown.filter(|c| now < c.0);
+            if *rare == NO_RARE {
+                self.rare = None;
+            }
+        }
+    }
+
+    fn rare(&self) -> &Rare {
+        self.rare.as_deref().unwrap_or(&NO_RARE)
+    }
+
+    fn rare_mut(&mut self) -> &mut Rare {
+        self.rare.get_or_insert_with(Box::default)
     }
 
     fn signals(&self, now: u64, a: &Attempt<'_>, p: &SpamPolicy, kw: &Keywords) -> SpamSignals {
@@ -370,7 +432,7 @@ impl SpamState {
         }
         if let (Some(note), Some(r)) = (real_note(a), p.template) {
             let fp = note_fingerprint(note);
-            let same = in_window(&self.notes, now, millis(r.per)).filter(|&&f| f == fp);
+            let same = in_window(&self.rare().notes, now, millis(r.per)).filter(|&&f| f == fp);
             flag(over(same.count(), 1, r.max), SpamSignal::Template);
         }
         flag(a.note.is_some_and(|n| kw.matches(n)), SpamSignal::Keyword);
@@ -397,22 +459,26 @@ impl SpamState {
     }
 }
 
-fn write_events<T>(w: &mut Writer, q: &Events<T>, mut payload: impl FnMut(&mut Writer, &T)) {
+fn write_events<T: Copy + Default, const N: usize>(
+    w: &mut Writer,
+    q: &Events<T, N>,
+    mut payload: impl FnMut(&mut Writer, &T),
+) {
     w.len(q.len());
-    for (t, v) in q {
+    for (t, v) in q.iter() {
         w.u64(*t);
         payload(w, v);
     }
 }
 
 /// Reads time-sorted events, each an instant then what `payload` reads.
-fn read_events<'a, T>(
+fn read_events<'a, T: Copy + Default, const N: usize>(
     r: &mut Reader<'a>,
     item_bytes: usize,
     mut payload: impl FnMut(&mut Reader<'a>) -> Result<T, DecodeError>,
-) -> Result<Events<T>, DecodeError> {
+) -> Result<Events<T, N>, DecodeError> {
     let n = r.len(item_bytes)?;
-    let mut q = Events::with_capacity(n);
+    let mut q = Events::default();
     for _ in 0..n {
         let t = r.u64()?;
         if last(&q).is_some_and(|prev| t < prev) {

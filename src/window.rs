@@ -4,12 +4,15 @@
 //! `t <= q < t + len`. Instants arrive in non-decreasing order (the engine never
 //! lets time step backwards), so the log stays sorted by construction.
 
-use std::collections::VecDeque;
+pub(crate) mod deque;
 
-/// Sorted event instants within the longest window of interest.
+use deque::SmallDeque;
+
+/// Sorted event instants within the longest window of interest; the first three kept
+/// in place, so a member with few sends in the week needs no buffer of its own.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct Log {
-    times: VecDeque<u64>,
+    times: SmallDeque<u64, 3>,
 }
 
 impl Log {
@@ -81,7 +84,7 @@ impl Log {
     pub(crate) fn from_sorted(times: Vec<u64>) -> Option<Log> {
         let sorted = times.windows(2).all(|w| w[0] <= w[1]);
         sorted.then(|| Log {
-            times: times.into(),
+            times: times.into_iter().collect(),
         })
     }
 }

@@ -221,7 +221,7 @@ fn an_honest_premium_sender_is_never_flagged() {
             }
         }
     }
-    assert!(s.attempts.len() <= 11 && s.strangers.len() <= 26 && s.notes.len() <= 100);
+    assert!(s.attempts.len() <= 11 && s.strangers.len() <= 26 && s.rare().notes.len() <= 100);
 }
 
 #[test]
@@ -265,7 +265,7 @@ fn snapshot_round_trips_and_rejects_damage() {
     for t in 10..22 {
         s.attempt(t, &att(false, None), &p, &kw);
     }
-    assert!(s.cooldown.is_some() && !s.strikes.is_empty());
+    assert!(s.rare().cooldown.is_some() && !s.rare().strikes.is_empty());
     for state in [SpamState::default(), s] {
         let mut w = Writer::default();
         state.write(&mut w);
@@ -278,7 +278,8 @@ fn snapshot_round_trips_and_rejects_damage() {
         }
     }
     let mut w = Writer::default();
-    write_events(&mut w, &VecDeque::from([(5, ()), (4, ())]), |_, ()| ());
+    let out_of_order: Events<()> = [(5, ()), (4, ())].into_iter().collect();
+    write_events(&mut w, &out_of_order, |_, ()| ());
     assert!(SpamState::read(&mut Reader::new(w.bytes(), 0)).is_err());
 }
 
@@ -301,4 +302,30 @@ fn idle_at_is_when_the_last_record_stops_mattering() {
     );
     assert_eq!(s.idle_at(&p), 200 + 30 * DAY);
     assert_eq!(s.idle_at(&SpamPolicy::disabled()), 200 + 30 * DAY); // the strike
+}
+
+#[test]
+fn rare_parts_are_allocated_only_while_they_hold_something() {
+    assert!(std::mem::size_of::<SpamState>() <= 104);
+    let p = SpamPolicy::default();
+    let kw = Keywords::new(&[]);
+    let mut s = SpamState::default();
+    s.record_sent(0, &att(false, Some("hello there")), &p);
+    assert!(s.rare.is_some());
+    assert!(s.rare().notes.len() == 1);
+    s.attempt(
+        millis(p.template.unwrap().per) + 1,
+        &att(false, None),
+        &p,
+        &kw,
+    );
+    assert!(s.rare.is_none(), "an expired note frees the rare part");
+    assert_eq!(
+        s.clone(),
+        SpamState {
+            rare: Some(Box::default()),
+            ..s
+        },
+        "an empty rare part equals none"
+    );
 }
