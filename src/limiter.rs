@@ -1,6 +1,6 @@
 //! One interface over every engine, so a gateway switches backend in one line.
 
-use std::future::{ready, Future};
+use std::future::Future;
 
 use crate::account::{AccountStatus, InviteSetting, Tier};
 use crate::email::EmailError;
@@ -15,7 +15,8 @@ use crate::request::InviteRequest;
 /// feature, the Redis engine shared by a fleet of gateways.
 ///
 /// Methods are async so that an engine on shared state never blocks an executor; the
-/// in-memory engine answers at once (its futures are ready when created). Calls that
+/// in-memory engine's futures do their work when first polled and finish then (with
+/// a journal in `SyncEachDecision` mode, that poll waits for the disk's sync). Calls that
 /// cannot fail on the in-memory engine return `Result<_, Outage>` here, because a
 /// shared backend can be unreachable.
 ///
@@ -29,7 +30,7 @@ use crate::request::InviteRequest;
 /// }
 ///
 /// let engine = Engine::builder().build().unwrap();
-/// // Any executor drives the futures; the in-memory engine's are ready at once.
+/// // Any executor drives the futures; the in-memory engine's finish when first polled.
 /// let mut fut = std::pin::pin!(invite(&engine));
 /// let sent = match fut.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
 ///     Poll::Ready(sent) => sent,
@@ -117,121 +118,86 @@ pub trait Limiter: Send + Sync {
 }
 
 impl Limiter for Engine {
-    fn send(&self, req: InviteRequest) -> impl Future<Output = Result<Sent, Denied>> + Send {
-        ready(Engine::send(self, req))
+    async fn send(&self, req: InviteRequest) -> Result<Sent, Denied> {
+        Engine::send(self, req)
     }
 
-    fn accept(&self, id: InviteId) -> impl Future<Output = Result<(), InviteError>> + Send {
-        ready(Engine::accept(self, id))
+    async fn accept(&self, id: InviteId) -> Result<(), InviteError> {
+        Engine::accept(self, id)
     }
 
-    fn decline(&self, id: InviteId) -> impl Future<Output = Result<(), InviteError>> + Send {
-        ready(Engine::decline(self, id))
+    async fn decline(&self, id: InviteId) -> Result<(), InviteError> {
+        Engine::decline(self, id)
     }
 
-    fn withdraw(&self, id: InviteId) -> impl Future<Output = Result<(), InviteError>> + Send {
-        ready(Engine::withdraw(self, id))
+    async fn withdraw(&self, id: InviteId) -> Result<(), InviteError> {
+        Engine::withdraw(self, id)
     }
 
-    fn report_unknown(&self, id: InviteId) -> impl Future<Output = Result<(), InviteError>> + Send {
-        ready(Engine::report_unknown(self, id))
+    async fn report_unknown(&self, id: InviteId) -> Result<(), InviteError> {
+        Engine::report_unknown(self, id)
     }
 
-    fn pending_between(
-        &self,
-        sender: MemberId,
-        recipient: MemberId,
-    ) -> impl Future<Output = Result<u32, Outage>> + Send {
-        ready(Ok(Engine::pending_between(self, sender, recipient)))
+    async fn pending_between(&self, sender: MemberId, recipient: MemberId) -> Result<u32, Outage> {
+        Ok(Engine::pending_between(self, sender, recipient))
     }
 
-    fn capacity(&self, m: MemberId) -> impl Future<Output = Result<Capacity, Outage>> + Send {
-        ready(Ok(Engine::capacity(self, m)))
+    async fn capacity(&self, m: MemberId) -> Result<Capacity, Outage> {
+        Ok(Engine::capacity(self, m))
     }
 
-    fn diagnose_request<'a>(
-        &'a self,
-        req: &'a InviteRequest,
-    ) -> impl Future<Output = Diagnosis> + Send + 'a {
-        ready(Engine::diagnose_request(self, req))
+    async fn diagnose_request<'a>(&'a self, req: &'a InviteRequest) -> Diagnosis {
+        Engine::diagnose_request(self, req)
     }
 
-    fn set_tier(&self, m: MemberId, tier: Tier) -> impl Future<Output = Result<(), Outage>> + Send {
+    async fn set_tier(&self, m: MemberId, tier: Tier) -> Result<(), Outage> {
         Engine::set_tier(self, m, tier);
-        ready(Ok(()))
+        Ok(())
     }
 
-    fn set_status(
-        &self,
-        m: MemberId,
-        status: AccountStatus,
-    ) -> impl Future<Output = Result<(), Outage>> + Send {
+    async fn set_status(&self, m: MemberId, status: AccountStatus) -> Result<(), Outage> {
         Engine::set_status(self, m, status);
-        ready(Ok(()))
+        Ok(())
     }
 
-    fn set_invite_setting(
-        &self,
-        m: MemberId,
-        setting: InviteSetting,
-    ) -> impl Future<Output = Result<(), Outage>> + Send {
+    async fn set_invite_setting(&self, m: MemberId, setting: InviteSetting) -> Result<(), Outage> {
         Engine::set_invite_setting(self, m, setting);
-        ready(Ok(()))
+        Ok(())
     }
 
-    fn connect(&self, a: MemberId, b: MemberId) -> impl Future<Output = Result<(), Outage>> + Send {
+    async fn connect(&self, a: MemberId, b: MemberId) -> Result<(), Outage> {
         Engine::connect(self, a, b);
-        ready(Ok(()))
+        Ok(())
     }
 
-    fn disconnect(
-        &self,
-        a: MemberId,
-        b: MemberId,
-    ) -> impl Future<Output = Result<(), Outage>> + Send {
+    async fn disconnect(&self, a: MemberId, b: MemberId) -> Result<(), Outage> {
         Engine::disconnect(self, a, b);
-        ready(Ok(()))
+        Ok(())
     }
 
-    fn follow(
-        &self,
-        follower: MemberId,
-        followee: MemberId,
-    ) -> impl Future<Output = Result<(), Outage>> + Send {
+    async fn follow(&self, follower: MemberId, followee: MemberId) -> Result<(), Outage> {
         Engine::follow(self, follower, followee);
-        ready(Ok(()))
+        Ok(())
     }
 
-    fn unfollow(
-        &self,
-        follower: MemberId,
-        followee: MemberId,
-    ) -> impl Future<Output = Result<(), Outage>> + Send {
+    async fn unfollow(&self, follower: MemberId, followee: MemberId) -> Result<(), Outage> {
         Engine::unfollow(self, follower, followee);
-        ready(Ok(()))
+        Ok(())
     }
 
-    fn are_connected(
-        &self,
-        a: MemberId,
-        b: MemberId,
-    ) -> impl Future<Output = Result<bool, Outage>> + Send {
-        ready(Ok(Engine::are_connected(self, a, b)))
+    async fn are_connected(&self, a: MemberId, b: MemberId) -> Result<bool, Outage> {
+        Ok(Engine::are_connected(self, a, b))
     }
 
-    fn register_email(
-        &self,
-        m: MemberId,
-        email: &str,
-    ) -> impl Future<Output = Result<(), EmailError>> + Send {
-        ready(Engine::register_email(self, m, email))
+    async fn register_email(&self, m: MemberId, email: &str) -> Result<(), EmailError> {
+        Engine::register_email(self, m, email)
     }
 
-    fn import_contacts(
+    async fn import_contacts(
         &self,
         owner: MemberId,
         emails: Vec<String>,
-    ) -> impl Future<Output = Result<(), EmailError>> + Send {
-        ready(Engine::import_contacts(self, owner, emails))
+    ) -> Result<(), EmailError> {
+        Engine::import_contacts(self, owner, emails)
     }
 }

@@ -139,22 +139,21 @@ async fn a_dead_server_gives_clear_outcomes_and_a_restart_loses_nothing() {
     // A hung server: the call returns at its deadline, not when the server wakes.
     // Whether that send was committed is unknown to the caller; its idempotency key
     // settles it later.
-    let sleeper = Command::new("redis-cli")
-        .args(["-p", &port.to_string(), "debug", "sleep", "1.5"])
+    let paused = Command::new("redis-cli")
+        .args(["-p", &port.to_string(), "client", "pause", "1500", "ALL"])
         .stdout(Stdio::null())
-        .spawn()
+        .status()
         .unwrap();
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(paused.success());
     let started = Instant::now();
     let d = engine
         .send(req(1, 500).idempotency_key(500))
         .await
         .unwrap_err();
     assert_eq!(unavailable(&d), Some(Outage::Timeout), "{d}");
-    assert!(started.elapsed() < deadline + Duration::from_millis(400));
+    assert!(started.elapsed() < deadline + Duration::from_millis(1000));
     assert!(d.retry_at().is_some_and(|t| t > Timestamp::from_millis(T0)));
-    let mut sleeper = sleeper;
-    sleeper.wait().unwrap();
+    tokio::time::sleep(Duration::from_millis(1600)).await;
 
     // Killed: every call answers within the deadline with a distinct outcome.
     drop(server);

@@ -14,12 +14,28 @@ use crate::request::InviteRequest;
 /// are refused with [`Outage::BlockingInAsync`] instead.
 #[derive(Debug)]
 pub struct BlockingRedisEngine {
-    runtime: Runtime,
+    /// Always `Some` until dropped.
+    runtime: Option<Runtime>,
     engine: RedisEngine,
+}
+
+impl Drop for BlockingRedisEngine {
+    fn drop(&mut self) {
+        // Dropping a runtime waits for its tasks, which must not happen on an async
+        // thread; letting them go in the background is safe anywhere.
+        if let Some(rt) = self.runtime.take() {
+            rt.shutdown_background();
+        }
+    }
 }
 
 impl BlockingRedisEngine {
     pub(crate) fn connect(builder: RedisBuilder) -> Result<Self, RedisSetupError> {
+        if Handle::try_current().is_ok() {
+            return Err(RedisSetupError::Connect(
+                "connect_blocking was called inside an async runtime; use connect().await".into(),
+            ));
+        }
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .thread_name("invite-limiter-redis")
@@ -27,7 +43,10 @@ impl BlockingRedisEngine {
             .build()
             .map_err(|e| RedisSetupError::Connect(e.to_string()))?;
         let engine = runtime.block_on(builder.connect())?;
-        Ok(BlockingRedisEngine { runtime, engine })
+        Ok(BlockingRedisEngine {
+            runtime: Some(runtime),
+            engine,
+        })
     }
 
     /// The async engine underneath, for use from async code.
@@ -43,10 +62,10 @@ impl BlockingRedisEngine {
     where
         F: Future<Output = T> + 'a,
     {
-        if Handle::try_current().is_ok() {
-            return Err(Outage::BlockingInAsync);
+        match (&self.runtime, Handle::try_current()) {
+            (Some(rt), Err(_)) => Ok(rt.block_on(call(&self.engine))),
+            _ => Err(Outage::BlockingInAsync),
         }
-        Ok(self.runtime.block_on(call(&self.engine)))
     }
 
     /// [`RedisEngine::send`], blocking.

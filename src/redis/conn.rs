@@ -94,7 +94,9 @@ struct BreakerState {
     failures: u32,
     open_until: Option<Instant>,
     backoff: Duration,
-    probing: bool,
+    /// When the probe in flight started: a probe whose caller gave up (its future
+    /// dropped) must not keep the circuit open, so another may go after `probe_wait`.
+    probing: Option<Instant>,
 }
 
 /// Closed: calls go through. Open: calls fail at once until the backoff ends. Then
@@ -103,18 +105,22 @@ struct BreakerState {
 #[derive(Debug)]
 pub(crate) struct Breaker {
     policy: BreakerPolicy,
+    probe_wait: Duration,
     state: Mutex<BreakerState>,
 }
 
 impl Breaker {
-    pub(crate) fn new(policy: BreakerPolicy) -> Self {
+    /// `probe_wait`: how long a probe may take before another is let through (the
+    /// engine's deadline).
+    pub(crate) fn new(policy: BreakerPolicy, probe_wait: Duration) -> Self {
         Breaker {
             policy,
+            probe_wait,
             state: Mutex::new(BreakerState {
                 failures: 0,
                 open_until: None,
                 backoff: policy.backoff,
-                probing: false,
+                probing: None,
             }),
         }
     }
@@ -125,11 +131,15 @@ impl Breaker {
         match s.open_until {
             None => Ok(()),
             Some(until) if now < until => Err(until - now),
-            Some(_) if s.probing => Err(s.backoff.min(self.policy.backoff)),
-            Some(_) => {
-                s.probing = true;
-                Ok(())
-            }
+            Some(_) => match s.probing {
+                Some(since) if now.saturating_duration_since(since) < self.probe_wait => {
+                    Err(self.probe_wait - now.saturating_duration_since(since))
+                }
+                _ => {
+                    s.probing = Some(now);
+                    Ok(())
+                }
+            },
         }
     }
 
@@ -137,15 +147,15 @@ impl Breaker {
         let mut s = self.state.lock();
         s.failures = 0;
         s.open_until = None;
-        s.probing = false;
+        s.probing = None;
         s.backoff = self.policy.backoff;
     }
 
     fn failure(&self, now: Instant) {
         let mut s = self.state.lock();
         s.failures = s.failures.saturating_add(1);
-        if s.probing {
-            s.probing = false;
+        if s.probing.is_some() {
+            s.probing = None;
             s.backoff = (s.backoff * 2).min(self.policy.max_backoff);
             s.open_until = Some(now + s.backoff);
         } else if s.open_until.is_none() && s.failures >= self.policy.failures {
@@ -221,11 +231,14 @@ mod tests {
 
     #[test]
     fn breaker_opens_after_failures_and_probes_once() {
-        let b = Breaker::new(BreakerPolicy {
-            failures: 2,
-            backoff: Duration::from_millis(100),
-            max_backoff: Duration::from_millis(400),
-        });
+        let b = Breaker::new(
+            BreakerPolicy {
+                failures: 2,
+                backoff: Duration::from_millis(100),
+                max_backoff: Duration::from_millis(400),
+            },
+            Duration::from_millis(50),
+        );
         let t0 = Instant::now();
         assert!(b.admit(t0).is_ok());
         b.failure(t0);
@@ -248,11 +261,14 @@ mod tests {
 
     #[test]
     fn backoff_is_capped() {
-        let b = Breaker::new(BreakerPolicy {
-            failures: 1,
-            backoff: Duration::from_millis(100),
-            max_backoff: Duration::from_millis(150),
-        });
+        let b = Breaker::new(
+            BreakerPolicy {
+                failures: 1,
+                backoff: Duration::from_millis(100),
+                max_backoff: Duration::from_millis(150),
+            },
+            Duration::from_millis(50),
+        );
         let mut t = Instant::now();
         b.failure(t);
         for _ in 0..5 {
@@ -261,5 +277,27 @@ mod tests {
             b.failure(t);
         }
         assert_eq!(b.admit(t).unwrap_err(), Duration::from_millis(150));
+    }
+
+    #[test]
+    fn an_abandoned_probe_does_not_keep_the_circuit_open() {
+        let b = Breaker::new(
+            BreakerPolicy {
+                failures: 1,
+                backoff: Duration::from_millis(100),
+                max_backoff: Duration::from_secs(1),
+            },
+            Duration::from_millis(50),
+        );
+        let t0 = Instant::now();
+        b.failure(t0);
+        let later = t0 + Duration::from_millis(100);
+        assert!(b.admit(later).is_ok(), "a probe goes");
+        // Its caller dropped the call: neither success nor failure is ever reported.
+        assert!(b.admit(later + Duration::from_millis(10)).is_err());
+        assert!(
+            b.admit(later + Duration::from_millis(50)).is_ok(),
+            "after the probe's deadline another probe goes"
+        );
     }
 }

@@ -48,27 +48,48 @@ else
   now = num(ARGV[2], 'clock')
 end
 
--- The member's hash, read once; writes to it are buffered and made once, with the
--- expiry of every activity key written (each call to Redis costs; see `finish`).
-local hv = redis.call('HMGET', H, 'now', 'tier', 'st', 'until', 'pend', 'seq', 'ev', 'cdu', 'cds')
-local M = { now = hv[1], tier = hv[2] or '0', st = hv[3] or '0', ['until'] = hv[4] or '-1',
-  pend = hv[5] or '0', seq = hv[6] or '0', ev = hv[7] or '0', cdu = hv[8] or '0', cds = hv[9] }
-local hw, dirty = {}, {}
+-- The member's facts (tier, status) live in H, which never expires; the activity
+-- counters (latest instant, pending count, sequences, spam cooldown) live in I under
+-- '_' names, beside the invitation records, and expire with them. Both are read once;
+-- writes are buffered and made once, with the expiry of every activity key written
+-- (each call to Redis costs; see `finish`).
+local hv = redis.call('HMGET', H, 'tier', 'st', 'until')
+local xv = redis.call('HMGET', I, '_now', '_pend', '_seq', '_ev', '_cdu', '_cds')
+local M = { tier = hv[1] or '0', st = hv[2] or '0', ['until'] = hv[3] or '-1',
+  now = xv[1], pend = xv[2] or '0', seq = xv[3] or '0', ev = xv[4] or '0', cdu = xv[5] or '0',
+  cds = xv[6] }
+local ACTIVITY = { now = true, pend = true, seq = true, ev = true, cdu = true, cds = true }
+local hw, xw, dirty = {}, {}, {}
 local function hset(field, value)
   M[field] = value
-  hw[field] = value
+  if ACTIVITY[field] then xw['_' .. field] = value else hw[field] = value end
 end
 local function mark(key) dirty[key] = true end
 if M.now then now = math.max(now, num(M.now, 'now')) end
-if M.now ~= fmt(now) then hset('now', fmt(now)) end
+-- Only a change records the instant, so a read of an unknown member creates nothing.
+local WRITES = mode == 'send' or mode == 'end' or mode == 'mirror'
+if WRITES and M.now ~= fmt(now) then hset('now', fmt(now)) end
 
-local function finish(reply)
+local function flush(key, fields)
   local args = {}
-  for f, v in pairs(hw) do
+  for f, v in pairs(fields) do
     args[#args + 1] = f
     args[#args + 1] = v
   end
-  if #args > 0 then redis.call('HSET', H, unpack(args)) end
+  if #args > 0 then redis.call('HSET', key, unpack(args)) end
+  return #args > 0
+end
+
+local function finish(reply)
+  flush(H, hw)
+  if flush(I, xw) then mark(I) end
+  -- Pending invitations, their records and their pairs expire together, so an idle
+  -- sender's pending count never outlives the invitations it counts.
+  if dirty[P] or dirty[I] or dirty[Q] then
+    mark(P)
+    mark(I)
+    mark(Q)
+  end
   for key in pairs(dirty) do redis.call('PEXPIRE', key, IDLE) end
   return reply
 end
@@ -154,10 +175,10 @@ local function settle(logs)
   if logs.k then
     local old = fmt(now - IDEM)
     local stale = redis.call('ZRANGEBYSCORE', KZ, '-inf', old)
-    if #stale > 0 then
-      redis.call('HDEL', K, unpack(stale))
-      redis.call('ZREMRANGEBYSCORE', KZ, '-inf', old)
+    for j = 1, #stale, 1000 do
+      redis.call('HDEL', K, unpack(stale, j, math.min(j + 999, #stale)))
     end
+    if #stale > 0 then redis.call('ZREMRANGEBYSCORE', KZ, '-inf', old) end
   end
 end
 
@@ -299,7 +320,9 @@ if mode == 'send' or mode == 'diag' then
       local first, sq, t = string.match(v, '^(%d+)|(%d+)|(%d+)$')
       if first == nil then bad('idempotency record') end
       if first == r then
+        -- The same request again is answered by the first decision: nothing blocks it.
         if counted then return finish({ 'repeat', sq, t }) end
+        return finish({ 'rules', fmt(now) })
       else
         deny('conflict', -1, first, '0')
       end
@@ -429,7 +452,7 @@ if mode == 'end' then
   local r, t, st = parse_inv(v)
   if t + TTL <= now then return finish({ 'expired', fmt(t + TTL) }) end
   settle()
-  if st ~= 'p' then return finish({ 'ended' }) end
+  if st ~= 'p' then return finish({ 'ended', st, r }) end
   redis.call('HSET', I, sq, r .. '|' .. fmt(t) .. '|' .. op)
   add_pend(-1)
   pair_drop(r, sq)

@@ -13,6 +13,9 @@
 //! The sender's rules (windows, note quota, pair cap, cooldown, idempotency, the
 //! sender's status) are exact and linearizable per sender across every gateway: they
 //! are judged and committed by one script on the master that owns the sender's slot.
+//! Redis replicates asynchronously, so a failover can lose the writes a dead master
+//! acknowledged but had not yet passed to its replica (typically well under a second
+//! of traffic); the sends among them can then be admitted again.
 //! The recipient's facts (banned or not, invite setting, contacts, follows, shared
 //! connections) live on the recipient's slot and are read before the script runs, so
 //! they may be stale by one round trip, or, when the facts cache answers, until a
@@ -86,7 +89,8 @@ use stats::{Count, Counters};
 
 const ENGINE_SCRIPT: &str = include_str!("engine.lua");
 const REPLACE_SET: &str = "redis.call('DEL', KEYS[1]) \
-    if #ARGV > 0 then redis.call('SADD', KEYS[1], unpack(ARGV)) end return 1";
+    for j = 1, #ARGV, 1000 do \
+    redis.call('SADD', KEYS[1], unpack(ARGV, j, math.min(j + 999, #ARGV))) end return 1";
 
 /// Marks the ids of sends admitted without Redis under [`FailureMode::Open`].
 const UNRECORDED: u64 = 1 << 63;
@@ -261,8 +265,9 @@ impl RedisBuilder {
         let p = &self.policy;
 
         let span = |d: Duration| millis(d).to_string();
-        let idle = [
-            p.pending_ttl,
+        // Pending invitations expire with their sender's activity keys only after the
+        // feedback of their expiry has aged out of every window too.
+        let longest_window = [
             crate::policy::WEEKLY_WINDOW,
             NOTE_WINDOW,
             p.reinvite_cooldown,
@@ -271,10 +276,14 @@ impl RedisBuilder {
             p.spam.cooldown,
             p.spam.reports.map_or(Duration::ZERO, |r| r.per),
             p.spam.ignored.map_or(Duration::ZERO, |r| r.per),
+            p.spam.burst.map_or(Duration::ZERO, |r| r.per),
+            p.spam.strangers.map_or(Duration::ZERO, |r| r.per),
+            p.spam.template.map_or(Duration::ZERO, |r| r.per),
         ]
         .into_iter()
         .max()
         .unwrap_or(NOTE_WINDOW);
+        let idle = p.pending_ttl.saturating_add(longest_window);
         let limits = |t: &crate::policy::TierLimits| {
             [
                 t.daily.to_string(),
@@ -314,7 +323,7 @@ impl RedisBuilder {
                 clock: self.clock,
                 latest: AtomicU64::new(0),
                 deadline: self.deadline,
-                breaker: Breaker::new(self.breaker),
+                breaker: Breaker::new(self.breaker, self.deadline),
                 failure: self.failure,
                 near: self.near_cache.map(DeniedSenders::new),
                 facts: FactsCache::new(self.facts_ttl),
@@ -403,6 +412,14 @@ impl Inner {
         self.facts.forget(m);
         if let Some(near) = &self.near {
             near.forget(m);
+        }
+    }
+
+    /// Drops everything the caches hold (notices may have been missed).
+    fn forget_all(&self) {
+        self.facts.clear();
+        if let Some(near) = &self.near {
+            near.clear();
         }
     }
 }
@@ -829,9 +846,12 @@ impl RedisEngine {
     /// [`DenyReason::Unavailable`] when Redis cannot answer (see [`FailureMode`]).
     pub async fn send(&self, req: InviteRequest) -> Result<Sent, Denied> {
         let s = req.sender().0;
-        let cacheable = req.key().is_none() && s != req.recipient().0;
+        // A burst signal counts every attempt, so with it on every attempt must reach
+        // Redis; a keyed request must get its first decision back.
+        let cacheable =
+            req.key().is_none() && s != req.recipient().0 && self.inner.policy.spam.burst.is_none();
         if let (true, Some(near)) = (cacheable, &self.inner.near) {
-            if let Some(d) = near.get(s) {
+            if let Some(d) = near.get(s, self.local_now()) {
                 self.inner.stats.bump(Count::NearCacheHit);
                 return Err(d);
             }
@@ -943,7 +963,17 @@ impl RedisEngine {
         match self.script(s, "end", &args).await {
             Ok(ScriptReply::Ended { recipient }) => Ok(recipient),
             Ok(ScriptReply::Unknown) => Err(InviteError::Unknown(id)),
-            Ok(ScriptReply::AlreadyEnded) => Err(InviteError::AlreadyEnded(id)),
+            Ok(ScriptReply::AlreadyEnded { accepted_by }) => {
+                // An acceptance whose recipient side may not have been recorded (a
+                // failure between the two calls): finish it now; it is idempotent.
+                if let (Some(r), "a") = (accepted_by, op) {
+                    let sender = [id.sender().0.to_string()];
+                    if let Err(f) = self.script(r, "mirror", &sender).await {
+                        return Err(InviteError::Unavailable(f.cause));
+                    }
+                }
+                Err(InviteError::AlreadyEnded(id))
+            }
             Ok(ScriptReply::Expired(at)) => Err(InviteError::Expired {
                 id,
                 at: Timestamp::from_millis(at),
@@ -959,7 +989,8 @@ impl RedisEngine {
     /// # Errors
     /// [`InviteError`] when the invitation is not pending; `Unavailable` when Redis
     /// cannot answer. If the sender's side was recorded but the recipient's side
-    /// could not be, the error is `Unavailable` and `connect` repairs it.
+    /// could not be, the error is `Unavailable`; calling `accept` again finishes the
+    /// recipient's side and answers `AlreadyEnded`.
     pub async fn accept(&self, id: InviteId) -> Result<(), InviteError> {
         let recipient = self.end(id, "a").await?;
         let sender = id.sender().0.to_string();

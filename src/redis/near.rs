@@ -18,6 +18,9 @@ pub(crate) struct DeniedSenders {
     map: DashMap<u64, (Denied, Instant), ahash::RandomState>,
 }
 
+/// Entries a cache holds before a put first drops the expired ones.
+const TIDY_AT: usize = 100_000;
+
 impl DeniedSenders {
     pub(crate) fn new(ttl: Duration) -> Self {
         DeniedSenders {
@@ -26,9 +29,12 @@ impl DeniedSenders {
         }
     }
 
-    pub(crate) fn get(&self, sender: u64) -> Option<Denied> {
+    /// The denial held for `sender`, if its time to live has not passed and, on the
+    /// engine's clock (`now_ms`), its `retry_at` has not come.
+    pub(crate) fn get(&self, sender: u64, now_ms: u64) -> Option<Denied> {
         let hit = self.map.get(&sender).map(|e| *e.value())?;
-        if Instant::now() < hit.1 {
+        let due = hit.0.retry_at().is_some_and(|t| now_ms >= t.as_millis());
+        if Instant::now() < hit.1 && !due {
             return Some(hit.0);
         }
         self.map.remove_if(&sender, |_, v| v.1 == hit.1);
@@ -44,12 +50,21 @@ impl DeniedSenders {
             None => self.ttl,
         };
         if !hold.is_zero() {
-            self.map.insert(sender, (denied, Instant::now() + hold));
+            let now = Instant::now();
+            if self.map.len() >= TIDY_AT {
+                self.map.retain(|_, v| v.1 > now);
+            }
+            self.map.insert(sender, (denied, now + hold));
         }
     }
 
     pub(crate) fn forget(&self, sender: u64) {
         self.map.remove(&sender);
+    }
+
+    /// Drops everything (after a gap in change notices).
+    pub(crate) fn clear(&self) {
+        self.map.clear();
     }
 }
 
@@ -89,8 +104,17 @@ impl FactsCache {
 
     pub(crate) fn put(&self, m: u64, facts: Facts) {
         if !self.ttl.is_zero() {
-            self.map.insert(m, (facts, Instant::now() + self.ttl));
+            let now = Instant::now();
+            if self.map.len() >= TIDY_AT {
+                self.map.retain(|_, v| v.1 > now);
+            }
+            self.map.insert(m, (facts, now + self.ttl));
         }
+    }
+
+    /// Drops everything (after a gap in change notices).
+    pub(crate) fn clear(&self) {
+        self.map.clear();
     }
 
     pub(crate) fn forget(&self, m: u64) {
@@ -114,20 +138,26 @@ mod tests {
     #[test]
     fn a_denial_is_held_until_its_retry_at_or_the_ttl() {
         let near = DeniedSenders::new(Duration::from_secs(60));
-        near.put(1, daily(Some(1_000 + 30)), 1_000);
-        assert_eq!(near.get(1), Some(daily(Some(1_030))));
+        near.put(1, daily(Some(1_000 + 300)), 1_000);
+        assert_eq!(near.get(1, 1_000), Some(daily(Some(1_300))));
+        assert_eq!(
+            near.get(1, 1_300),
+            None,
+            "retry_at came on the engine's clock"
+        );
+        near.put(4, daily(Some(1_000 + 30)), 1_000);
         std::thread::sleep(Duration::from_millis(40));
-        assert_eq!(near.get(1), None, "retry_at passed");
+        assert_eq!(near.get(4, 0), None, "its hold passed in real time");
 
-        let short = DeniedSenders::new(Duration::from_millis(20));
+        let short = DeniedSenders::new(Duration::from_millis(200));
         short.put(2, daily(Some(u64::MAX)), 0);
-        assert!(short.get(2).is_some());
-        std::thread::sleep(Duration::from_millis(30));
-        assert_eq!(short.get(2), None, "ttl passed");
+        assert!(short.get(2, 0).is_some());
+        std::thread::sleep(Duration::from_millis(250));
+        assert_eq!(short.get(2, 0), None, "ttl passed");
 
         near.put(3, daily(None), 0);
         near.forget(3);
-        assert_eq!(near.get(3), None);
+        assert_eq!(near.get(3, 0), None);
     }
 
     #[test]
@@ -139,10 +169,10 @@ mod tests {
         let off = FactsCache::new(Duration::ZERO);
         off.put(1, facts);
         assert_eq!(off.get(1), None);
-        let on = FactsCache::new(Duration::from_millis(20));
+        let on = FactsCache::new(Duration::from_millis(200));
         on.put(1, facts);
         assert_eq!(on.get(1), Some(facts));
-        std::thread::sleep(Duration::from_millis(30));
+        std::thread::sleep(Duration::from_millis(250));
         assert_eq!(on.get(1), None);
     }
 }

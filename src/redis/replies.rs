@@ -38,11 +38,23 @@ pub(crate) struct RawCapacity(Vec<i64>);
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum ScriptReply {
-    Sent { seq: u64, at: u64 },
-    Rules { now: u64, rules: Vec<Rule> },
-    Ended { recipient: u64 },
+    Sent {
+        seq: u64,
+        at: u64,
+    },
+    Rules {
+        now: u64,
+        rules: Vec<Rule>,
+    },
+    Ended {
+        recipient: u64,
+    },
     Unknown,
-    AlreadyEnded,
+    /// Ended before; when it was accepted, its recipient (so the caller can finish
+    /// connecting that side).
+    AlreadyEnded {
+        accepted_by: Option<u64>,
+    },
     Expired(u64),
     Pair(u32),
     Capacity(RawCapacity),
@@ -164,7 +176,12 @@ impl ScriptReply {
                 recipient: int(words.get(1))?,
             },
             "unknown" => ScriptReply::Unknown,
-            "ended" => ScriptReply::AlreadyEnded,
+            "ended" => ScriptReply::AlreadyEnded {
+                accepted_by: match words.get(1).map(String::as_str) {
+                    Some("a") => Some(int(words.get(2))?),
+                    _ => None,
+                },
+            },
             "expired" => ScriptReply::Expired(int(words.get(1))?),
             "pair" => ScriptReply::Pair(int(words.get(1))?),
             "capacity" => {

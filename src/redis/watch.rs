@@ -39,8 +39,14 @@ async fn listen(engine: &Weak<Inner>, url: &str, channel: &str) -> bool {
     else {
         return false;
     };
-    if pubsub.subscribe(channel).await.is_err() {
+    let subscribed = tokio::time::timeout(Duration::from_secs(2), pubsub.subscribe(channel)).await;
+    if !matches!(subscribed, Ok(Ok(()))) {
         return false;
+    }
+    // Notices sent while there was no subscription are lost: start from empty caches.
+    match engine.upgrade() {
+        Some(inner) => inner.forget_all(),
+        None => return true,
     }
     let mut notices = pubsub.into_on_message();
     loop {

@@ -1,5 +1,5 @@
 //! The behaviour contract, written once against the `Limiter` trait and run against
-//! every engine. Spam signals are off: this suite holds the rules every engine shares.
+//! every engine: the rules with spam signals off, then each spam signal on its own.
 
 #![allow(dead_code)] // each test crate uses the suite through the macro
 
@@ -190,8 +190,16 @@ pub(crate) async fn idempotency_keys<L: Limiter>(l: L, _c: ManualClock) {
     let first = l.send(req(1, 2).idempotency_key(77)).await.unwrap();
     let again = l.send(req(1, 2).idempotency_key(77)).await.unwrap();
     assert_eq!(first, again);
+    // The repeat would be answered by the first decision, so nothing blocks it, even
+    // a pair cap or a limit reached since.
+    fill(&l, 1, 100, 29).await;
+    assert!(l
+        .diagnose_request(&req(1, 2).idempotency_key(77))
+        .await
+        .is_clear());
+    assert!(!l.diagnose_request(&req(1, 2)).await.is_clear());
     let cap = l.capacity(MemberId(1)).await.unwrap();
-    assert_eq!(cap.daily.used, 1, "a repeat consumes nothing");
+    assert_eq!(cap.daily.used, 30, "a repeat consumes nothing");
     let d = l.send(req(1, 3).idempotency_key(77)).await.unwrap_err();
     assert_eq!(
         *d.reason(),
