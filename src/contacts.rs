@@ -2,7 +2,7 @@
 
 use crate::engine::Engine;
 use crate::ids::MemberId;
-use crate::outcome::{Denied, DenyReason, Sent};
+use crate::outcome::{Denied, Sent};
 use crate::request::InviteRequest;
 use crate::time::Timestamp;
 
@@ -59,18 +59,6 @@ impl ContactReport {
             .filter(|c| matches!(c.outcome, ContactOutcome::Sent(_)))
             .count()
     }
-}
-
-/// Reasons that hold for every recipient, so trying the next contact is pointless.
-fn stops_the_run(reason: &DenyReason) -> bool {
-    matches!(
-        reason,
-        DenyReason::SenderBanned
-            | DenyReason::SenderRestricted { .. }
-            | DenyReason::DailyLimit { .. }
-            | DenyReason::WeeklyLimit { .. }
-            | DenyReason::SpamSuspected { .. }
-    )
 }
 
 /// An email that could not be resolved, or that no member owns.
@@ -139,7 +127,7 @@ impl Engine {
                     match result {
                         Ok(sent) => ContactOutcome::Sent(sent),
                         Err(denied) => {
-                            if stops_the_run(denied.reason()) {
+                            if denied.reason().holds_for_every_recipient() {
                                 stopped = Some(denied);
                             }
                             ContactOutcome::Denied(denied)

@@ -149,6 +149,19 @@ impl DenyReason {
         }
     }
 
+    /// Whether this reason holds for every recipient the sender might try (their
+    /// status, their windows, a spam cooldown), so trying another is pointless.
+    pub(crate) fn holds_for_every_recipient(&self) -> bool {
+        matches!(
+            self,
+            DenyReason::SenderBanned
+                | DenyReason::SenderRestricted { .. }
+                | DenyReason::DailyLimit { .. }
+                | DenyReason::WeeklyLimit { .. }
+                | DenyReason::SpamSuspected { .. }
+        )
+    }
+
     /// Whether only an action, not time, can clear this reason.
     pub fn needs_action(&self) -> bool {
         matches!(

@@ -221,8 +221,8 @@ impl RedisBuilder {
     }
 
     /// Remembers, for at most `ttl`, senders denied by a rule that holds for every
-    /// recipient (banned, restricted, daily or weekly limit), and denies their sends
-    /// locally without a round trip (off by default). While an entry holds, the
+    /// recipient (banned, restricted, daily or weekly limit, spam cooldown), and
+    /// denies their sends locally without a round trip (off by default). While an entry holds, the
     /// denial names that rule even where an earlier rule about the recipient would
     /// also deny; a tier or status change made through another gateway reaches this
     /// one within `ttl`.
@@ -317,7 +317,6 @@ impl RedisBuilder {
                 next: AtomicUsize::new(0),
                 stats: Counters::default(),
                 prefix: self.prefix,
-                ttl: millis(p.pending_ttl),
                 policy: self.policy,
                 common,
                 clock: self.clock,
@@ -389,7 +388,6 @@ struct Inner {
     standalone: bool,
     stats: Counters,
     prefix: String,
-    ttl: u64,
     policy: Policy,
     /// Script arguments 3 to 33: spans, limits and spam rules.
     common: Vec<String>,
@@ -460,17 +458,6 @@ fn rank(reason: &DenyReason) -> u8 {
         DenyReason::NoteTooLong { .. } => 13,
         DenyReason::SpamSuspected { .. } => 14,
     }
-}
-
-/// Rules that hold for every recipient, which the near-cache may answer.
-fn sender_wide(reason: &DenyReason) -> bool {
-    matches!(
-        reason,
-        DenyReason::SenderBanned
-            | DenyReason::SenderRestricted { .. }
-            | DenyReason::DailyLimit { .. }
-            | DenyReason::WeeklyLimit { .. }
-    )
 }
 
 /// The spam rules as script arguments 19 to 33 (see `engine.lua`).
@@ -834,7 +821,7 @@ impl RedisEngine {
     fn sent(&self, sender: u64, seq: u64, at: u64) -> Sent {
         Sent {
             id: InviteId::new(MemberId(sender), seq),
-            expires_at: Timestamp::from_millis(at.saturating_add(self.inner.ttl)),
+            expires_at: Timestamp::from_millis(at) + self.inner.policy.pending_ttl,
         }
     }
 
@@ -862,7 +849,7 @@ impl RedisEngine {
                 if let (true, Some(near)) = (cacheable, &self.inner.near) {
                     let wide: Vec<Rule> = rules
                         .iter()
-                        .filter(|r| sender_wide(&r.reason))
+                        .filter(|r| r.reason.holds_for_every_recipient())
                         .copied()
                         .collect();
                     if let Some(d) = fold(&wide) {
