@@ -206,30 +206,9 @@ async fn a_dead_server_gives_clear_outcomes_and_a_restart_loses_nothing() {
     };
     let again = engine.send(req(1, 500).idempotency_key(500)).await.unwrap();
     assert_eq!(retried, again);
-    let mut admitted = 0;
-    let mut r = 1_000;
-    loop {
-        match engine.send(req(1, r)).await {
-            Ok(_) => admitted += 1,
-            Err(d) if unavailable(&d).is_some() => {
-                tokio::time::sleep(Duration::from_millis(50)).await;
-                continue;
-            }
-            Err(d) => {
-                assert_eq!(
-                    *d.reason(),
-                    DenyReason::DailyLimit {
-                        used: 30,
-                        limit: 30
-                    }
-                );
-                break;
-            }
-        }
-        r += 1;
-    }
+    let tally = send_until_full(&engine, Duration::from_secs(15), Duration::from_millis(50)).await;
     assert_eq!(
-        admitted, 9,
+        tally.admitted, 9,
         "20 before + the keyed one + 9 after = the limit"
     );
     drop(server);
@@ -387,21 +366,42 @@ async fn a_killed_master_fails_over_without_over_admission() {
         .unwrap();
 
     let started = Instant::now();
-    let mut outages = 0;
+    let tally = send_until_full(&engine, Duration::from_secs(30), Duration::from_millis(100)).await;
+    assert_eq!(tally.admitted, 0, "over-admitted after failover");
+    eprintln!(
+        "failover: {} unavailable answers, recovered in {:?}",
+        tally.outages,
+        started.elapsed()
+    );
+    // Writes work again on the promoted replica.
+    assert!(engine.send(req(2, 3)).await.is_ok());
+}
+
+/// What member 1's fresh sends met until one was denied at the full daily limit.
+struct UntilFull {
+    admitted: u32,
+    outages: u32,
+}
+
+/// Sends for member 1 to fresh recipients until the daily limit (30) denies, waiting
+/// `pause` after each outage answer; fails past `within`, or if an attempt hangs.
+async fn send_until_full(engine: &RedisEngine, within: Duration, pause: Duration) -> UntilFull {
+    let started = Instant::now();
+    let mut tally = UntilFull {
+        admitted: 0,
+        outages: 0,
+    };
     let mut r = 1_000;
     loop {
-        assert!(
-            started.elapsed() < Duration::from_secs(30),
-            "no failover within 30 s"
-        );
+        assert!(started.elapsed() < within, "no recovery within {within:?}");
         let attempt = Instant::now();
         match engine.send(req(1, r)).await {
-            Ok(sent) => panic!("over-admitted after failover: {sent:?}"),
+            Ok(_) => tally.admitted += 1,
             Err(d) if unavailable(&d).is_some() => {
                 // Never hangs past the deadline (plus the client's own retries).
                 assert!(attempt.elapsed() < Duration::from_secs(5), "{d}");
-                outages += 1;
-                tokio::time::sleep(Duration::from_millis(100)).await;
+                tally.outages += 1;
+                tokio::time::sleep(pause).await;
             }
             Err(d) => {
                 assert_eq!(
@@ -411,17 +411,11 @@ async fn a_killed_master_fails_over_without_over_admission() {
                         limit: 30
                     }
                 );
-                break;
+                return tally;
             }
         }
         r += 1;
     }
-    eprintln!(
-        "failover: {outages} unavailable answers, recovered in {:?}",
-        started.elapsed()
-    );
-    // Writes work again on the promoted replica.
-    assert!(engine.send(req(2, 3)).await.is_ok());
 }
 
 /// Stops a test's cluster when dropped (also when the test fails).
