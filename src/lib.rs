@@ -19,6 +19,7 @@ mod outage;
 mod outcome;
 mod persist;
 mod policy;
+mod queue;
 mod records;
 #[cfg(feature = "redis")]
 pub mod redis;

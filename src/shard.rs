@@ -4,11 +4,12 @@
 
 use std::cmp::Reverse;
 use std::collections::hash_map::Entry;
-use std::collections::{BinaryHeap, VecDeque};
+use std::collections::BinaryHeap;
 
 use crate::ledger::Ending;
 use crate::member::{FastMap, Member};
 use crate::policy::Policy;
+use crate::queue::ChunkQueue;
 use crate::records::Members;
 use crate::spam::Feedback;
 
@@ -128,9 +129,9 @@ pub(crate) struct Shard {
     pub(crate) members: Members,
     pub(crate) pairs: FastMap<(u64, u64), PairState>,
     /// (expiry instant, sender) per pending invitation, sorted by construction.
-    pub(crate) expiries: VecDeque<(u64, u64)>,
+    pub(crate) expiries: ChunkQueue<(u64, u64)>,
     /// (cooldown end, sender, recipient), sorted by construction.
-    pub(crate) cooldowns: VecDeque<(u64, u64, u64)>,
+    pub(crate) cooldowns: ChunkQueue<(u64, u64, u64)>,
     /// (instant, member): when to check whether the member's record can be dropped.
     pub(crate) idle: BinaryHeap<Reverse<(u64, u64)>>,
     pub(crate) next_seq: u64,
@@ -289,7 +290,7 @@ impl Shard {
         }
         let mut oldest = Vec::with_capacity(due);
         let mut sink = 0usize;
-        for &(_, sender) in self.expiries.range(..due) {
+        for &(_, sender) in self.expiries.iter().take(due) {
             let recipient = self
                 .members
                 .get(&sender)

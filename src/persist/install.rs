@@ -62,8 +62,8 @@ pub(super) fn install(mut engine: Engine, state: State) -> Engine {
         for (sender, recipient) in senders {
             shard.member_mut(sender).pair_added(recipient);
         }
-        shard.expiries.make_contiguous().sort_unstable();
-        shard.cooldowns.make_contiguous().sort_unstable();
+        shard.expiries.sort();
+        shard.cooldowns.sort();
     }
     for (email, owner) in state.emails {
         engine.emails.insert(email, MemberId(owner));
