@@ -1,10 +1,10 @@
 //! The rules, in precedence order, evaluated on plain data: no locks, no clock.
 
 use crate::account::{AccountStatus, InviteSetting};
-use crate::member::Member;
+use crate::member::{Member, PairFacts};
 use crate::outcome::{Denied, DenyReason};
 use crate::policy::{Policy, TierLimits};
-use crate::shard::{PairState, Spans};
+use crate::shard::Spans;
 use crate::spam::Verdict;
 use crate::time::Timestamp;
 use crate::window::log_usage;
@@ -45,7 +45,7 @@ pub(crate) struct Subject<'a> {
 pub(crate) struct Facts<'a> {
     pub(crate) now: u64,
     pub(crate) member: &'a Member,
-    pub(crate) pair: Option<&'a PairState>,
+    pub(crate) pair: Option<PairFacts>,
     pub(crate) view: View,
     pub(crate) spam: Option<Verdict>,
     pub(crate) policy: &'a Policy,
@@ -102,14 +102,10 @@ pub(crate) fn evaluate(
         );
     }
     if let Some(pair) = f.pair {
-        let pending = pair.pending.len() as u32;
+        let pending = pair.pending;
         if pending >= f.policy.max_pending_per_pair {
             // The pair frees a slot when enough of its oldest invitations expire.
-            let idx = (pending - f.policy.max_pending_per_pair) as usize;
-            let frees = pair
-                .pending
-                .get(idx)
-                .map(|p| p.sent_at.saturating_add(f.spans.ttl));
+            let frees = pair.frees.map(|t| t.saturating_add(f.spans.ttl));
             let limit = f.policy.max_pending_per_pair;
             deny(DenyReason::PairPendingLimit { pending, limit }, frees);
         }

@@ -24,7 +24,7 @@ use crate::member::{IdemRecord, Member};
 use crate::outcome::{Denied, Sent};
 use crate::policy::Policy;
 use crate::request::InviteRequest;
-use crate::shard::{settle, PairState, PendingRef, Shard, Spans, RECHECK};
+use crate::shard::{settle, Shard, Spans, RECHECK};
 use crate::spam::{Attempt, Keywords};
 use crate::time::{MonotonicTime, Timestamp};
 
@@ -261,14 +261,14 @@ impl Engine {
         &self,
         req: &InviteRequest,
         s: &Subject<'_>,
-        f: impl FnOnce(u64, &Member, &Shard, View),
+        f: impl FnOnce(u64, &Member, View),
     ) {
         let now = self.time.now();
         let email = self.email_match(req);
         self.with_sender(s, email, now, |engine, shard, now, view| {
             shard.settle(s.sender, now, &engine.spans, &engine.policy);
             let member = shard.members.get(&s.sender).unwrap_or(&EMPTY);
-            f(now, member, shard, view)
+            f(now, member, view)
         })
     }
 
@@ -327,7 +327,6 @@ impl Engine {
     ) -> Result<Sent, Denied> {
         let Shard {
             members,
-            pairs,
             expiries,
             idle,
             next_seq,
@@ -337,14 +336,7 @@ impl Engine {
         let member = members.get_or_insert(s.sender, || {
             idle.push(std::cmp::Reverse((now.saturating_add(RECHECK), s.sender)));
         });
-        settle(
-            member,
-            now,
-            &self.spans,
-            &self.policy,
-            pairs,
-            expired_unswept,
-        );
+        settle(member, now, &self.spans, &self.policy, expired_unswept);
         if let Some(sent) = self.replay(member, s) {
             return Ok(sent);
         }
@@ -364,17 +356,10 @@ impl Engine {
             None
         };
         let mut verdicts = Verdicts::default();
-        // One probe of the pair map: the entry found here is the one committed to.
-        let pair_key = (s.sender, s.recipient);
-        let mut pair = if member.may_have_pair(s.recipient) {
-            pairs.get_mut(&pair_key)
-        } else {
-            None
-        };
         let facts = Facts {
             now,
             member,
-            pair: pair.as_deref(),
+            pair: member.pair(s.recipient, self.policy.max_pending_per_pair),
             view,
             spam,
             policy: &self.policy,
@@ -406,17 +391,7 @@ impl Engine {
         *next_seq = (*next_seq).max(seq).saturating_add(1);
         let expires = now.saturating_add(self.spans.ttl);
         expiries.push_back((expires, s.sender));
-        let pending = PendingRef { seq, sent_at: now };
-        match pair.take() {
-            Some(pair) => pair.pending.push(pending),
-            None => {
-                let pair = pairs.entry(pair_key).or_insert_with(|| {
-                    member.pair_added(s.recipient);
-                    PairState::default()
-                });
-                pair.pending.push(pending);
-            }
-        }
+        member.pair_added(s.recipient);
         member.sends.push(now);
         member.ledger.push(seq, s.recipient, now);
         // Of everything pushed, the daily window or the TTL ends first.

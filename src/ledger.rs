@@ -6,7 +6,12 @@
 //! says "already ended") until they would have expired, or until tombstones outnumber
 //! live invitations, when they are compacted away.
 
+mod pairs;
+
 use std::collections::VecDeque;
+
+pub(crate) use pairs::PendingRef;
+use pairs::{index_add, index_remove, PairIndex};
 
 /// How an invitation ended before expiring.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -198,10 +203,58 @@ impl Store {
     }
 }
 
+/// Ledgers longer than this keep an index of their pending invitations by recipient;
+/// shorter ones are scanned, which reads nothing the send has not already read.
+const SCAN: usize = 8;
+
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 struct Inner {
     invites: Store,
     live: u32,
+    /// Pending invitations by recipient, once the ledger has been longer than [`SCAN`].
+    index: Option<Box<PairIndex>>,
+}
+
+impl Inner {
+    /// Appends an invitation (the newest), indexing it when pending.
+    fn append(&mut self, invite: Invite) {
+        self.invites.push_back(invite);
+        if invite.ended.is_some() {
+            return;
+        }
+        self.live += 1;
+        let p = PendingRef {
+            seq: invite.seq,
+            sent_at: invite.sent_at,
+        };
+        match self.index.as_deref_mut() {
+            Some(index) => index_add(index, invite.recipient, p),
+            None if self.invites.len() > SCAN => self.build_index(),
+            None => {}
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn build_index(&mut self) {
+        let mut index = PairIndex::default();
+        for i in self.invites.iter_from(0).filter(|i| i.ended.is_none()) {
+            let p = PendingRef {
+                seq: i.seq,
+                sent_at: i.sent_at,
+            };
+            index_add(&mut index, i.recipient, p);
+        }
+        self.index = Some(Box::new(index));
+    }
+
+    /// An invitation stopped pending.
+    fn unindex(&mut self, recipient: u64, seq: u64) {
+        self.live -= 1;
+        if let Some(index) = self.index.as_deref_mut() {
+            index_remove(index, recipient, seq);
+        }
+    }
 }
 
 /// The sender's invitations, sorted by sequence and by sending instant. Boxed, so a
@@ -241,7 +294,7 @@ impl Ledger {
     pub(crate) fn push(&mut self, seq: u64, recipient: u64, sent_at: u64) {
         let inner = self.inner_mut();
         debug_assert!(inner.invites.back().is_none_or(|last| last.seq < seq));
-        inner.invites.push_back(Invite {
+        inner.append(Invite {
             seq,
             recipient,
             sent_at,
@@ -249,7 +302,6 @@ impl Ledger {
             reminders: 0,
             ended: None,
         });
-        inner.live += 1;
     }
 
     /// Restores an invitation read from a snapshot (in order).
@@ -263,10 +315,7 @@ impl Ledger {
             self.tidy();
             return false;
         }
-        if invite.ended.is_none() {
-            inner.live += 1;
-        }
-        inner.invites.push_back(invite);
+        inner.append(invite);
         true
     }
 
@@ -276,13 +325,13 @@ impl Ledger {
         let Some(inner) = self.inner.as_deref_mut() else {
             return;
         };
-        while let Some(front) = inner.invites.front() {
+        while let Some(&front) = inner.invites.front() {
             if front.sent_at.saturating_add(ttl) > now {
                 break;
             }
             if front.ended.is_none() {
-                inner.live -= 1;
-                expired(front);
+                inner.unindex(front.recipient, front.seq);
+                expired(&front);
             }
             inner.invites.pop_front();
         }
@@ -326,7 +375,8 @@ impl Ledger {
         if let Some(invite) = inner.invites.get_mut(at) {
             if invite.ended.is_none() {
                 invite.ended = Some(how);
-                inner.live -= 1;
+                let (recipient, seq) = (invite.recipient, invite.seq);
+                inner.unindex(recipient, seq);
             }
         }
         let tombstones = inner.invites.len() - inner.live as usize;
@@ -367,6 +417,27 @@ impl Ledger {
                 invites.iter_from(start)
             })
             .filter(|i| i.ended.is_none())
+    }
+
+    /// The invitations pending to `recipient`, oldest first (after
+    /// [`Ledger::expire`]).
+    pub(crate) fn pending_to(&self, recipient: u64) -> impl Iterator<Item = PendingRef> + '_ {
+        let inner = self.inner.as_deref();
+        let indexed = inner.and_then(|i| i.index.as_deref());
+        let listed = indexed
+            .and_then(|ix| ix.get(&recipient))
+            .into_iter()
+            .flat_map(|p| p.iter().copied());
+        let scanned = inner
+            .filter(|i| i.index.is_none())
+            .into_iter()
+            .flat_map(move |i| i.invites.iter_from(0))
+            .filter(move |i| i.ended.is_none() && i.recipient == recipient)
+            .map(|i| PendingRef {
+                seq: i.seq,
+                sent_at: i.sent_at,
+            });
+        listed.chain(scanned)
     }
 
     /// Every kept invitation, ended ones included, oldest first.
@@ -456,6 +527,43 @@ mod tests {
         assert_eq!(l, small, "equal whatever the storage");
         l.expire(u64::MAX, 100, |_| {});
         assert!(l.is_empty());
+    }
+
+    #[test]
+    fn pending_by_recipient_agrees_whether_scanned_or_indexed() {
+        // The same history on a ledger that stays short (scanned) and on one pushed
+        // past the scan length first (indexed), checked against a plain filter.
+        let brute = |l: &Ledger, r: u64| -> Vec<(u64, u64)> {
+            l.all()
+                .filter(|i| i.ended.is_none() && i.recipient == r)
+                .map(|i| (i.seq, i.sent_at))
+                .collect()
+        };
+        let got = |l: &Ledger, r: u64| -> Vec<(u64, u64)> {
+            l.pending_to(r).map(|p| (p.seq, p.sent_at)).collect()
+        };
+        for padding in [0u64, 2 * SCAN as u64] {
+            let mut l = Ledger::default();
+            for seq in 0..padding {
+                l.push(seq, 1_000 + seq, seq);
+            }
+            assert_eq!(
+                l.inner.as_ref().is_some_and(|i| i.index.is_some()),
+                padding > 0
+            );
+            for seq in padding..padding + 30 {
+                l.push(seq, seq % 3, seq * 10);
+            }
+            for seq in (padding..padding + 30).step_by(4) {
+                let at = l.find(seq).unwrap();
+                l.end(at, Ending::Withdrawn);
+            }
+            l.expire(padding * 10 + 100 + 55, 100, |_| {});
+            for r in [0, 1, 2, 7] {
+                assert_eq!(got(&l, r), brute(&l, r), "recipient {r}, padding {padding}");
+            }
+            assert!(!got(&l, 1).is_empty());
+        }
     }
 
     #[test]

@@ -94,7 +94,7 @@ impl Engine {
         let mut shard = self.lock(s);
         let now = self.act_at(&mut shard, at);
         let (at, inv) = self.locate_settled(&mut shard, id, now)?;
-        shard.end_invite(s, at, how, now);
+        shard.end_invite(s, at, how);
         if let Some(feedback) = feedback {
             self.record_feedback(&mut shard, s, now, feedback);
         }
@@ -134,8 +134,8 @@ impl Engine {
         let (mut own, other) = self.lock_pair(s, recipient);
         let now = self.act_at(&mut own, at);
         let (at, _) = self.locate_settled(&mut own, id, now)?;
-        own.end_invite(s, at, Ending::Accepted, now);
-        own.end_pair(s, recipient, Ending::Accepted, now);
+        own.end_invite(s, at, Ending::Accepted);
+        own.end_pair(s, recipient, Ending::Accepted);
         self.record_feedback(&mut own, s, now, Feedback::Accepted);
         own.member_mut(s).extra_mut().connections.insert(recipient);
         let mut theirs = other;
@@ -147,7 +147,7 @@ impl Engine {
             None => &mut own,
         };
         back.settle(recipient, now, &self.spans, &self.policy);
-        back.end_pair(recipient, s, Ending::Accepted, now);
+        back.end_pair(recipient, s, Ending::Accepted);
         back.member_mut(recipient).extra_mut().connections.insert(s);
         self.mark(s, LINKED);
         self.mark(recipient, LINKED);
@@ -229,9 +229,10 @@ impl Engine {
         let mut shard = self.lock(sender.0);
         let now = shard.observe(self.time.now());
         shard.settle(sender.0, now, &self.spans, &self.policy);
-        shard
-            .pair_pending(sender.0, recipient.0)
-            .map_or(0, |p| p.pending.len() as u32)
+        shard.members.get(&sender.0).map_or(0, |m| {
+            let pending = m.ledger.pending_to(recipient.0).count();
+            u32::try_from(pending).unwrap_or(u32::MAX)
+        })
     }
 
     /// A page of the member's pending sent invitations, oldest first, starting after

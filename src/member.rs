@@ -96,6 +96,8 @@ pub(crate) struct Extra {
     pub(crate) contact_set: FastSet<String>,
     /// The spam signals behind the current restriction, if the engine imposed it.
     pub(crate) restricted_for: Option<SpamSignals>,
+    /// End of the re-invite cooldown by recipient, after a withdrawal.
+    pub(crate) cooldowns: FastMap<u64, u64>,
 }
 
 impl Extra {
@@ -107,6 +109,7 @@ impl Extra {
             && self.follows.is_empty()
             && self.emails.is_empty()
             && self.contacts.is_empty()
+            && self.cooldowns.is_empty()
     }
 }
 
@@ -133,20 +136,30 @@ pub(crate) struct Member {
     /// earlier touches nothing but the record (0: unknown, settle now).
     pub(crate) due: Hint,
     /// A bit per recipient this sender may have pair state with (pending invitations
-    /// or a re-invite cooldown in the shard's pair map), so most sends to a new
-    /// recipient skip the pair map. Cleared only when `pair_count` drops to zero, so
-    /// it never says "none" while an entry exists.
+    /// or a re-invite cooldown), so most sends to a new recipient look at neither the
+    /// ledger nor the cooldowns. Cleared only when the sender has neither, so it never
+    /// says "none" while either exists.
     pair_bloom: Hint,
     pub(crate) status: AccountStatus,
     pub(crate) tier: Tier,
     pub(crate) setting: InviteSetting,
-    pair_count: u32,
     pub(crate) sends: SendLog,
     pub(crate) ledger: Ledger,
     pub(crate) extra: Option<Box<Extra>>,
     /// Spam signals' state, kept apart from `extra` so a sender judged by the signals
     /// pays for that alone.
     pub(crate) spam: Option<Box<SpamState>>,
+}
+
+/// What the pair rules read: invitations pending from a sender to a recipient, and
+/// the re-invite cooldown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct PairFacts {
+    pub(crate) pending: u32,
+    /// Sending instant of the invitation whose expiry frees a slot (when at the cap).
+    pub(crate) frees: Option<u64>,
+    /// End of the cooldown after a withdrawal (0: none).
+    pub(crate) cooldown_until: u64,
 }
 
 fn pair_bit(recipient: u64) -> u64 {
@@ -162,23 +175,48 @@ impl Member {
         }
     }
 
-    /// Whether the shard's pair map may hold an entry for this sender and `recipient`.
+    /// Whether this sender may have pending invitations to, or a cooldown with,
+    /// `recipient`.
     pub(crate) fn may_have_pair(&self, recipient: u64) -> bool {
         self.pair_bloom.0 & pair_bit(recipient) != 0
     }
 
-    /// A pair entry for this sender and `recipient` was created.
+    /// This sender now has a pending invitation to, or a cooldown with, `recipient`.
     pub(crate) fn pair_added(&mut self, recipient: u64) {
         self.pair_bloom.0 |= pair_bit(recipient);
-        self.pair_count += 1;
     }
 
-    /// A pair entry of this sender was removed.
-    pub(crate) fn pair_removed(&mut self) {
-        self.pair_count = self.pair_count.saturating_sub(1);
-        if self.pair_count == 0 {
+    /// Clears the pair filter once nothing is pending and no cooldown runs.
+    pub(crate) fn pairs_changed(&mut self) {
+        let cooldowns = self.extra.as_ref().is_some_and(|e| !e.cooldowns.is_empty());
+        if self.ledger.live() == 0 && !cooldowns {
             self.pair_bloom.0 = 0;
         }
+    }
+
+    /// What the pair rules read about this sender and `recipient`: `None` when there
+    /// is nothing between them. `frees` is the sending instant of the invitation whose
+    /// expiry frees a slot, when `cap` or more are pending.
+    pub(crate) fn pair(&self, recipient: u64, cap: u32) -> Option<PairFacts> {
+        if !self.may_have_pair(recipient) {
+            return None;
+        }
+        let pending = self.ledger.pending_to(recipient).count();
+        let pending = u32::try_from(pending).unwrap_or(u32::MAX);
+        let frees = pending.checked_sub(cap).and_then(|idx| {
+            let oldest = self.ledger.pending_to(recipient).nth(idx as usize);
+            oldest.map(|p| p.sent_at)
+        });
+        let cooldown_until = self
+            .extra
+            .as_ref()
+            .and_then(|e| e.cooldowns.get(&recipient).copied())
+            .unwrap_or(0);
+        (pending > 0 || cooldown_until > 0).then_some(PairFacts {
+            pending,
+            frees,
+            cooldown_until,
+        })
     }
 
     /// The earliest instant at which settling changes anything.
@@ -219,7 +257,6 @@ impl Member {
     /// Whether the record can be dropped at `now` without changing any answer.
     pub(crate) fn is_idle(&self, now: u64, spam_idle_at: impl Fn(&SpamState) -> u64) -> bool {
         self.tier == Tier::Free
-            && self.pair_count == 0
             && self.status.at(crate::Timestamp::from_millis(now)) == AccountStatus::Active
             && self.setting == InviteSetting::Everyone
             && self.sends.is_empty()
@@ -235,17 +272,40 @@ mod tests {
     #[test]
     fn pair_filter_never_forgets_a_live_pair() {
         let mut m = Member::new(1);
-        assert!(!m.may_have_pair(7));
+        assert!(!m.may_have_pair(7) && m.pair(7, 3).is_none());
+        m.ledger.push(1, 7, 100);
         m.pair_added(7);
+        m.extra_mut().cooldowns.insert(9, 500);
         m.pair_added(9);
-        assert!(m.may_have_pair(7) && m.may_have_pair(9));
-        m.pair_removed();
-        assert!(
-            m.may_have_pair(7) && m.may_have_pair(9),
-            "one entry is left"
-        );
-        m.pair_removed();
+        m.pairs_changed();
+        assert!(m.may_have_pair(7) && m.may_have_pair(9), "both are live");
+        let at = m.ledger.find(1).unwrap();
+        m.ledger.end(at, crate::ledger::Ending::Withdrawn);
+        m.pairs_changed();
+        assert!(m.may_have_pair(9), "the cooldown is left");
+        m.extra_mut().cooldowns.clear();
+        m.pairs_changed();
         assert!(!m.may_have_pair(7) && !m.may_have_pair(9));
+    }
+
+    #[test]
+    fn pair_facts_name_the_invitation_whose_expiry_frees_a_slot() {
+        let mut m = Member::new(1);
+        for i in 1..=4 {
+            m.ledger.push(2 * i, 7, i * 10);
+            m.ledger.push(2 * i + 1, 8, i * 10 + 1);
+        }
+        m.pair_added(7);
+        m.extra_mut().cooldowns.insert(7, 999);
+        let facts = m.pair(7, 3).unwrap();
+        assert_eq!(facts.pending, 4);
+        assert_eq!(
+            facts.frees,
+            Some(20),
+            "the second oldest frees the fourth slot"
+        );
+        assert_eq!(facts.cooldown_until, 999);
+        assert_eq!(m.pair(7, 5).unwrap().frees, None);
     }
 
     #[test]

@@ -178,7 +178,7 @@ impl Engine {
             key: req.key(),
         };
         let mut blockers = Vec::new();
-        self.judge_without_commit(req, &subject, |now, member, shard, view| {
+        self.judge_without_commit(req, &subject, |now, member, view| {
             if let (Some(key), Some(extra)) = (subject.key, member.extra.as_deref()) {
                 if extra
                     .idem
@@ -202,7 +202,7 @@ impl Engine {
             let facts = Facts {
                 now,
                 member,
-                pair: shard.pair_pending(subject.sender, subject.recipient),
+                pair: member.pair(subject.recipient, self.policy.max_pending_per_pair),
                 view,
                 spam,
                 policy: &self.policy,

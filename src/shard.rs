@@ -1,13 +1,12 @@
-//! One lock's worth of state: members hashed here, their pairs and expiry queues.
+//! One lock's worth of state: the members hashed here and their expiry queues.
 //!
 //! Everything here is plain data driven by `now`; the engine owns the locks.
 
 use std::cmp::Reverse;
-use std::collections::hash_map::Entry;
 use std::collections::BinaryHeap;
 
 use crate::ledger::Ending;
-use crate::member::{FastMap, Member};
+use crate::member::Member;
 use crate::policy::Policy;
 use crate::queue::ChunkQueue;
 use crate::records::Members;
@@ -38,88 +37,6 @@ impl Spans {
     }
 }
 
-/// Invitations pending from one sender to one recipient, and the re-invite cooldown.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub(crate) struct PairState {
-    /// Pending invitations, oldest first.
-    pub(crate) pending: PendingRefs,
-    /// End of the cooldown after a withdrawal (0: none).
-    pub(crate) cooldown_until: u64,
-}
-
-/// A pending invitation as its pair sees it: enough to say when the pair frees a
-/// slot without searching the sender's ledger.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub(crate) struct PendingRef {
-    pub(crate) seq: u64,
-    pub(crate) sent_at: u64,
-}
-
-/// A pair's pending invitations, oldest first. The count and the oldest are kept in
-/// place: almost every pair has one, and a denial at the pair cap reads just those
-/// two (the oldest is the one whose expiry frees a slot). The others are on the
-/// heap. A pair-map entry with its key is 56 bytes.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub(crate) struct PendingRefs {
-    len: u32,
-    /// Meaningful when `len > 0`; default otherwise, so equal lists compare equal.
-    oldest: PendingRef,
-    /// The second and later, present only when `len > 1`.
-    // Boxed: a pointer, where a Vec would take three words in every entry.
-    #[allow(clippy::box_collection)]
-    newer: Option<Box<Vec<PendingRef>>>,
-}
-
-impl PendingRefs {
-    pub(crate) fn len(&self) -> usize {
-        self.len as usize
-    }
-
-    pub(crate) fn is_empty(&self) -> bool {
-        self.len == 0
-    }
-
-    pub(crate) fn get(&self, i: usize) -> Option<&PendingRef> {
-        match i {
-            _ if i >= self.len() => None,
-            0 => Some(&self.oldest),
-            _ => self.newer.as_deref().and_then(|v| v.get(i - 1)),
-        }
-    }
-
-    pub(crate) fn iter(&self) -> impl Iterator<Item = &PendingRef> {
-        let oldest = (self.len > 0).then_some(&self.oldest);
-        oldest
-            .into_iter()
-            .chain(self.newer.iter().flat_map(|v| v.iter()))
-    }
-
-    /// Appends the newest pending invitation.
-    pub(crate) fn push(&mut self, p: PendingRef) {
-        if self.len == 0 {
-            self.oldest = p;
-        } else {
-            self.newer.get_or_insert_with(Box::default).push(p);
-        }
-        self.len = self.len.saturating_add(1);
-    }
-
-    /// Keeps the invitations `keep` accepts, in order.
-    pub(crate) fn retain(&mut self, keep: impl Fn(&PendingRef) -> bool) {
-        if self.len <= 1 {
-            if self.len == 1 && !keep(&self.oldest) {
-                *self = PendingRefs::default();
-            }
-            return;
-        }
-        let kept: Vec<PendingRef> = self.iter().copied().filter(|p| keep(p)).collect();
-        *self = PendingRefs::default();
-        for p in kept {
-            self.push(p);
-        }
-    }
-}
-
 /// How often an idle check is repeated for a member that cannot be reclaimed yet.
 pub(crate) const RECHECK: u64 = 24 * 3_600_000;
 
@@ -127,7 +44,6 @@ pub(crate) const RECHECK: u64 = 24 * 3_600_000;
 #[derive(Debug, Default)]
 pub(crate) struct Shard {
     pub(crate) members: Members,
-    pub(crate) pairs: FastMap<(u64, u64), PairState>,
     /// (expiry instant, sender) per pending invitation, sorted by construction.
     pub(crate) expiries: ChunkQueue<(u64, u64)>,
     /// (cooldown end, sender, recipient), sorted by construction.
@@ -160,13 +76,12 @@ impl Shard {
     /// Brings the member's windows and invitations up to `now` (see [`settle`]).
     pub(crate) fn settle(&mut self, id: u64, now: u64, spans: &Spans, policy: &Policy) {
         if let Some(member) = self.members.get_mut(&id) {
-            let pairs = &mut self.pairs;
-            settle(member, now, spans, policy, pairs, &mut self.expired_unswept);
+            settle(member, now, spans, policy, &mut self.expired_unswept);
         }
     }
 
     /// Ends the sender's invitation at ledger position `at`.
-    pub(crate) fn end_invite(&mut self, sender: u64, at: usize, how: Ending, now: u64) {
+    pub(crate) fn end_invite(&mut self, sender: u64, at: usize, how: Ending) {
         let Some(member) = self.members.get_mut(&sender) else {
             return;
         };
@@ -177,38 +92,30 @@ impl Shard {
             return;
         }
         member.ledger.end(at, how);
-        if remove_from_pair(&mut self.pairs, sender, inv.recipient, inv.seq, now) {
-            member.pair_removed();
-        }
+        member.pairs_changed();
     }
 
     /// Ends every invitation pending from `sender` to `recipient`.
-    pub(crate) fn end_pair(&mut self, sender: u64, recipient: u64, how: Ending, now: u64) {
-        let seqs = match self.pairs.get(&(sender, recipient)) {
-            Some(p) if !p.pending.is_empty() => p.pending.clone(),
-            _ => return,
+    pub(crate) fn end_pair(&mut self, sender: u64, recipient: u64, how: Ending) {
+        let Some(member) = self.members.get(&sender) else {
+            return;
         };
-        for &PendingRef { seq, .. } in seqs.iter() {
+        let seqs: Vec<u64> = member.ledger.pending_to(recipient).map(|p| p.seq).collect();
+        for seq in seqs {
             let at = self.members.get(&sender).and_then(|m| m.ledger.find(seq));
             if let Some(at) = at {
-                self.end_invite(sender, at, how, now);
+                self.end_invite(sender, at, how);
             }
         }
     }
 
     /// Starts the re-invite cooldown of a pair.
     pub(crate) fn start_cooldown(&mut self, sender: u64, recipient: u64, until: u64) {
-        if !self.pairs.contains_key(&(sender, recipient)) {
-            self.member_mut(sender).pair_added(recipient);
-        }
-        let pair = self.pairs.entry((sender, recipient)).or_default();
-        pair.cooldown_until = pair.cooldown_until.max(until);
+        let member = self.member_mut(sender);
+        member.pair_added(recipient);
+        let end = member.extra_mut().cooldowns.entry(recipient).or_default();
+        *end = (*end).max(until);
         self.cooldowns.push_back((until, sender, recipient));
-    }
-
-    /// Pending invitations of the pair at `now` (after [`Shard::settle`]).
-    pub(crate) fn pair_pending(&self, sender: u64, recipient: u64) -> Option<&PairState> {
-        self.pairs.get(&(sender, recipient))
     }
 
     /// Schedules an idle check of `id` no earlier than `at`.
@@ -239,9 +146,8 @@ impl Shard {
             // Only the invitations: the member's windows are brought up to date by
             // whatever touches the member next.
             if let Some(member) = self.members.get_mut(&sender) {
-                let pairs = &mut self.pairs;
                 let expired = &mut self.expired_unswept;
-                expire_invitations(member, now, spans, policy, pairs, expired);
+                expire_invitations(member, now, spans, policy, expired);
                 member.due.0 = 0;
             }
         }
@@ -250,16 +156,8 @@ impl Shard {
             match self.cooldowns.front() {
                 Some(&(until, sender, recipient)) if until <= now => {
                     self.cooldowns.pop_front();
-                    let key = (sender, recipient);
-                    if self
-                        .pairs
-                        .get(&key)
-                        .is_some_and(|p| p.pending.is_empty() && p.cooldown_until <= now)
-                    {
-                        self.pairs.remove(&key);
-                        if let Some(member) = self.members.get_mut(&sender) {
-                            member.pair_removed();
-                        }
+                    if let Some(member) = self.members.get_mut(&sender) {
+                        end_cooldown(member, recipient, now);
                     }
                     done += 1;
                 }
@@ -280,31 +178,21 @@ impl Shard {
     }
 
     /// Reads, for the first `due` entries of the expiry queue, what expiring them
-    /// will touch: each sender's record and oldest invitation, then the pair entry.
-    /// The reads of different senders do not depend on each other, so the processor
-    /// overlaps their cache misses, which one-at-a-time processing would pay in turn;
-    /// the expiry itself then finds its data in cache.
+    /// will touch: each sender's record and oldest invitation. The reads of different
+    /// senders do not depend on each other, so the processor overlaps their cache
+    /// misses, which one-at-a-time processing would pay in turn; the expiry itself
+    /// then finds its data in cache.
     fn warm(&self, due: usize) {
         if due < 2 {
             return;
         }
-        let mut oldest = Vec::with_capacity(due);
-        let mut sink = 0usize;
+        let mut sink = 0u64;
         for &(_, sender) in self.expiries.iter().take(due) {
-            let recipient = self
+            sink ^= self
                 .members
                 .get(&sender)
                 .and_then(|m| m.ledger.get(0))
-                .map(|i| i.recipient);
-            oldest.push((sender, recipient));
-        }
-        for (sender, recipient) in oldest {
-            if let Some(recipient) = recipient {
-                sink ^= self
-                    .pairs
-                    .get(&(sender, recipient))
-                    .map_or(0, |p| p.pending.len());
-            }
+                .map_or(0, |i| i.recipient);
         }
         std::hint::black_box(sink);
     }
@@ -341,6 +229,9 @@ fn idle_estimate(member: &Member, spans: &Spans, policy: &Policy) -> Option<u64>
     };
     bump(member.sends.last(), spans.week);
     bump(member.ledger.all().last().map(|i| i.sent_at), spans.ttl);
+    if let Some(extra) = &member.extra {
+        bump(extra.cooldowns.values().max().copied(), 0);
+    }
     if let Some(spam) = member.spam.as_deref() {
         bump(Some(spam.idle_at(&policy.spam)), 0);
     }
@@ -373,14 +264,13 @@ pub(crate) fn settle(
     now: u64,
     spans: &Spans,
     policy: &Policy,
-    pairs: &mut FastMap<(u64, u64), PairState>,
     expired: &mut u64,
 ) {
     if now < member.due.0 {
         return;
     }
     member.sends.advance(now, spans.day, spans.week);
-    expire_invitations(member, now, spans, policy, pairs, expired);
+    expire_invitations(member, now, spans, policy, expired);
     member.ledger.release_if_empty();
     if let Some(extra) = member.extra.as_deref_mut() {
         extra.notes.expire(now, spans.note);
@@ -395,77 +285,29 @@ fn expire_invitations(
     now: u64,
     spans: &Spans,
     policy: &Policy,
-    pairs: &mut FastMap<(u64, u64), PairState>,
     expired: &mut u64,
 ) {
-    let mut pairs_gone = 0;
-    let Member {
-        id, ledger, spam, ..
-    } = member;
-    let id = *id;
+    let Member { ledger, spam, .. } = member;
     ledger.expire(now, spans.ttl, |inv| {
-        if remove_from_pair(pairs, id, inv.recipient, inv.seq, now) {
-            pairs_gone += 1;
-        }
         *expired += 1;
         if let Some(spam) = spam.as_deref_mut() {
             let at = inv.sent_at.saturating_add(spans.ttl);
             spam.record_feedback(at, Feedback::Expired, &policy.spam);
         }
     });
-    for _ in 0..pairs_gone {
-        member.pair_removed();
-    }
+    member.pairs_changed();
 }
 
-/// Removes `seq` from its pair; returns whether the pair's entry went with it.
-fn remove_from_pair(
-    pairs: &mut FastMap<(u64, u64), PairState>,
-    sender: u64,
-    recipient: u64,
-    seq: u64,
-    now: u64,
-) -> bool {
-    // One probe: the entry found is the one removed.
-    if let Entry::Occupied(mut pair) = pairs.entry((sender, recipient)) {
-        let state = pair.get_mut();
-        state.pending.retain(|p| p.seq != seq);
-        if state.pending.is_empty() && state.cooldown_until <= now {
-            pair.remove();
-            return true;
+/// Ends the sender's cooldown with `recipient` if it ran out by `now`.
+fn end_cooldown(member: &mut Member, recipient: u64, now: u64) {
+    if let Some(extra) = member.extra.as_deref_mut() {
+        if extra
+            .cooldowns
+            .get(&recipient)
+            .is_some_and(|&end| end <= now)
+        {
+            extra.cooldowns.remove(&recipient);
         }
     }
-    false
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn pending_refs_keep_order_and_the_oldest_in_place() {
-        assert_eq!(std::mem::size_of::<((u64, u64), PairState)>(), 56);
-        let at = |seq| PendingRef {
-            seq,
-            sent_at: seq * 10,
-        };
-        let mut p = PendingRefs::default();
-        assert!(p.is_empty() && p.get(0).is_none() && p.iter().next().is_none());
-        for seq in 1..=4 {
-            p.push(at(seq));
-        }
-        assert_eq!(p.len(), 4);
-        assert_eq!(
-            (p.get(0), p.get(3), p.get(4)),
-            (Some(&at(1)), Some(&at(4)), None)
-        );
-        p.retain(|r| r.seq % 2 == 0);
-        assert_eq!(p.iter().map(|r| r.seq).collect::<Vec<_>>(), vec![2, 4]);
-        p.retain(|r| r.seq != 2);
-        let mut one = PendingRefs::default();
-        one.push(at(4));
-        assert_eq!(p, one, "equal whatever was removed before");
-        p.retain(|_| false);
-        assert_eq!(p, PendingRefs::default());
-    }
+    member.pairs_changed();
 }

@@ -310,6 +310,7 @@ fn read_extra(r: &mut Reader<'_>, state: &mut State) -> Result<(Extra, SpamState
         contacts,
         contact_set,
         restricted_for,
+        cooldowns: Default::default(),
     };
     Ok((extra, spam))
 }

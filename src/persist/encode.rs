@@ -103,10 +103,11 @@ pub(crate) fn encode_shard(shard: &Shard) -> (Vec<u8>, Totals) {
     }
     // Pending seqs are rebuilt from the ledgers; only the cooldowns are primary.
     let mut cooldowns: Vec<(u64, u64, u64)> = shard
-        .pairs
+        .members
         .iter()
-        .filter(|(_, p)| p.cooldown_until > 0)
-        .map(|(&(s, r), p)| (s, r, p.cooldown_until))
+        .filter_map(|(&s, m)| Some((s, m.extra.as_deref()?)))
+        .flat_map(|(s, x)| x.cooldowns.iter().map(move |(&r, &until)| (s, r, until)))
+        .filter(|&(_, _, until)| until > 0)
         .collect();
     cooldowns.sort_unstable();
     w.len(cooldowns.len());

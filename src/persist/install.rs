@@ -32,16 +32,14 @@ pub(super) fn install(mut engine: Engine, state: State) -> Engine {
             shard
                 .expiries
                 .push_back((inv.sent_at.saturating_add(ttl), id));
-            if inv.ended.is_none() {
-                let pair = shard.pairs.entry((id, inv.recipient)).or_default();
-                pair.pending.push(crate::shard::PendingRef {
-                    seq: inv.seq,
-                    sent_at: inv.sent_at,
-                });
-            }
         }
         // member_mut schedules the idle check a new record gets.
-        *shard.member_mut(id) = member;
+        let record = shard.member_mut(id);
+        *record = member;
+        let pending: Vec<u64> = record.ledger.pending_from(0).map(|i| i.recipient).collect();
+        for recipient in pending {
+            record.pair_added(recipient);
+        }
         if flags != 0 {
             engine.mark(id, flags);
         }
@@ -49,19 +47,10 @@ pub(super) fn install(mut engine: Engine, state: State) -> Engine {
     for (sender, recipient, until) in state.cooldowns {
         let i = engine.shard_index(sender);
         let shard = engine.shards[i].0.get_mut();
-        shard
-            .pairs
-            .entry((sender, recipient))
-            .or_default()
-            .cooldown_until = until;
-        shard.cooldowns.push_back((until, sender, recipient));
+        shard.start_cooldown(sender, recipient, until);
     }
     for slot in engine.shards.iter_mut() {
         let shard = slot.0.get_mut();
-        let senders: Vec<(u64, u64)> = shard.pairs.keys().copied().collect();
-        for (sender, recipient) in senders {
-            shard.member_mut(sender).pair_added(recipient);
-        }
         shard.expiries.sort();
         shard.cooldowns.sort();
     }
