@@ -8,10 +8,10 @@
 
 mod pairs;
 
-use std::collections::VecDeque;
-
 pub(crate) use pairs::PendingRef;
 use pairs::{index_add, index_remove, PairIndex};
+
+use crate::window::deque::SmallDeque;
 
 /// How an invitation ended before expiring.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,7 +45,7 @@ impl Ending {
 }
 
 /// One invitation of the sender.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub(crate) struct Invite {
     pub(crate) seq: u64,
     pub(crate) recipient: u64,
@@ -56,166 +56,31 @@ pub(crate) struct Invite {
     pub(crate) ended: Option<Ending>,
 }
 
-/// Invitations a ledger keeps without a second allocation: most senders have one or
-/// two pending at a time, and a ledger that fits here costs one allocation to create
-/// and one to free.
-const INLINE: usize = 2;
-
-const BLANK: Invite = Invite {
-    seq: 0,
-    recipient: 0,
-    sent_at: 0,
-    last_reminder: 0,
-    reminders: 0,
-    ended: None,
-};
-
-/// The kept invitations, oldest first: inline while few, then a ring buffer.
-#[derive(Debug, Clone)]
-enum Store {
-    Inline { len: u8, items: [Invite; INLINE] },
-    Spilled(VecDeque<Invite>),
-}
-
-impl Default for Store {
-    fn default() -> Self {
-        Store::Inline {
-            len: 0,
-            items: [BLANK; INLINE],
-        }
-    }
-}
-
-impl PartialEq for Store {
-    fn eq(&self, other: &Store) -> bool {
-        self.len() == other.len() && self.iter_from(0).eq(other.iter_from(0))
-    }
-}
-
-impl Eq for Store {}
-
-impl Store {
-    fn len(&self) -> usize {
-        match self {
-            Store::Inline { len, .. } => usize::from(*len),
-            Store::Spilled(q) => q.len(),
-        }
-    }
-
-    fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    fn get(&self, at: usize) -> Option<&Invite> {
-        match self {
-            Store::Inline { len, items } => items[..usize::from(*len)].get(at),
-            Store::Spilled(q) => q.get(at),
-        }
-    }
-
-    fn get_mut(&mut self, at: usize) -> Option<&mut Invite> {
-        match self {
-            Store::Inline { len, items } => items[..usize::from(*len)].get_mut(at),
-            Store::Spilled(q) => q.get_mut(at),
-        }
-    }
-
-    fn front(&self) -> Option<&Invite> {
-        self.get(0)
-    }
-
-    fn back(&self) -> Option<&Invite> {
-        self.len().checked_sub(1).and_then(|i| self.get(i))
-    }
-
-    #[inline]
-    fn push_back(&mut self, invite: Invite) {
-        match self {
-            Store::Inline { len, items } if usize::from(*len) < INLINE => {
-                items[usize::from(*len)] = invite;
-                *len += 1;
-            }
-            Store::Inline { .. } => self.spill(invite),
-            Store::Spilled(q) => q.push_back(invite),
-        }
-    }
-
-    /// Moves the invitations to a ring buffer, then appends.
-    #[cold]
-    #[inline(never)]
-    fn spill(&mut self, invite: Invite) {
-        let mut q = VecDeque::with_capacity(2 * INLINE);
-        q.extend(self.iter_from(0).copied());
-        q.push_back(invite);
-        *self = Store::Spilled(q);
-    }
-
-    fn pop_front(&mut self) {
-        match self {
-            Store::Inline { len, items } => {
-                if *len > 0 {
-                    items.copy_within(1..usize::from(*len), 0);
-                    *len -= 1;
-                }
-            }
-            Store::Spilled(q) => {
-                q.pop_front();
-            }
-        }
-    }
-
-    /// The first position whose invitation does not satisfy `pred` (which holds for
-    /// a prefix).
-    fn partition_point(&self, pred: impl Fn(&Invite) -> bool) -> usize {
-        match self {
-            Store::Inline { len, items } => items[..usize::from(*len)].partition_point(pred),
-            Store::Spilled(q) => q.partition_point(pred),
-        }
-    }
-
-    fn iter_from(&self, start: usize) -> impl Iterator<Item = &Invite> {
-        let (a, b): (&[Invite], &[Invite]) = match self {
-            Store::Inline { len, items } => (&items[..usize::from(*len)], &[]),
-            Store::Spilled(q) => q.as_slices(),
-        };
-        let (a, b) = if start <= a.len() {
-            (&a[start..], b)
-        } else {
-            (&[][..], b.get(start - a.len()..).unwrap_or(&[]))
-        };
-        a.iter().chain(b)
-    }
-
-    fn retain(&mut self, keep: impl Fn(&Invite) -> bool) {
-        match self {
-            Store::Inline { len, items } => {
-                let mut kept = 0;
-                for i in 0..usize::from(*len) {
-                    if keep(&items[i]) {
-                        items[kept] = items[i];
-                        kept += 1;
-                    }
-                }
-                *len = kept as u8;
-            }
-            Store::Spilled(q) => q.retain(|i| keep(i)),
-        }
-    }
-}
-
 /// Ledgers longer than this keep an index of their pending invitations by recipient;
 /// shorter ones are scanned, which reads nothing the send has not already read.
 const SCAN: usize = 8;
 
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-struct Inner {
-    invites: Store,
+/// The sender's invitations, sorted by sequence and by sending instant. The header
+/// lives in the member's record; the invitations in one ring buffer sized to them
+/// (none while empty), so reaching an invitation costs one indirection.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Ledger {
+    invites: SmallDeque<Invite, 0>,
     live: u32,
     /// Pending invitations by recipient, once the ledger has been longer than [`SCAN`].
     index: Option<Box<PairIndex>>,
 }
 
-impl Inner {
+/// Equal when they keep equal invitations, whether or not one has built its index.
+impl PartialEq for Ledger {
+    fn eq(&self, other: &Ledger) -> bool {
+        self.live == other.live && self.invites == other.invites
+    }
+}
+
+impl Eq for Ledger {}
+
+impl Ledger {
     /// Appends an invitation (the newest), indexing it when pending.
     fn append(&mut self, invite: Invite) {
         self.invites.push_back(invite);
@@ -238,7 +103,7 @@ impl Inner {
     #[inline(never)]
     fn build_index(&mut self) {
         let mut index = PairIndex::default();
-        for i in self.invites.iter_from(0).filter(|i| i.ended.is_none()) {
+        for i in self.invites.iter().filter(|i| i.ended.is_none()) {
             let p = PendingRef {
                 seq: i.seq,
                 sent_at: i.sent_at,
@@ -255,46 +120,18 @@ impl Inner {
             index_remove(index, recipient, seq);
         }
     }
-}
 
-/// The sender's invitations, sorted by sequence and by sending instant. Boxed, so a
-/// member without invitations pays one pointer in the hot record.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct Ledger {
-    inner: Option<Box<Inner>>,
-}
-
-/// Equal when they keep equal invitations, whether or not an empty one still holds
-/// its allocation.
-impl PartialEq for Ledger {
-    fn eq(&self, other: &Ledger) -> bool {
-        self.live() == other.live() && self.all().eq(other.all())
-    }
-}
-
-impl Eq for Ledger {}
-
-impl Ledger {
-    fn inner_mut(&mut self) -> &mut Inner {
-        self.inner.get_or_insert_with(Box::default)
-    }
-
-    /// Frees the box once nothing is kept.
+    /// Drops the index once nothing is kept.
     fn tidy(&mut self) {
-        if self.inner.as_ref().is_some_and(|i| i.invites.is_empty()) {
-            self.inner = None;
+        if self.invites.is_empty() {
+            self.index = None;
         }
-    }
-
-    fn invites(&self) -> Option<&Store> {
-        self.inner.as_deref().map(|i| &i.invites)
     }
 
     /// Records a new pending invitation.
     pub(crate) fn push(&mut self, seq: u64, recipient: u64, sent_at: u64) {
-        let inner = self.inner_mut();
-        debug_assert!(inner.invites.back().is_none_or(|last| last.seq < seq));
-        inner.append(Invite {
+        debug_assert!(self.invites.back().is_none_or(|last| last.seq < seq));
+        self.append(Invite {
             seq,
             recipient,
             sent_at,
@@ -306,93 +143,73 @@ impl Ledger {
 
     /// Restores an invitation read from a snapshot (in order).
     pub(crate) fn restore(&mut self, invite: Invite) -> bool {
-        let inner = self.inner_mut();
-        if inner
+        if self
             .invites
             .back()
             .is_some_and(|last| last.seq >= invite.seq)
         {
-            self.tidy();
             return false;
         }
-        inner.append(invite);
+        self.append(invite);
         true
     }
 
     /// Pops invitations sent at or before `now - ttl`, calling `expired` for each that
     /// was still pending (it expired unanswered).
     pub(crate) fn expire(&mut self, now: u64, ttl: u64, mut expired: impl FnMut(&Invite)) {
-        let Some(inner) = self.inner.as_deref_mut() else {
-            return;
-        };
-        while let Some(&front) = inner.invites.front() {
+        while let Some(&front) = self.invites.front() {
             if front.sent_at.saturating_add(ttl) > now {
                 break;
             }
             if front.ended.is_none() {
-                inner.unindex(front.recipient, front.seq);
+                self.unindex(front.recipient, front.seq);
                 expired(&front);
             }
-            inner.invites.pop_front();
+            self.invites.pop_front();
         }
-        // The allocation stays for [`Ledger::release_if_empty`]: a sweep expiring a
-        // batch leaves the freeing to whatever settles the sender next.
-    }
-
-    /// Frees the allocation once nothing is kept.
-    pub(crate) fn release_if_empty(&mut self) {
         self.tidy();
     }
 
     /// When the oldest kept invitation expires (or its tombstone can go).
     pub(crate) fn first_expiry(&self, ttl: u64) -> Option<u64> {
-        self.invites()?
-            .front()
-            .map(|i| i.sent_at.saturating_add(ttl))
+        self.invites.front().map(|i| i.sent_at.saturating_add(ttl))
     }
 
     /// Position of the invitation with sequence `seq`.
     pub(crate) fn find(&self, seq: u64) -> Option<usize> {
-        let invites = self.invites()?;
-        let at = invites.partition_point(|i| i.seq < seq);
-        (invites.get(at)?.seq == seq).then_some(at)
+        let at = self.invites.partition_point(|i| i.seq < seq);
+        (self.invites.get(at)?.seq == seq).then_some(at)
     }
 
     /// The newest kept invitation's sequence number.
     pub(crate) fn last_seq(&self) -> Option<u64> {
-        self.invites()?.back().map(|i| i.seq)
+        self.invites.back().map(|i| i.seq)
     }
 
     pub(crate) fn get(&self, at: usize) -> Option<&Invite> {
-        self.invites()?.get(at)
+        self.invites.get(at)
     }
 
     /// Marks the invitation at `at` ended; compacts tombstones when they dominate.
     pub(crate) fn end(&mut self, at: usize, how: Ending) {
-        let Some(inner) = self.inner.as_deref_mut() else {
-            return;
-        };
-        if let Some(invite) = inner.invites.get_mut(at) {
+        if let Some(invite) = self.invites.get_mut(at) {
             if invite.ended.is_none() {
                 invite.ended = Some(how);
                 let (recipient, seq) = (invite.recipient, invite.seq);
-                inner.unindex(recipient, seq);
+                self.unindex(recipient, seq);
             }
         }
-        let tombstones = inner.invites.len() - inner.live as usize;
-        if tombstones > 64 && tombstones > 2 * inner.live as usize {
-            inner.invites.retain(|i| i.ended.is_none());
+        let tombstones = self.invites.len() - self.live as usize;
+        if tombstones > 64 && tombstones > 2 * self.live as usize {
+            let kept = self.invites.iter().filter(|i| i.ended.is_none()).copied();
+            self.invites = kept.collect();
         }
         self.tidy();
     }
 
     /// Records a reminder on the invitation at `at`.
     pub(crate) fn remind(&mut self, at: usize, now: u64) {
-        let invite = self
-            .inner
-            .as_deref_mut()
-            .and_then(|i| i.invites.get_mut(at));
-        if let Some(invite) = invite {
+        if let Some(invite) = self.invites.get_mut(at) {
             invite.reminders = invite.reminders.saturating_add(1);
             invite.last_reminder = now;
         }
@@ -400,38 +217,35 @@ impl Ledger {
 
     /// Pending invitations (after [`Ledger::expire`]).
     pub(crate) fn live(&self) -> u32 {
-        self.inner.as_deref().map_or(0, |i| i.live)
+        self.live
     }
 
     /// Whether nothing, pending or ended, is kept.
     pub(crate) fn is_empty(&self) -> bool {
-        self.inner.as_deref().is_none_or(|i| i.invites.is_empty())
+        self.invites.is_empty()
     }
 
     /// Pending invitations from sequence `from` on, oldest first.
     pub(crate) fn pending_from(&self, from: u64) -> impl Iterator<Item = &Invite> {
-        self.invites()
-            .into_iter()
-            .flat_map(move |invites| {
-                let start = invites.partition_point(|i| i.seq < from);
-                invites.iter_from(start)
-            })
-            .filter(|i| i.ended.is_none())
+        let start = self.invites.partition_point(|i| i.seq < from);
+        self.invites.iter_from(start).filter(|i| i.ended.is_none())
     }
 
     /// The invitations pending to `recipient`, oldest first (after
     /// [`Ledger::expire`]).
     pub(crate) fn pending_to(&self, recipient: u64) -> impl Iterator<Item = PendingRef> + '_ {
-        let inner = self.inner.as_deref();
-        let indexed = inner.and_then(|i| i.index.as_deref());
-        let listed = indexed
+        let listed = self
+            .index
+            .as_deref()
             .and_then(|ix| ix.get(&recipient))
             .into_iter()
             .flat_map(|p| p.iter().copied());
-        let scanned = inner
-            .filter(|i| i.index.is_none())
+        let scanned = self
+            .index
+            .is_none()
+            .then_some(&self.invites)
             .into_iter()
-            .flat_map(move |i| i.invites.iter_from(0))
+            .flat_map(|q| q.iter())
             .filter(move |i| i.ended.is_none() && i.recipient == recipient)
             .map(|i| PendingRef {
                 seq: i.seq,
@@ -442,7 +256,7 @@ impl Ledger {
 
     /// Every kept invitation, ended ones included, oldest first.
     pub(crate) fn all(&self) -> impl Iterator<Item = &Invite> {
-        self.invites().into_iter().flat_map(|s| s.iter_from(0))
+        self.invites.iter()
     }
 }
 
@@ -547,10 +361,7 @@ mod tests {
             for seq in 0..padding {
                 l.push(seq, 1_000 + seq, seq);
             }
-            assert_eq!(
-                l.inner.as_ref().is_some_and(|i| i.index.is_some()),
-                padding > 0
-            );
+            assert_eq!(l.index.is_some(), padding > 0);
             for seq in padding..padding + 30 {
                 l.push(seq, seq % 3, seq * 10);
             }

@@ -125,9 +125,10 @@ impl PartialEq for Hint {
 
 impl Eq for Hint {}
 
-/// A member's record: two cache lines, laid out so that a decision about a sender
+/// A member's record: three cache lines, laid out so that a decision about a sender
 /// reads only the first — id, due instant, pair filter, status, tier and the send
-/// counts — unless it commits or a window changes.
+/// counts — unless it commits or a window changes. The ledger's header sits in the
+/// record, so a commit reaches the sender's invitations with one indirection.
 #[repr(C, align(64))]
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct Member {

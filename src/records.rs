@@ -90,8 +90,8 @@ mod tests {
     }
 
     #[test]
-    fn a_record_is_one_aligned_pair_of_cache_lines() {
+    fn a_record_is_three_aligned_cache_lines() {
         assert_eq!(std::mem::align_of::<Member>(), 64);
-        assert_eq!(std::mem::size_of::<Member>(), 128);
+        assert_eq!(std::mem::size_of::<Member>(), 192);
     }
 }

@@ -43,6 +43,27 @@ impl Engine {
         r
     }
 
+    /// Runs a setter like [`Engine::update`], except that setting a never-seen member's
+    /// field to what a fresh record holds (`to_default`) creates no record: a gateway
+    /// that syncs every member's tier pays only for those who differ.
+    fn set(
+        &self,
+        m: MemberId,
+        at: Option<u64>,
+        op: impl FnOnce() -> Op,
+        to_default: bool,
+        f: impl FnOnce(&mut Member),
+    ) {
+        let mut shard = self.lock(m.0);
+        let now = self.act_at(&mut shard, at);
+        let ticket = self.log_op(now, op);
+        if !to_default || shard.members.get(&m.0).is_some() {
+            f(shard.member_mut(m.0));
+        }
+        drop(shard);
+        self.wait_logged(ticket);
+    }
+
     /// Reads the member's record (a default one when never seen).
     pub(crate) fn read<R>(&self, m: MemberId, f: impl FnOnce(&Member) -> R) -> R {
         let shard = self.lock(m.0);
@@ -55,7 +76,14 @@ impl Engine {
     }
 
     pub(crate) fn set_tier_at(&self, m: MemberId, tier: Tier, at: Option<u64>) {
-        self.update(m, at, || Op::SetTier(m, tier), |r| r.tier = tier);
+        let to_default = tier == Tier::Free;
+        self.set(
+            m,
+            at,
+            || Op::SetTier(m, tier),
+            to_default,
+            |r| r.tier = tier,
+        );
     }
 
     /// The member's tier.
@@ -69,10 +97,12 @@ impl Engine {
     }
 
     pub(crate) fn set_status_at(&self, m: MemberId, status: AccountStatus, at: Option<u64>) {
-        self.update(
+        let to_default = status == AccountStatus::Active;
+        self.set(
             m,
             at,
             || Op::SetStatus(m, status),
+            to_default,
             |r| {
                 r.status = status;
                 if let Some(extra) = r.extra.as_deref_mut() {
@@ -113,7 +143,8 @@ impl Engine {
         at: Option<u64>,
     ) {
         let op = || Op::SetInviteSetting(m, setting);
-        self.update(m, at, op, |r| r.setting = setting);
+        let to_default = setting == InviteSetting::Everyone;
+        self.set(m, at, op, to_default, |r| r.setting = setting);
         if setting != InviteSetting::Everyone {
             self.mark(m.0, SPECIAL);
         }

@@ -271,7 +271,6 @@ pub(crate) fn settle(
     }
     member.sends.advance(now, spans.day, spans.week);
     expire_invitations(member, now, spans, policy, expired);
-    member.ledger.release_if_empty();
     if let Some(extra) = member.extra.as_deref_mut() {
         extra.notes.expire(now, spans.note);
         extra.idem.expire(now, spans.idem);

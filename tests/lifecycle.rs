@@ -165,6 +165,31 @@ fn sweep_counts_each_unanswered_expiry_once_and_reclaims_idle_members() {
 }
 
 #[test]
+fn setters_leaving_a_new_member_at_the_defaults_create_no_record() {
+    let (e, _clock) = engine();
+    e.set_tier(MemberId(1), Tier::Free);
+    e.set_status(MemberId(2), AccountStatus::Active);
+    e.set_invite_setting(MemberId(3), InviteSetting::Everyone);
+    assert_eq!(e.member_records(), 0);
+    e.set_tier(MemberId(1), Tier::Premium);
+    assert_eq!(e.member_records(), 1);
+    e.set_tier(MemberId(1), Tier::Free);
+    assert_eq!(
+        e.tier(MemberId(1)),
+        Tier::Free,
+        "a known member is set back"
+    );
+    assert_eq!(e.capacity(MemberId(1)).daily.limit, 30);
+    e.set_status(MemberId(4), AccountStatus::Banned);
+    e.set_invite_setting(MemberId(5), InviteSetting::Nobody);
+    assert_eq!(e.member_records(), 3);
+    assert_eq!(e.status(MemberId(4)), AccountStatus::Banned);
+    assert_eq!(e.invite_setting(MemberId(5)), InviteSetting::Nobody);
+    e.set_status(MemberId(4), AccountStatus::Active);
+    assert_eq!(e.status(MemberId(4)), AccountStatus::Active);
+}
+
+#[test]
 fn background_sweeper_runs_and_stops_when_dropped() {
     let (e, clock) = engine();
     let e = Arc::new(e);

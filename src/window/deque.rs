@@ -119,7 +119,9 @@ impl<T: Copy + Default, const N: usize> SmallDeque<T, N> {
     #[inline(never)]
     fn grow(&mut self) {
         let len = self.len();
-        let cap = (2 * len).max(4).next_power_of_two();
+        // A queue kept only on the heap starts at one item: most hold very few.
+        let least = if N == 0 { 1 } else { 4 };
+        let cap = (2 * len).max(least).next_power_of_two();
         let mut buf = vec![T::default(); cap].into_boxed_slice();
         for (slot, item) in buf.iter_mut().zip(self.iter()) {
             *slot = *item;
@@ -166,7 +168,7 @@ impl<T: Copy + Default, const N: usize> SmallDeque<T, N> {
         }
     }
 
-    fn get_mut(&mut self, i: usize) -> Option<&mut T> {
+    pub(crate) fn get_mut(&mut self, i: usize) -> Option<&mut T> {
         match self {
             SmallDeque::Inline { len, items } => items[..usize::from(*len)].get_mut(i),
             SmallDeque::Ring { buf, head, len } => {
