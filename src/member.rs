@@ -125,10 +125,10 @@ impl PartialEq for Hint {
 
 impl Eq for Hint {}
 
-/// A member's record: three cache lines, laid out so that a decision about a sender
-/// reads only the first — id, due instant, pair filter, status, tier and the send
-/// counts — unless it commits or a window changes. The ledger's header sits in the
-/// record, so a commit reaches the sender's invitations with one indirection.
+/// A member's record: three cache lines. The first holds what every decision about
+/// a sender reads — id, due instant, pair filter, status, tier, setting and the
+/// pointers to its rarer facts — the second the send windows, the third the ledger's
+/// header, so a commit reaches the sender's invitations with one indirection.
 #[repr(C, align(64))]
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct Member {
@@ -144,12 +144,12 @@ pub(crate) struct Member {
     pub(crate) status: AccountStatus,
     pub(crate) tier: Tier,
     pub(crate) setting: InviteSetting,
-    pub(crate) sends: SendLog,
-    pub(crate) ledger: Ledger,
     pub(crate) extra: Option<Box<Extra>>,
     /// Spam signals' state, kept apart from `extra` so a sender judged by the signals
     /// pays for that alone.
     pub(crate) spam: Option<Box<SpamState>>,
+    pub(crate) sends: SendLog,
+    pub(crate) ledger: Ledger,
 }
 
 /// What the pair rules read: invitations pending from a sender to a recipient, and
@@ -310,13 +310,31 @@ mod tests {
     }
 
     #[test]
-    fn hot_fields_share_the_first_cache_line() {
+    fn each_part_of_the_record_keeps_to_its_cache_line() {
+        use std::mem::size_of_val;
         let m = Member::new(1);
         let base = std::ptr::addr_of!(m) as usize;
-        let end_of = |field: usize, size: usize| field - base + size;
-        assert!(end_of(std::ptr::addr_of!(m.status) as usize, 16) <= 64);
-        assert!(end_of(std::ptr::addr_of!(m.tier) as usize, 1) <= 64);
-        assert!(end_of(std::ptr::addr_of!(m.sends) as usize, 16) <= 64);
+        let line = |at: usize, size: usize| {
+            let (from, to) = (at - base, at - base + size - 1);
+            assert_eq!(from / 64, to / 64, "bytes {from}..={to} cross a line");
+            from / 64
+        };
+        assert_eq!(line(std::ptr::addr_of!(m.id) as usize, 8), 0);
+        assert_eq!(line(std::ptr::addr_of!(m.status) as usize, 16), 0);
+        assert_eq!(line(std::ptr::addr_of!(m.setting) as usize, 1), 0);
+        assert_eq!(line(std::ptr::addr_of!(m.extra) as usize, 8), 0);
+        assert_eq!(line(std::ptr::addr_of!(m.spam) as usize, 8), 0);
+        assert_eq!(
+            line(std::ptr::addr_of!(m.sends) as usize, size_of_val(&m.sends)),
+            1
+        );
+        assert_eq!(
+            line(
+                std::ptr::addr_of!(m.ledger) as usize,
+                size_of_val(&m.ledger)
+            ),
+            2
+        );
     }
 
     #[test]

@@ -41,6 +41,8 @@ pub struct MemoryPhases {
     pub rss_after_pending: Option<u64>,
     pub rss_after_recent: Option<u64>,
     pub members_touched: u64,
+    /// Records phase 1 created (one per member).
+    pub member_records: u64,
     pub pending_invitations: u64,
     pub in_window_sends: u64,
     pub bytes_per_member: f64,
@@ -90,19 +92,20 @@ pub fn prepare(
     let rss_engine_built = rss_bytes(page);
     bar.set_length(pop.members + plan.pending + plan.recent);
 
-    // Phase 1: every member touched, no activity.
+    // Phase 1: every member gets a record and no activity. Setting a new member to
+    // the defaults creates no record, so Free members pass through Premium, as a
+    // downgraded member does.
     bar.set_message("members");
     for id in 1..=pop.members {
         let m = invite_limiter::MemberId(id);
-        let tier = if pop.is_premium(m) {
-            Tier::Premium
-        } else {
-            Tier::Free
-        };
-        engine.set_tier(m, tier);
+        engine.set_tier(m, Tier::Premium);
+        if !pop.is_premium(m) {
+            engine.set_tier(m, Tier::Free);
+        }
         tick(bar, id);
     }
     let rss_after_members = rss_bytes(page);
+    let member_records = engine.member_records() as u64;
 
     // Phase 2: pending invitations sent from one TTL ago up to a day ago.
     bar.set_message("pending invitations");
@@ -157,9 +160,10 @@ pub fn prepare(
         rss_after_pending,
         rss_after_recent,
         members_touched: pop.members,
+        member_records,
         pending_invitations: pending.len() as u64,
         in_window_sends: recent,
-        bytes_per_member: per_item(rss_engine_built, rss_after_members, pop.members),
+        bytes_per_member: per_item(rss_engine_built, rss_after_members, member_records),
         bytes_per_pending_invitation: per_item(
             rss_after_members,
             rss_after_pending,

@@ -162,9 +162,10 @@ pub fn render(r: &Report) -> String {
         );
         let _ = writeln!(
             out,
-            "  {:.1} B per member (idle record), {:.1} B per pending invitation, \
+            "  {:.1} B per idle member record ({} records), {:.1} B per pending invitation, \
              {:.1} B per in-window send (answered); {} member records at the end",
             m.phases.bytes_per_member,
+            count(m.phases.member_records),
             m.phases.bytes_per_pending_invitation,
             m.phases.bytes_per_in_window_send,
             count(m.member_records_end as u64),
