@@ -256,6 +256,41 @@ impl Ledger {
         listed.chain(scanned)
     }
 
+    /// How many invitations are pending to `recipient` and, when `cap` or more are,
+    /// the sending instant of the one whose expiry brings them below `cap` (the
+    /// `cap`-th newest): one pass, keeping the latest few instants.
+    pub(crate) fn pending_count_to(&self, recipient: u64, cap: u32) -> (u32, Option<u64>) {
+        const KEEP: usize = 8;
+        let mut latest = [0u64; KEEP];
+        let mut count = 0usize;
+        let mut note = |sent_at: u64| {
+            latest[count % KEEP] = sent_at;
+            count += 1;
+        };
+        match self.index.as_deref() {
+            Some(index) => index
+                .get(&recipient)
+                .into_iter()
+                .flat_map(|p| p.iter())
+                .for_each(|p| note(p.sent_at)),
+            None => self
+                .invites
+                .iter()
+                .filter(|i| i.ended.is_none() && i.recipient == recipient)
+                .for_each(|i| note(i.sent_at)),
+        }
+        let pending = u32::try_from(count).unwrap_or(u32::MAX);
+        let frees = pending.checked_sub(cap).and_then(|idx| {
+            let idx = idx as usize;
+            if count - idx <= KEEP {
+                Some(latest[idx % KEEP])
+            } else {
+                self.pending_to(recipient).nth(idx).map(|p| p.sent_at)
+            }
+        });
+        (pending, frees)
+    }
+
     /// Every kept invitation, ended ones included, oldest first.
     pub(crate) fn all(&self) -> impl Iterator<Item = &Invite> {
         self.invites.iter()
@@ -373,10 +408,28 @@ mod tests {
             }
             l.expire(padding * 10 + 100 + 55, 100, |_| {});
             for r in [0, 1, 2, 7] {
-                assert_eq!(got(&l, r), brute(&l, r), "recipient {r}, padding {padding}");
+                let want = brute(&l, r);
+                assert_eq!(got(&l, r), want, "recipient {r}, padding {padding}");
+                for cap in [1, 2, 3, 9, 40] {
+                    let frees = want.len().checked_sub(cap).map(|i| want[i].1);
+                    let summary = (want.len() as u32, frees);
+                    assert_eq!(l.pending_count_to(r, cap as u32), summary, "cap {cap}");
+                }
             }
             assert!(!got(&l, 1).is_empty());
         }
+    }
+
+    #[test]
+    fn pending_count_reaches_past_the_instants_it_keeps() {
+        let mut l = Ledger::default();
+        for seq in 0..20 {
+            l.push(seq, 5, 1_000 + seq);
+        }
+        assert_eq!(l.pending_count_to(5, 10), (20, Some(1_010)));
+        assert_eq!(l.pending_count_to(5, 20), (20, Some(1_000)));
+        assert_eq!(l.pending_count_to(5, 21), (20, None));
+        assert_eq!(l.pending_count_to(6, 1), (0, None));
     }
 
     #[test]

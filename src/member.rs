@@ -202,12 +202,7 @@ impl Member {
         if !self.may_have_pair(recipient) {
             return None;
         }
-        let pending = self.ledger.pending_to(recipient).count();
-        let pending = u32::try_from(pending).unwrap_or(u32::MAX);
-        let frees = pending.checked_sub(cap).and_then(|idx| {
-            let oldest = self.ledger.pending_to(recipient).nth(idx as usize);
-            oldest.map(|p| p.sent_at)
-        });
+        let (pending, frees) = self.ledger.pending_count_to(recipient, cap);
         let cooldown_until = self
             .extra
             .as_ref()
