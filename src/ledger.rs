@@ -123,9 +123,10 @@ impl Ledger {
         }
     }
 
-    /// Drops the index once nothing is kept.
+    /// Drops the index once the ledger is short enough to scan again (half the
+    /// length that builds it, so a ledger near the edge does not rebuild it often).
     fn tidy(&mut self) {
-        if self.invites.is_empty() {
+        if self.invites.len() <= SCAN / 2 {
             self.index = None;
         }
     }
@@ -159,16 +160,26 @@ impl Ledger {
     /// Pops invitations sent at or before `now - ttl`, calling `expired` for each that
     /// was still pending (it expired unanswered).
     pub(crate) fn expire(&mut self, now: u64, ttl: u64, mut expired: impl FnMut(&Invite)) {
-        while let Some(&front) = self.invites.front() {
-            if front.sent_at.saturating_add(ttl) > now {
-                break;
-            }
-            if front.ended.is_none() {
-                self.unindex(front.recipient, front.seq);
-                expired(&front);
-            }
-            self.invites.pop_front();
+        let due = self
+            .invites
+            .partition_point(|i| i.sent_at.saturating_add(ttl) <= now);
+        if due == 0 {
+            return;
         }
+        if self.invites.len() - due <= SCAN / 2 {
+            // What is left will be scanned: no point keeping the index up to date.
+            self.index = None;
+        }
+        for at in 0..due {
+            let Some(&invite) = self.invites.get(at) else {
+                break;
+            };
+            if invite.ended.is_none() {
+                self.unindex(invite.recipient, invite.seq);
+                expired(&invite);
+            }
+        }
+        self.invites.drop_front(due);
         self.tidy();
     }
 
@@ -418,6 +429,47 @@ mod tests {
             }
             assert!(!got(&l, 1).is_empty());
         }
+    }
+
+    #[test]
+    fn pending_by_recipient_stays_right_as_the_index_comes_and_goes() {
+        let mut l = Ledger::default();
+        let (mut seq, mut now, mut x) = (0u64, 0u64, 99u64);
+        let mut had_index = false;
+        for _ in 0..3_000 {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            now += (x >> 60) % 4;
+            match (x >> 33) % 8 {
+                0..=3 => {
+                    seq += 1;
+                    l.push(seq, (x >> 20) % 4, now);
+                }
+                4 | 5 => {
+                    if l.live() > 0 {
+                        let at = (x >> 10) as usize % l.all().count();
+                        l.end(at, Ending::Declined);
+                    }
+                }
+                _ => l.expire(now, 40, |_| {}),
+            }
+            had_index |= l.index.is_some();
+            for r in 0..4 {
+                let want: Vec<u64> = l
+                    .all()
+                    .filter(|i| i.ended.is_none() && i.recipient == r)
+                    .map(|i| i.seq)
+                    .collect();
+                let got: Vec<u64> = l.pending_to(r).map(|p| p.seq).collect();
+                assert_eq!(got, want);
+            }
+            assert_eq!(
+                l.live() as usize,
+                l.all().filter(|i| i.ended.is_none()).count()
+            );
+        }
+        assert!(had_index, "the history built an index at some point");
     }
 
     #[test]

@@ -18,12 +18,15 @@ pub(crate) struct Log {
 impl Log {
     /// Drops events that no longer count in a window of `len` at `now`.
     pub(crate) fn expire(&mut self, now: u64, len: u64) {
-        while let Some(&t) = self.times.front() {
-            if t.saturating_add(len) <= now {
-                self.times.pop_front();
-            } else {
-                break;
-            }
+        if self
+            .times
+            .front()
+            .is_some_and(|&t| t.saturating_add(len) <= now)
+        {
+            let due = self
+                .times
+                .partition_point(|&t| t.saturating_add(len) <= now);
+            self.times.drop_front(due);
         }
     }
 

@@ -152,6 +152,25 @@ impl<T: Copy + Default, const N: usize> SmallDeque<T, N> {
         Some(first)
     }
 
+    /// Removes the oldest `n` items (all of them when fewer); an emptied queue gives
+    /// its buffer back.
+    pub(crate) fn drop_front(&mut self, n: usize) {
+        let n = n.min(self.len());
+        match self {
+            SmallDeque::Inline { len, items } => {
+                items.copy_within(n..usize::from(*len), 0);
+                *len -= n as u8;
+            }
+            SmallDeque::Ring { buf, head, len } => {
+                *head = ((*head as usize + n) & (buf.len() - 1)) as u32;
+                *len -= n as u32;
+                if *len == 0 {
+                    *self = SmallDeque::default();
+                }
+            }
+        }
+    }
+
     /// Inserts `item` at position `at` (at most `len`), shifting later items back.
     pub(crate) fn insert(&mut self, at: usize, item: T) {
         let len = self.len();
@@ -232,7 +251,12 @@ mod tests {
                     q.push_back(step);
                     model.push_back(step);
                 }
-                4 | 5 => assert_eq!(q.pop_front(), model.pop_front()),
+                4 => assert_eq!(q.pop_front(), model.pop_front()),
+                5 => {
+                    let n = (x >> 24) as usize % 4;
+                    q.drop_front(n);
+                    model.drain(..n.min(model.len()));
+                }
                 6 => {
                     let at = (x >> 20) as usize % (model.len() + 1);
                     q.insert(at, step);
