@@ -79,7 +79,7 @@ pub(crate) fn evaluate(
     if s.sender == s.recipient {
         deny(DenyReason::SelfInvite, None);
     }
-    match m.status.at(Timestamp::from_millis(f.now)) {
+    match m.status().at(Timestamp::from_millis(f.now)) {
         AccountStatus::Banned => deny(DenyReason::SenderBanned, None),
         AccountStatus::Restricted { until } => deny(
             DenyReason::SenderRestricted { until },

@@ -282,7 +282,7 @@ impl Engine {
     ) -> View {
         let sx = sender.and_then(|m| m.extra.as_deref());
         let rx = recipient.and_then(|m| m.extra.as_deref());
-        let status = recipient.map(|m| m.status.at(Timestamp::from_millis(now)));
+        let status = recipient.map(|m| m.status().at(Timestamp::from_millis(now)));
         let setting = recipient.map_or(InviteSetting::Everyone, |m| m.setting);
         // "A is in B's contacts": one of A's registered emails is in B's imported list.
         let in_contacts =

@@ -141,16 +141,24 @@ pub(crate) struct Member {
     /// ledger nor the cooldowns. Cleared only when the sender has neither, so it never
     /// says "none" while either exists.
     pair_bloom: Hint,
-    pub(crate) status: AccountStatus,
+    /// The status as a kind and an instant apart (see [`Member::status`]), so that
+    /// the kind fits beside the tier and the send counts stay in the first line.
+    status_until: u64,
     pub(crate) tier: Tier,
     pub(crate) setting: InviteSetting,
+    status_kind: u8,
     pub(crate) extra: Option<Box<Extra>>,
+    pub(crate) sends: SendLog,
     /// Spam signals' state, kept apart from `extra` so a sender judged by the signals
     /// pays for that alone.
     pub(crate) spam: Option<Box<SpamState>>,
-    pub(crate) sends: SendLog,
     pub(crate) ledger: Ledger,
 }
+
+const ACTIVE: u8 = 0;
+const RESTRICTED: u8 = 1;
+const RESTRICTED_UNTIL: u8 = 2;
+const BANNED: u8 = 3;
 
 /// What the pair rules read: invitations pending from a sender to a recipient, and
 /// the re-invite cooldown.
@@ -174,6 +182,27 @@ impl Member {
             id,
             ..Member::default()
         }
+    }
+
+    /// The account status as set (see [`AccountStatus::at`] for its value now).
+    pub(crate) fn status(&self) -> AccountStatus {
+        match self.status_kind {
+            RESTRICTED => AccountStatus::Restricted { until: None },
+            RESTRICTED_UNTIL => AccountStatus::Restricted {
+                until: Some(crate::Timestamp::from_millis(self.status_until)),
+            },
+            BANNED => AccountStatus::Banned,
+            _ => AccountStatus::Active,
+        }
+    }
+
+    pub(crate) fn set_status(&mut self, status: AccountStatus) {
+        (self.status_kind, self.status_until) = match status {
+            AccountStatus::Active => (ACTIVE, 0),
+            AccountStatus::Restricted { until: None } => (RESTRICTED, 0),
+            AccountStatus::Restricted { until: Some(t) } => (RESTRICTED_UNTIL, t.as_millis()),
+            AccountStatus::Banned => (BANNED, 0),
+        };
     }
 
     /// Whether this sender may have pending invitations to, or a cooldown with,
@@ -253,7 +282,7 @@ impl Member {
     /// Whether the record can be dropped at `now` without changing any answer.
     pub(crate) fn is_idle(&self, now: u64, spam_idle_at: impl Fn(&SpamState) -> u64) -> bool {
         self.tier == Tier::Free
-            && self.status.at(crate::Timestamp::from_millis(now)) == AccountStatus::Active
+            && self.status().at(crate::Timestamp::from_millis(now)) == AccountStatus::Active
             && self.setting == InviteSetting::Everyone
             && self.sends.is_empty()
             && self.ledger.is_empty()
@@ -315,21 +344,33 @@ mod tests {
             from / 64
         };
         assert_eq!(line(std::ptr::addr_of!(m.id) as usize, 8), 0);
-        assert_eq!(line(std::ptr::addr_of!(m.status) as usize, 16), 0);
+        assert_eq!(line(std::ptr::addr_of!(m.status_until) as usize, 8), 0);
+        assert_eq!(line(std::ptr::addr_of!(m.status_kind) as usize, 1), 0);
         assert_eq!(line(std::ptr::addr_of!(m.setting) as usize, 1), 0);
         assert_eq!(line(std::ptr::addr_of!(m.extra) as usize, 8), 0);
-        assert_eq!(line(std::ptr::addr_of!(m.spam) as usize, 8), 0);
-        assert_eq!(
-            line(std::ptr::addr_of!(m.sends) as usize, size_of_val(&m.sends)),
-            1
-        );
-        assert_eq!(
-            line(
-                std::ptr::addr_of!(m.ledger) as usize,
-                size_of_val(&m.ledger)
-            ),
-            2
-        );
+        // The send counts lead the send log: a denial at a limit reads the first line.
+        assert_eq!(line(std::ptr::addr_of!(m.sends) as usize, 16), 0);
+        assert_eq!(line(std::ptr::addr_of!(m.spam) as usize, 8), 1);
+        let ledger = std::ptr::addr_of!(m.ledger) as usize;
+        assert_eq!(line(ledger, size_of_val(&m.ledger)), 2);
+    }
+
+    #[test]
+    fn status_reads_back_as_set() {
+        let mut m = Member::new(1);
+        assert_eq!(m.status(), AccountStatus::Active);
+        let t = |ms| Some(crate::Timestamp::from_millis(ms));
+        for status in [
+            AccountStatus::Restricted { until: None },
+            AccountStatus::Restricted { until: t(0) },
+            AccountStatus::Restricted { until: t(u64::MAX) },
+            AccountStatus::Banned,
+            AccountStatus::Active,
+        ] {
+            m.set_status(status);
+            assert_eq!(m.status(), status);
+        }
+        assert_eq!(m, Member::new(1), "back to active is a fresh record");
     }
 
     #[test]

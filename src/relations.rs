@@ -13,13 +13,13 @@ use crate::time::Timestamp;
 /// status already holds.
 pub(crate) fn impose_restriction(member: &mut Member, until: u64, why: Option<SpamSignals>) {
     let until = Timestamp::from_millis(until);
-    let harsher = match member.status {
+    let harsher = match member.status() {
         AccountStatus::Banned | AccountStatus::Restricted { until: None } => true,
         AccountStatus::Restricted { until: Some(t) } => t >= until,
         AccountStatus::Active => false,
     };
     if !harsher {
-        member.status = AccountStatus::Restricted { until: Some(until) };
+        member.set_status(AccountStatus::Restricted { until: Some(until) });
         member.extra_mut().restricted_for = why;
     }
 }
@@ -104,7 +104,7 @@ impl Engine {
             || Op::SetStatus(m, status),
             to_default,
             |r| {
-                r.status = status;
+                r.set_status(status);
                 if let Some(extra) = r.extra.as_deref_mut() {
                     extra.restricted_for = None;
                 }
@@ -118,14 +118,14 @@ impl Engine {
     /// The member's status as it stands now.
     pub fn status(&self, m: MemberId) -> AccountStatus {
         let now = self.now();
-        self.read(m, |r| r.status.at(now))
+        self.read(m, |r| r.status().at(now))
     }
 
     /// The spam signals behind the member's current restriction, when the engine
     /// imposed it.
     pub fn restriction_reason(&self, m: MemberId) -> Option<SpamSignals> {
         let now = self.now();
-        self.read(m, |r| match r.status.at(now) {
+        self.read(m, |r| match r.status().at(now) {
             AccountStatus::Restricted { .. } => r.extra.as_ref().and_then(|e| e.restricted_for),
             _ => None,
         })

@@ -159,7 +159,7 @@ impl Engine {
             },
             pending_sent: member.ledger.live(),
             tier: member.tier,
-            status: member.status.at(Timestamp::from_millis(now)),
+            status: member.status().at(Timestamp::from_millis(now)),
         }
     }
 

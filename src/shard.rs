@@ -249,7 +249,7 @@ fn idle_estimate(member: &Member, spans: &Spans, policy: &Policy) -> Option<u64>
     if member.tier != crate::Tier::Free || member.setting != crate::InviteSetting::Everyone {
         return None;
     }
-    match member.status {
+    match member.status() {
         crate::AccountStatus::Active => Some(at),
         crate::AccountStatus::Restricted { until: Some(t) } => Some(at.max(t.as_millis())),
         _ => None,

@@ -256,7 +256,7 @@ fn read_member(r: &mut Reader<'_>, id: u64, state: &mut State) -> Result<Member,
     // pair filter is rebuilt with the pair map once every record is placed.
     let mut member = Member::new(id);
     member.tier = tier;
-    member.status = status;
+    member.set_status(status);
     member.setting = setting;
     member.sends = sends;
     member.ledger = ledger;

@@ -123,7 +123,7 @@ pub(crate) fn encode_shard(shard: &Shard) -> (Vec<u8>, Totals) {
 fn write_member(w: &mut Writer, id: u64, m: &Member) -> u64 {
     w.u64(id);
     w.u8(tier_code(m.tier));
-    match m.status {
+    match m.status() {
         AccountStatus::Active => w.u8(ACTIVE),
         AccountStatus::Restricted { until } => {
             w.u8(RESTRICTED);

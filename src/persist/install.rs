@@ -63,7 +63,7 @@ pub(super) fn install(mut engine: Engine, state: State) -> Engine {
 /// The recipient flags the engine's setters would have raised for this record.
 fn flags_of(m: &Member) -> u8 {
     let x = m.extra.as_deref();
-    let special = m.status != AccountStatus::Active
+    let special = m.status() != AccountStatus::Active
         || m.setting != InviteSetting::Everyone
         || x.is_some_and(|x| {
             !x.emails.is_empty() || !x.contacts.is_empty() || !x.follows.is_empty()
