@@ -11,6 +11,7 @@ mod pairs;
 pub(crate) use pairs::PendingRef;
 use pairs::{index_add, index_remove, PairIndex};
 
+use crate::member::FastMap;
 use crate::window::deque::SmallDeque;
 
 /// How an invitation ended before expiring.
@@ -44,16 +45,22 @@ impl Ending {
     }
 }
 
-/// One invitation of the sender.
+/// One invitation of the sender: 32 bytes, two to a cache line.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub(crate) struct Invite {
     pub(crate) seq: u64,
     pub(crate) recipient: u64,
     pub(crate) sent_at: u64,
-    /// Instant of the latest reminder (meaningful when `reminders > 0`).
-    pub(crate) last_reminder: u64,
-    pub(crate) reminders: u8,
     pub(crate) ended: Option<Ending>,
+}
+
+/// The reminders a pending invitation has had: kept beside the ledger, as few
+/// invitations get any.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Reminders {
+    pub(crate) count: u8,
+    /// Instant of the latest (meaningful when `count > 0`).
+    pub(crate) last: u64,
 }
 
 /// Ledgers longer than this keep an index of their pending invitations by recipient;
@@ -71,12 +78,17 @@ pub(crate) struct Ledger {
     live: u32,
     /// Pending invitations by recipient, once the ledger has been longer than [`SCAN`].
     index: Option<Box<PairIndex>>,
+    /// Reminders by sequence, of pending invitations that had any (never empty).
+    reminders: Option<Box<FastMap<u64, Reminders>>>,
 }
 
-/// Equal when they keep equal invitations, whether or not one has built its index.
+/// Equal when they keep equal invitations and reminders, whether or not one has built
+/// its index.
 impl PartialEq for Ledger {
     fn eq(&self, other: &Ledger) -> bool {
-        self.live == other.live && self.invites == other.invites
+        self.live == other.live
+            && self.invites == other.invites
+            && self.reminders == other.reminders
     }
 }
 
@@ -115,11 +127,17 @@ impl Ledger {
         self.index = Some(Box::new(index));
     }
 
-    /// An invitation stopped pending.
+    /// An invitation stopped pending: its reminders go with it.
     fn unindex(&mut self, recipient: u64, seq: u64) {
         self.live -= 1;
         if let Some(index) = self.index.as_deref_mut() {
             index_remove(index, recipient, seq);
+        }
+        if let Some(reminders) = self.reminders.as_deref_mut() {
+            reminders.remove(&seq);
+            if reminders.is_empty() {
+                self.reminders = None;
+            }
         }
     }
 
@@ -138,14 +156,13 @@ impl Ledger {
             seq,
             recipient,
             sent_at,
-            last_reminder: 0,
-            reminders: 0,
             ended: None,
         });
     }
 
-    /// Restores an invitation read from a snapshot (in order).
-    pub(crate) fn restore(&mut self, invite: Invite) -> bool {
+    /// Restores an invitation read from a snapshot (in order), with its reminders
+    /// (kept only while it is pending).
+    pub(crate) fn restore(&mut self, invite: Invite, reminders: Reminders) -> bool {
         if self
             .invites
             .back()
@@ -154,6 +171,10 @@ impl Ledger {
             return false;
         }
         self.append(invite);
+        if invite.ended.is_none() && reminders.count > 0 {
+            let map = self.reminders.get_or_insert_with(Box::default);
+            map.insert(invite.seq, reminders);
+        }
         true
     }
 
@@ -220,12 +241,25 @@ impl Ledger {
         self.tidy();
     }
 
-    /// Records a reminder on the invitation at `at`.
+    /// Records a reminder on the invitation at `at`, if it is pending.
     pub(crate) fn remind(&mut self, at: usize, now: u64) {
-        if let Some(invite) = self.invites.get_mut(at) {
-            invite.reminders = invite.reminders.saturating_add(1);
-            invite.last_reminder = now;
+        let Some(&invite) = self.invites.get(at) else {
+            return;
+        };
+        if invite.ended.is_none() {
+            let map = self.reminders.get_or_insert_with(Box::default);
+            let r = map.entry(invite.seq).or_default();
+            r.count = r.count.saturating_add(1);
+            r.last = now;
         }
+    }
+
+    /// The reminders the invitation `seq` has had (none once it stopped pending).
+    pub(crate) fn reminders(&self, seq: u64) -> Reminders {
+        self.reminders
+            .as_deref()
+            .and_then(|m| m.get(&seq).copied())
+            .unwrap_or_default()
     }
 
     /// Pending invitations (after [`Ledger::expire`]).
@@ -491,12 +525,45 @@ mod tests {
             seq: 4,
             recipient: 1,
             sent_at: 0,
-            last_reminder: 0,
-            reminders: 0,
             ended: None,
         };
-        assert!(l.restore(inv));
-        assert!(!l.restore(inv));
+        let none = Reminders::default();
+        assert!(l.restore(inv, none));
+        assert!(!l.restore(inv, none));
         assert_eq!(l.live(), 1);
+    }
+
+    #[test]
+    fn reminders_follow_a_pending_invitation_and_go_when_it_ends() {
+        let mut l = Ledger::default();
+        l.push(1, 7, 100);
+        l.push(2, 8, 200);
+        assert_eq!(std::mem::size_of::<Invite>(), 32);
+        l.remind(0, 150);
+        l.remind(0, 170);
+        assert_eq!(
+            l.reminders(1),
+            Reminders {
+                count: 2,
+                last: 170
+            }
+        );
+        assert_eq!(l.reminders(2), Reminders::default());
+        let mut other = Ledger::default();
+        other.push(1, 7, 100);
+        other.push(2, 8, 200);
+        assert_ne!(l, other, "reminders are part of the state");
+        l.end(0, Ending::Declined);
+        assert_eq!(l.reminders(1), Reminders::default());
+        l.remind(0, 180);
+        assert_eq!(
+            l.reminders(1),
+            Reminders::default(),
+            "an ended one gets none"
+        );
+        assert!(l.reminders.is_none());
+        l.remind(1, 250);
+        l.expire(200 + 1_000, 1_000, |_| {});
+        assert!(l.reminders.is_none(), "expiry takes them too");
     }
 }

@@ -200,14 +200,19 @@ impl Engine {
         let mut shard = self.lock(s);
         let now = self.act_at(&mut shard, at);
         let (at, inv) = self.locate(&shard, id, now)?;
-        let count = u32::from(inv.reminders);
+        let reminders = shard
+            .members
+            .get(&s)
+            .map(|m| m.ledger.reminders(inv.seq))
+            .unwrap_or_default();
+        let count = u32::from(reminders.count);
         if count >= self.reminders.max {
             return Err(InviteError::ReminderNotAllowed { id, next_at: None });
         }
         let since = if count == 0 {
             inv.sent_at
         } else {
-            inv.last_reminder
+            reminders.last
         };
         let due = since.saturating_add(crate::time::millis(self.reminders.spacing));
         if now < due {
@@ -259,7 +264,7 @@ impl Engine {
                 recipient: MemberId(inv.recipient),
                 sent_at: Timestamp::from_millis(inv.sent_at),
                 expires_at: Timestamp::from_millis(inv.sent_at.saturating_add(self.spans.ttl)),
-                reminders: u32::from(inv.reminders),
+                reminders: u32::from(member.ledger.reminders(inv.seq).count),
             })
             .collect();
         let more = iter.next().is_some();

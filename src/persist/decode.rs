@@ -223,8 +223,8 @@ fn read_member(r: &mut Reader<'_>, id: u64, state: &mut State) -> Result<Member,
     let mut ledger = Ledger::default();
     let mut last_sent = 0;
     for _ in 0..r.len(INVITE_BYTES)? {
-        let (seq, recipient, sent_at, last_reminder) = (r.u64()?, r.u64()?, r.u64()?, r.u64()?);
-        let reminders = r.u8()?;
+        let (seq, recipient, sent_at, last) = (r.u64()?, r.u64()?, r.u64()?, r.u64()?);
+        let count = r.u8()?;
         let Some(ended) = Ending::from_code(r.u8()?) else {
             return r.fail("invalid invitation ending");
         };
@@ -233,11 +233,10 @@ fn read_member(r: &mut Reader<'_>, id: u64, state: &mut State) -> Result<Member,
             seq,
             recipient,
             sent_at,
-            last_reminder,
-            reminders,
             ended,
         };
-        if sent_at < last_sent || !ledger.restore(invite) {
+        let reminders = crate::ledger::Reminders { count, last };
+        if sent_at < last_sent || !ledger.restore(invite, reminders) {
             return r.fail("invitations out of order");
         }
         last_sent = sent_at;

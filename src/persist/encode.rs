@@ -141,8 +141,9 @@ fn write_member(w: &mut Writer, id: u64, m: &Member) -> u64 {
         w.u64(inv.seq);
         w.u64(inv.recipient);
         w.u64(inv.sent_at);
-        w.u64(inv.last_reminder);
-        w.u8(inv.reminders);
+        let reminders = m.ledger.reminders(inv.seq);
+        w.u64(reminders.last);
+        w.u8(reminders.count);
         w.u8(inv.ended.map_or(0, |e| e.code()));
     }
     // The spam state travels inside the extra record, as the format has always had it.
