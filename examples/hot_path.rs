@@ -13,6 +13,11 @@
 //! Prints ns per operation. The timed part is the function `measure`, so
 //! `valgrind --tool=callgrind --toggle-collect='hot_path::measure' …` counts only it.
 
+#[allow(dead_code)] // the benches' helpers; this uses their policies
+#[path = "../benches/common/mod.rs"]
+mod common;
+
+use common::unlimited_policy as unlimited;
 use invite_limiter::*;
 use std::time::{Duration, Instant};
 
@@ -21,22 +26,6 @@ fn scramble(mut x: u64) -> u64 {
     x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
     x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
     x ^ (x >> 31)
-}
-
-fn unlimited() -> Policy {
-    let unlimited = TierLimits {
-        daily: u32::MAX,
-        weekly: u32::MAX,
-        ..TierLimits::free()
-    };
-    Policy {
-        free: unlimited.clone(),
-        premium: unlimited,
-        max_pending_per_pair: u32::MAX,
-        pending_ttl: Duration::from_secs(365 * 24 * 3600),
-        spam: SpamPolicy::disabled(),
-        ..Policy::default()
-    }
 }
 
 /// The timed loop: `ops` sends, sender `ids[picks[k]]`, recipient `to(k)`.
