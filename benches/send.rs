@@ -89,8 +89,8 @@ fn baselines(
 /// An engine in which every send is allowed, rebuilt between samples once its pending
 /// invitations outgrow a budget.
 ///
-/// Allowed sends accumulate: each one leaves a pending invitation (ledger entry, pair
-/// entry, expiry-queue entry, ~200 B) that only expires after the TTL. Criterion picks
+/// Allowed sends accumulate: each one leaves a pending invitation (ledger slot, send-log
+/// entry, expiry-queue entry, ~100 B) that only expires after the TTL. Criterion picks
 /// the iteration count (millions per function here), so without a bound the
 /// 1M-member engine would grow by gigabytes and a late sample would measure a
 /// different engine from an early one. So every member starts with one pending
@@ -192,10 +192,9 @@ fn daily_limit(c: &mut Criterion, n: usize) {
     let keys = Lazy::new(|| Keys::new(n));
     // Every member sends its 30 invitations of the day during the warm-up, with the
     // real clock. They all go to one member outside the set, with the pair cap raised
-    // to 30 for that: 30 distinct recipients per member would cost 30M pair entries
-    // (~4 GB) at 1M members, and the measured sends go to other recipients, whose
-    // (absent) pair entry is looked up either way. Tier limits stay the default Free
-    // ones (30 a day, 300 a week).
+    // to 30 for that, so each sender's pair filter has one bit set and the measured
+    // sends, to other recipients, mostly skip the pair state, as most sends to a new
+    // recipient do. Tier limits stay the default Free ones (30 a day, 300 a week).
     let engine = Lazy::new(|| {
         common::timed(&format!("engine {label}"), || {
             let policy = Policy {

@@ -10,8 +10,8 @@
 //! clock and a TTL of 1 ms; then 5 ms pass, so every one is due. Nothing else is due:
 //! members' idle checks come a day after their first send, and there are no
 //! withdrawals, so no cooldowns. The sweep does what it does in service for each
-//! expired invitation: pop the shard's expiry queue, settle the sender (windows,
-//! ledger), drop the pair entry, count it.
+//! expired invitation: pop the shard's expiry queue, expire it from the sender's
+//! ledger (and the ledger's recipient index, if it keeps one), count it.
 
 #[allow(dead_code)] // each bench target uses its own part of the helpers
 mod common;

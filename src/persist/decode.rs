@@ -252,7 +252,7 @@ fn read_member(r: &mut Reader<'_>, id: u64, state: &mut State) -> Result<Member,
         (None, None)
     };
     // The due instant is unknown until the first settle, which recomputes it; the
-    // pair filter is rebuilt with the pair map once every record is placed.
+    // pair filter is rebuilt when the record is placed in its shard.
     let mut member = Member::new(id);
     member.tier = tier;
     member.set_status(status);
