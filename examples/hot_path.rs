@@ -13,20 +13,13 @@
 //! Prints ns per operation. The timed part is the function `measure`, so
 //! `valgrind --tool=callgrind --toggle-collect='hot_path::measure' …` counts only it.
 
-#[allow(dead_code)] // the benches' helpers; this uses their policies
+#[allow(dead_code)] // the benches' helpers; this uses their policy and ids
 #[path = "../benches/common/mod.rs"]
 mod common;
 
-use common::unlimited_policy as unlimited;
+use common::{scramble, unlimited_policy as unlimited};
 use invite_limiter::*;
 use std::time::{Duration, Instant};
-
-/// A bijection on u64 (the splitmix64 finaliser): scattered member ids.
-fn scramble(mut x: u64) -> u64 {
-    x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    x ^ (x >> 31)
-}
 
 /// The timed loop: `ops` sends, sender `ids[picks[k]]`, recipient `to(k)`.
 #[inline(never)]

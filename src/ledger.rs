@@ -67,6 +67,12 @@ pub(crate) struct Reminders {
 /// shorter ones are scanned, which reads nothing the send has not already read.
 const SCAN: usize = 8;
 
+/// Whether a ledger of `len` invitations is short enough to give up its index: half
+/// the length that builds one, so a ledger near the edge does not rebuild it often.
+fn scanned_at(len: usize) -> bool {
+    len <= SCAN / 2
+}
+
 /// The sender's invitations, sorted by sequence and by sending instant. The header
 /// lives in the member's record; the invitations in one ring buffer sized to them
 /// (none while empty), so reaching an invitation costs one indirection. Aligned so
@@ -141,10 +147,9 @@ impl Ledger {
         }
     }
 
-    /// Drops the index once the ledger is short enough to scan again (half the
-    /// length that builds it, so a ledger near the edge does not rebuild it often).
+    /// Drops the index once the ledger is short enough to scan again.
     fn tidy(&mut self) {
-        if self.invites.len() <= SCAN / 2 {
+        if scanned_at(self.invites.len()) {
             self.index = None;
         }
     }
@@ -187,7 +192,7 @@ impl Ledger {
         if due == 0 {
             return;
         }
-        if self.invites.len() - due <= SCAN / 2 {
+        if scanned_at(self.invites.len() - due) {
             // What is left will be scanned: no point keeping the index up to date.
             self.index = None;
         }
@@ -278,27 +283,26 @@ impl Ledger {
         self.invites.iter_from(start).filter(|i| i.ended.is_none())
     }
 
-    /// The invitations pending to `recipient`, oldest first (after
-    /// [`Ledger::expire`]).
-    pub(crate) fn pending_to(&self, recipient: u64) -> impl Iterator<Item = PendingRef> + '_ {
-        let listed = self
-            .index
-            .as_deref()
-            .and_then(|ix| ix.get(&recipient))
-            .into_iter()
-            .flat_map(|p| p.iter().copied());
-        let scanned = self
-            .index
-            .is_none()
-            .then_some(&self.invites)
-            .into_iter()
-            .flat_map(|q| q.iter())
-            .filter(move |i| i.ended.is_none() && i.recipient == recipient)
-            .map(|i| PendingRef {
-                seq: i.seq,
-                sent_at: i.sent_at,
-            });
-        listed.chain(scanned)
+    /// Calls `f` for each invitation pending to `recipient`, oldest first (after
+    /// [`Ledger::expire`]): from the index when there is one, else by scanning.
+    pub(crate) fn for_each_pending_to(&self, recipient: u64, mut f: impl FnMut(PendingRef)) {
+        match self.index.as_deref() {
+            Some(index) => index
+                .get(&recipient)
+                .into_iter()
+                .flat_map(|p| p.iter())
+                .for_each(|&p| f(p)),
+            None => self
+                .invites
+                .iter()
+                .filter(|i| i.ended.is_none() && i.recipient == recipient)
+                .for_each(|i| {
+                    f(PendingRef {
+                        seq: i.seq,
+                        sent_at: i.sent_at,
+                    })
+                }),
+        }
     }
 
     /// How many invitations are pending to `recipient` and, when `cap` or more are,
@@ -312,25 +316,21 @@ impl Ledger {
             latest[count % KEEP] = sent_at;
             count += 1;
         };
-        match self.index.as_deref() {
-            Some(index) => index
-                .get(&recipient)
-                .into_iter()
-                .flat_map(|p| p.iter())
-                .for_each(|p| note(p.sent_at)),
-            None => self
-                .invites
-                .iter()
-                .filter(|i| i.ended.is_none() && i.recipient == recipient)
-                .for_each(|i| note(i.sent_at)),
-        }
+        self.for_each_pending_to(recipient, |p| note(p.sent_at));
         let pending = u32::try_from(count).unwrap_or(u32::MAX);
         let frees = pending.checked_sub(cap).and_then(|idx| {
             let idx = idx as usize;
             if count - idx <= KEEP {
                 Some(latest[idx % KEEP])
             } else {
-                self.pending_to(recipient).nth(idx).map(|p| p.sent_at)
+                let (mut at, mut found) = (0, None);
+                self.for_each_pending_to(recipient, |p| {
+                    if at == idx {
+                        found = Some(p.sent_at);
+                    }
+                    at += 1;
+                });
+                found
             }
         });
         (pending, frees)
@@ -436,7 +436,9 @@ mod tests {
                 .collect()
         };
         let got = |l: &Ledger, r: u64| -> Vec<(u64, u64)> {
-            l.pending_to(r).map(|p| (p.seq, p.sent_at)).collect()
+            let mut got = Vec::new();
+            l.for_each_pending_to(r, |p| got.push((p.seq, p.sent_at)));
+            got
         };
         for padding in [0u64, 2 * SCAN as u64] {
             let mut l = Ledger::default();
@@ -495,7 +497,8 @@ mod tests {
                     .filter(|i| i.ended.is_none() && i.recipient == r)
                     .map(|i| i.seq)
                     .collect();
-                let got: Vec<u64> = l.pending_to(r).map(|p| p.seq).collect();
+                let mut got: Vec<u64> = Vec::new();
+                l.for_each_pending_to(r, |p| got.push(p.seq));
                 assert_eq!(got, want);
             }
             assert_eq!(

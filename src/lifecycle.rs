@@ -234,10 +234,10 @@ impl Engine {
         let mut shard = self.lock(sender.0);
         let now = shard.observe(self.time.now());
         shard.settle(sender.0, now, &self.spans, &self.policy);
-        shard.members.get(&sender.0).map_or(0, |m| {
-            let pending = m.ledger.pending_to(recipient.0).count();
-            u32::try_from(pending).unwrap_or(u32::MAX)
-        })
+        shard
+            .members
+            .get(&sender.0)
+            .map_or(0, |m| m.ledger.pending_count_to(recipient.0, u32::MAX).0)
     }
 
     /// A page of the member's pending sent invitations, oldest first, starting after

@@ -6,6 +6,7 @@ use crate::engine::{Engine, LINKED, SPECIAL};
 use crate::ids::MemberId;
 use crate::journal::Op;
 use crate::member::{FastSet, Member};
+use crate::shard::Shard;
 use crate::spam_signals::SpamSignals;
 use crate::time::Timestamp;
 
@@ -34,13 +35,7 @@ impl Engine {
         op: impl FnOnce() -> Op,
         f: impl FnOnce(&mut Member) -> R,
     ) -> R {
-        let mut shard = self.lock(m.0);
-        let now = self.act_at(&mut shard, at);
-        let ticket = self.log_op(now, op);
-        let r = f(shard.member_mut(m.0));
-        drop(shard);
-        self.wait_logged(ticket);
-        r
+        self.on_shard(m, at, op, |shard| f(shard.member_mut(m.0)))
     }
 
     /// Runs a setter like [`Engine::update`], except that setting a never-seen member's
@@ -54,14 +49,31 @@ impl Engine {
         to_default: bool,
         f: impl FnOnce(&mut Member),
     ) {
+        self.on_shard(m, at, op, |shard| {
+            if !to_default {
+                f(shard.member_mut(m.0));
+            } else if let Some(record) = shard.members.get_mut(&m.0) {
+                f(record);
+            }
+        });
+    }
+
+    /// Runs `f` on the member's shard under its lock at `at` when replaying (else now,
+    /// journaling `op`), and waits for the journal after the lock is released.
+    fn on_shard<R>(
+        &self,
+        m: MemberId,
+        at: Option<u64>,
+        op: impl FnOnce() -> Op,
+        f: impl FnOnce(&mut Shard) -> R,
+    ) -> R {
         let mut shard = self.lock(m.0);
         let now = self.act_at(&mut shard, at);
         let ticket = self.log_op(now, op);
-        if !to_default || shard.members.get(&m.0).is_some() {
-            f(shard.member_mut(m.0));
-        }
+        let r = f(&mut shard);
         drop(shard);
         self.wait_logged(ticket);
+        r
     }
 
     /// Reads the member's record (a default one when never seen).

@@ -100,7 +100,10 @@ impl Shard {
         let Some(member) = self.members.get(&sender) else {
             return;
         };
-        let seqs: Vec<u64> = member.ledger.pending_to(recipient).map(|p| p.seq).collect();
+        let mut seqs = Vec::new();
+        member
+            .ledger
+            .for_each_pending_to(recipient, |p| seqs.push(p.seq));
         for seq in seqs {
             let at = self.members.get(&sender).and_then(|m| m.ledger.find(seq));
             if let Some(at) = at {

@@ -49,7 +49,7 @@ pub(crate) fn threads_label(threads: usize) -> String {
 }
 
 /// A bijection on u64 (the splitmix64 finaliser): distinct, scattered member ids.
-fn scramble(mut x: u64) -> u64 {
+pub(crate) fn scramble(mut x: u64) -> u64 {
     x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
     x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
     x ^ (x >> 31)
