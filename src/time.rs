@@ -14,6 +14,14 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 pub struct Timestamp(u64);
 
 impl Timestamp {
+    /// The latest instant the engine accepts: 9999-12-31T23:59:59.999Z.
+    ///
+    /// Every entry point (clocks, snapshots, journals, replayed traces) keeps
+    /// instants at or before it, so every span the engine adds to an instant it acts
+    /// at stays exact: `MAX` plus the longest span a policy allows still fits in a
+    /// `u64` of milliseconds.
+    pub const MAX: Timestamp = Timestamp(253_402_300_799_999);
+
     /// The instant `ms` milliseconds after the Unix epoch.
     pub const fn from_millis(ms: u64) -> Self {
         Timestamp(ms)
@@ -251,5 +259,14 @@ mod tests {
         let b = a.clone();
         b.set(Timestamp::from_millis(42));
         assert_eq!(a.now().as_millis(), 42);
+    }
+
+    #[test]
+    fn max_is_the_last_millisecond_of_year_9999() {
+        assert_eq!(Timestamp::MAX.to_string(), "9999-12-31T23:59:59.999Z");
+        assert_eq!(
+            (Timestamp::MAX + Duration::from_millis(1)).to_string(),
+            "10000-01-01T00:00:00.000Z"
+        );
     }
 }
