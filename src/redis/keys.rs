@@ -68,7 +68,10 @@ mod tests {
         assert_eq!(tag(&key), "il:@{il:@a@x@b.co");
         assert_ne!(tag(&key), tag(&email_owner("il", "a@b.co")));
         // One-to-one on valid emails: the last `@` is the email's own.
-        assert_ne!(email_owner("il", "a}}b@c.co"), email_owner("il", "a}b@c.co"));
+        assert_ne!(
+            email_owner("il", "a}}b@c.co"),
+            email_owner("il", "a}b@c.co")
+        );
         assert_eq!(email_owner("il", "a}b@c.co"), "{il:@a@b@c.co}");
     }
 }
