@@ -285,10 +285,9 @@ impl RedisEngine {
         Ok(())
     }
 
-    /// Replaces the owner's imported contacts (a re-sync). A long list is written in
-    /// steps of [`IMPORT_CHUNK`] to a staging key and swapped in at the end, so the
-    /// server is never blocked for long and an interrupted import keeps the
-    /// previous list.
+    /// Replaces the owner's imported contacts (a re-sync). The list is written in
+    /// steps of 500 to a staging key and swapped in at the end, so the server is
+    /// never blocked for long and an interrupted import keeps the previous list.
     ///
     /// # Errors
     /// [`EmailError::Invalid`] naming the first invalid entry,
