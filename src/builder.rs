@@ -5,6 +5,7 @@ use std::sync::atomic::AtomicU8;
 use dashmap::DashMap;
 
 use crate::engine::{Engine, Padded, FLAG_BITS};
+use crate::limits::MemberLimits;
 use crate::policy::{ConfigError, Policy, ReminderPolicy};
 use crate::shard::Spans;
 use crate::spam::Keywords;
@@ -16,6 +17,7 @@ pub struct EngineBuilder {
     pub(crate) clock: Box<dyn Clock>,
     pub(crate) shards: usize,
     pub(crate) reminders: ReminderPolicy,
+    pub(crate) limits: MemberLimits,
 }
 
 impl std::fmt::Debug for EngineBuilder {
@@ -34,6 +36,7 @@ impl Default for EngineBuilder {
             clock: Box::new(SystemClock),
             shards: 256,
             reminders: ReminderPolicy::default(),
+            limits: MemberLimits::default(),
         }
     }
 }
@@ -64,13 +67,22 @@ impl EngineBuilder {
         self
     }
 
+    /// Caps on one member's connections, follows, emails and contact imports
+    /// (default: [`MemberLimits::default`]).
+    pub fn limits(mut self, limits: MemberLimits) -> Self {
+        self.limits = limits;
+        self
+    }
+
     /// Builds the engine.
     ///
     /// # Errors
     /// [`ConfigError`] when the policy cannot work (a zero limit, a daily limit above
-    /// the weekly one, a zero pair cap, TTL or note length, …), naming the field.
+    /// the weekly one, a zero pair cap, TTL or note length, a zero member limit, …),
+    /// naming the field.
     pub fn build(self) -> Result<Engine, ConfigError> {
         self.policy.validate()?;
+        self.limits.validate()?;
         let shards = self.shards.clamp(1, 1 << 16).next_power_of_two();
         let shard_bits = shards.trailing_zeros();
         Ok(Engine {
@@ -83,6 +95,8 @@ impl EngineBuilder {
             flags: (0..1usize << FLAG_BITS).map(|_| AtomicU8::new(0)).collect(),
             emails: DashMap::default(),
             reminders: self.reminders,
+            limits: self.limits,
+            refused_relations: std::sync::atomic::AtomicU64::new(0),
             journal: None,
         })
     }

@@ -17,6 +17,27 @@ pub enum EmailError {
     },
     /// The shared backend could not answer; nothing was changed.
     Unavailable(crate::Outage),
+    /// The member already has the most addresses allowed
+    /// ([`crate::MemberLimits::max_emails`]); nothing was changed.
+    TooManyEmails {
+        /// The member.
+        member: crate::MemberId,
+        /// The cap.
+        max: u32,
+    },
+    /// A contact import holds more distinct entries than allowed
+    /// ([`crate::MemberLimits::max_contacts`]); the previous list is kept.
+    TooManyContacts {
+        /// The cap.
+        max: u32,
+    },
+    /// The address is not registered to this member; nothing was changed.
+    NotRegistered {
+        /// The address, normalised.
+        email: String,
+        /// The member it was to be removed from.
+        member: crate::MemberId,
+    },
 }
 
 impl fmt::Display for EmailError {
@@ -33,6 +54,18 @@ impl fmt::Display for EmailError {
             EmailError::Unavailable(cause) => {
                 write!(f, "the email was not stored: {cause}; {}", cause.remedy())
             }
+            EmailError::TooManyEmails { member, max } => write!(
+                f,
+                "{member} already has {max} registered emails, the most allowed; unregister one first"
+            ),
+            EmailError::TooManyContacts { max } => write!(
+                f,
+                "the import holds more than {max} distinct contacts, the most allowed; import a shorter list"
+            ),
+            EmailError::NotRegistered { email, member } => write!(
+                f,
+                "{email} is not registered to {member}; nothing to unregister"
+            ),
         }
     }
 }

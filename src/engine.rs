@@ -65,6 +65,10 @@ pub struct Engine {
     pub(crate) journal: Option<crate::journal::Journal>,
     /// Reminder limits.
     pub(crate) reminders: crate::policy::ReminderPolicy,
+    /// Caps on one member's relations and addresses.
+    pub(crate) limits: crate::limits::MemberLimits,
+    /// Connections and follows refused at a cap by `connect` and `follow`.
+    pub(crate) refused_relations: std::sync::atomic::AtomicU64,
 }
 
 impl std::fmt::Debug for Engine {

@@ -109,6 +109,12 @@ pub trait Limiter: Send + Sync {
         m: MemberId,
         email: &str,
     ) -> impl Future<Output = Result<(), EmailError>> + Send;
+    /// Removes `email` from the member's own addresses.
+    fn unregister_email(
+        &self,
+        m: MemberId,
+        email: &str,
+    ) -> impl Future<Output = Result<(), EmailError>> + Send;
     /// Replaces the owner's imported contact list.
     fn import_contacts(
         &self,
@@ -191,6 +197,10 @@ impl Limiter for Engine {
 
     async fn register_email(&self, m: MemberId, email: &str) -> Result<(), EmailError> {
         Engine::register_email(self, m, email)
+    }
+
+    async fn unregister_email(&self, m: MemberId, email: &str) -> Result<(), EmailError> {
+        Engine::unregister_email(self, m, email)
     }
 
     async fn import_contacts(

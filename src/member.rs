@@ -89,8 +89,9 @@ pub(crate) struct Extra {
     pub(crate) connections: FastSet<u64>,
     /// Members this member follows.
     pub(crate) follows: FastSet<u64>,
-    /// Registered emails, normalised.
-    pub(crate) emails: Vec<String>,
+    /// Registered emails, normalised (a set: registering and unregistering cost
+    /// constant time).
+    pub(crate) emails: FastSet<String>,
     /// Imported contacts, normalised, in import order.
     pub(crate) contacts: Vec<String>,
     pub(crate) contact_set: FastSet<String>,

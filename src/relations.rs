@@ -1,10 +1,12 @@
 //! Account facts, relations and contacts: the setters and their queries.
 
+use std::sync::atomic::Ordering;
+
 use crate::account::{AccountStatus, InviteSetting, Tier};
-use crate::email::{normalize, EmailError};
 use crate::engine::{Engine, LINKED, SPECIAL};
 use crate::ids::MemberId;
 use crate::journal::Op;
+use crate::limits::RelationError;
 use crate::member::{FastSet, Member};
 use crate::shard::Shard;
 use crate::spam_signals::SpamSignals;
@@ -26,21 +28,10 @@ pub(crate) fn impose_restriction(member: &mut Member, until: u64, why: Option<Sp
 }
 
 impl Engine {
-    /// Runs `f` on the member's record (created if needed) under its shard lock, at
-    /// `at` when replaying (else now, journaling `op`).
-    pub(crate) fn update<R>(
-        &self,
-        m: MemberId,
-        at: Option<u64>,
-        op: impl FnOnce() -> Op,
-        f: impl FnOnce(&mut Member) -> R,
-    ) -> R {
-        self.on_shard(m, at, op, |shard| f(shard.member_mut(m.0)))
-    }
-
-    /// Runs a setter like [`Engine::update`], except that setting a never-seen member's
-    /// field to what a fresh record holds (`to_default`) creates no record: a gateway
-    /// that syncs every member's tier pays only for those who differ.
+    /// Runs a setter on the member's record under its shard lock, except that
+    /// setting a never-seen member's field to what a fresh record holds
+    /// (`to_default`) creates no record: a gateway that syncs every member's tier
+    /// pays only for those who differ.
     fn set(
         &self,
         m: MemberId,
@@ -167,22 +158,61 @@ impl Engine {
         self.read(m, |r| r.setting)
     }
 
-    /// Connects two members (undirected). Connecting a member to themselves does nothing.
+    /// Connects two members (undirected). Connecting a member to themselves does
+    /// nothing, and so does connecting a member who already has
+    /// [`crate::MemberLimits::max_connections`] connections: the refusal is counted
+    /// in [`Engine::refused_relations`]; [`Engine::try_connect`] reports it.
     pub fn connect(&self, a: MemberId, b: MemberId) {
-        self.link(a, b, true, None);
+        if self.link(a, b, true, None).is_err() {
+            self.refused_relations.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Connects two members, or says which of them is at the connection cap.
+    ///
+    /// # Errors
+    /// [`RelationError::ConnectionLimit`] naming a member who already has
+    /// [`crate::MemberLimits::max_connections`] connections; nothing changes then.
+    pub fn try_connect(&self, a: MemberId, b: MemberId) -> Result<(), RelationError> {
+        self.link(a, b, true, None)
     }
 
     /// Removes the connection between two members, if any.
     pub fn disconnect(&self, a: MemberId, b: MemberId) {
-        self.link(a, b, false, None);
+        // Only adding can meet a cap.
+        let _ = self.link(a, b, false, None);
     }
 
-    pub(crate) fn link(&self, a: MemberId, b: MemberId, on: bool, at: Option<u64>) {
+    /// Connections and follows that `connect` and `follow` refused at a cap since
+    /// the engine was built.
+    pub fn refused_relations(&self) -> u64 {
+        self.refused_relations.load(Ordering::Relaxed)
+    }
+
+    /// Links or unlinks `a` and `b` at `at` when replaying (no cap then: the change
+    /// was accepted when it was made), else now.
+    pub(crate) fn link(
+        &self,
+        a: MemberId,
+        b: MemberId,
+        on: bool,
+        at: Option<u64>,
+    ) -> Result<(), RelationError> {
         if a == b {
-            return;
+            return Ok(());
         }
         let (mut ga, gb) = self.lock_pair(a.0, b.0);
         let now = self.act_at(&mut ga, at);
+        let mut gb = gb;
+        if on && at.is_none() {
+            let max = self.limits.max_connections;
+            let b_shard = gb.as_deref().unwrap_or(&ga);
+            for (member, other, shard) in [(a, b, &*ga), (b, a, b_shard)] {
+                if at_cap(shard, member.0, max as usize, |x| &x.connections, other.0) {
+                    return Err(RelationError::ConnectionLimit { member, max });
+                }
+            }
+        }
         let set = |member: &mut Member, other: u64| {
             if on {
                 member.extra_mut().connections.insert(other);
@@ -191,7 +221,6 @@ impl Engine {
             }
         };
         set(ga.member_mut(a.0), b.0);
-        let mut gb = gb;
         match gb.as_deref_mut() {
             Some(gb) => {
                 gb.observe(now);
@@ -207,6 +236,7 @@ impl Engine {
         drop(gb);
         drop(ga);
         self.wait_logged(ticket);
+        Ok(())
     }
 
     /// Whether the two members are connected.
@@ -219,9 +249,22 @@ impl Engine {
         self.read(m, |r| r.connections().map_or(0, FastSet::len))
     }
 
-    /// `follower` follows `followee` (directed).
+    /// `follower` follows `followee` (directed). Past
+    /// [`crate::MemberLimits::max_follows`] this does nothing and is counted in
+    /// [`Engine::refused_relations`]; [`Engine::try_follow`] reports it.
     pub fn follow(&self, follower: MemberId, followee: MemberId) {
-        self.follow_at(follower, followee, true, None);
+        if self.follow_at(follower, followee, true, None).is_err() {
+            self.refused_relations.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// `follower` follows `followee`, or says that `follower` is at the follow cap.
+    ///
+    /// # Errors
+    /// [`RelationError::FollowLimit`] when `follower` already follows
+    /// [`crate::MemberLimits::max_follows`] members; nothing changes then.
+    pub fn try_follow(&self, follower: MemberId, followee: MemberId) -> Result<(), RelationError> {
+        self.follow_at(follower, followee, true, None)
     }
 
     pub(crate) fn follow_at(
@@ -230,24 +273,45 @@ impl Engine {
         followee: MemberId,
         on: bool,
         at: Option<u64>,
-    ) {
-        let op = || Op::Follow(follower, followee, on);
-        self.update(follower, at, op, |r| {
-            if on {
-                r.extra_mut().follows.insert(followee.0);
-            } else if let Some(extra) = r.extra.as_deref_mut() {
-                extra.follows.remove(&followee.0);
-            }
-        });
-        if !on {
-            return;
+    ) -> Result<(), RelationError> {
+        let mut shard = self.lock(follower.0);
+        let now = self.act_at(&mut shard, at);
+        let max = self.limits.max_follows;
+        if on
+            && at.is_none()
+            && at_cap(&shard, follower.0, max as usize, |x| &x.follows, followee.0)
+        {
+            return Err(RelationError::FollowLimit {
+                member: follower,
+                max,
+            });
         }
-        self.mark(follower.0, SPECIAL);
+        let ticket = self.log_op(now, || Op::Follow(follower, followee, on));
+        if on {
+            shard
+                .member_mut(follower.0)
+                .extra_mut()
+                .follows
+                .insert(followee.0);
+        } else if let Some(extra) = shard
+            .members
+            .get_mut(&follower.0)
+            .and_then(|r| r.extra.as_deref_mut())
+        {
+            extra.follows.remove(&followee.0);
+        }
+        drop(shard);
+        self.wait_logged(ticket);
+        if on {
+            self.mark(follower.0, SPECIAL);
+        }
+        Ok(())
     }
 
     /// `follower` stops following `followee`.
     pub fn unfollow(&self, follower: MemberId, followee: MemberId) {
-        self.follow_at(follower, followee, false, None);
+        // Only adding can meet a cap.
+        let _ = self.follow_at(follower, followee, false, None);
     }
 
     /// Whether `follower` follows `followee`.
@@ -258,104 +322,23 @@ impl Engine {
                 .is_some_and(|e| e.follows.contains(&followee.0))
         })
     }
+}
 
-    /// Registers `email` as the member's. An address belongs to at most one member;
-    /// registering it again for its owner is fine.
-    ///
-    /// # Errors
-    /// [`EmailError::Invalid`] when it is not `local@domain.tld`, or
-    /// [`EmailError::Taken`] when another member owns it.
-    pub fn register_email(&self, m: MemberId, email: &str) -> Result<(), EmailError> {
-        self.register_email_at(m, email, None)
-    }
-
-    pub(crate) fn register_email_at(
-        &self,
-        m: MemberId,
-        email: &str,
-        at: Option<u64>,
-    ) -> Result<(), EmailError> {
-        let email = normalize(email)?;
-        match self.emails.entry(email.clone()) {
-            dashmap::Entry::Occupied(e) if *e.get() != m => {
-                return Err(EmailError::Taken {
-                    email,
-                    owner: *e.get(),
-                })
-            }
-            dashmap::Entry::Occupied(_) => {}
-            dashmap::Entry::Vacant(v) => {
-                v.insert(m);
-            }
-        }
-        let op = || Op::RegisterEmail(m, email.clone());
-        self.update(m, at, op, |r| {
-            let emails = &mut r.extra_mut().emails;
-            if !emails.contains(&email) {
-                emails.push(email.clone());
-            }
-        });
-        self.mark(m.0, SPECIAL);
-        Ok(())
-    }
-
-    /// The member an email is registered to.
-    ///
-    /// # Errors
-    /// [`EmailError::Invalid`] when it is not `local@domain.tld`.
-    pub fn resolve_email(&self, email: &str) -> Result<Option<MemberId>, EmailError> {
-        let email = normalize(email)?;
-        Ok(self.emails.get(&email).map(|m| *m))
-    }
-
-    /// Replaces the owner's imported contacts with `emails` (a re-sync).
-    ///
-    /// # Errors
-    /// [`EmailError::Invalid`] naming the first invalid entry; nothing is applied then.
-    pub fn import_contacts(
-        &self,
-        owner: MemberId,
-        emails: impl IntoIterator<Item = impl AsRef<str>>,
-    ) -> Result<(), EmailError> {
-        self.import_contacts_at(owner, emails, None)
-    }
-
-    pub(crate) fn import_contacts_at(
-        &self,
-        owner: MemberId,
-        emails: impl IntoIterator<Item = impl AsRef<str>>,
-        at: Option<u64>,
-    ) -> Result<(), EmailError> {
-        let mut list = Vec::new();
-        let mut set = FastSet::default();
-        for raw in emails {
-            let email = normalize(raw.as_ref())?;
-            if set.insert(email.clone()) {
-                list.push(email);
-            }
-        }
-        let any = !list.is_empty();
-        let mut shard = self.lock(owner.0);
-        let now = self.act_at(&mut shard, at);
-        let ticket = self.log_op(now, || Op::ImportContacts(owner, list.clone()));
-        let extra = shard.member_mut(owner.0).extra_mut();
-        extra.contacts = list;
-        extra.contact_set = set;
-        drop(shard);
-        self.wait_logged(ticket);
-        if any {
-            self.mark(owner.0, SPECIAL);
-        }
-        Ok(())
-    }
-
-    /// The owner's imported contacts, normalised, in import order.
-    pub fn contacts(&self, owner: MemberId) -> Vec<String> {
-        self.read(owner, |r| {
-            r.extra
-                .as_ref()
-                .map(|e| e.contacts.clone())
-                .unwrap_or_default()
+/// Whether `member` (in `shard`) already holds `max` items in the set `of` picks,
+/// `other` not among them, so adding `other` would pass the cap.
+fn at_cap(
+    shard: &Shard,
+    member: u64,
+    max: usize,
+    of: impl Fn(&crate::member::Extra) -> &FastSet<u64>,
+    other: u64,
+) -> bool {
+    shard
+        .members
+        .get(&member)
+        .and_then(|r| r.extra.as_deref())
+        .is_some_and(|x| {
+            let set = of(x);
+            set.len() >= max && !set.contains(&other)
         })
-    }
 }

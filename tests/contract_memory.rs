@@ -1,4 +1,5 @@
-//! The shared behaviour suite against the in-memory engine.
+//! The shared behaviour suite against the in-memory engine, with the suite's small
+//! member caps.
 
 mod contract;
 
@@ -9,6 +10,7 @@ async fn make(policy: Policy, clock: ManualClock, _name: &str) -> Option<Engine>
         Engine::builder()
             .policy(policy)
             .clock(clock)
+            .limits(contract::limits())
             .build()
             .expect("valid policy"),
     )

@@ -15,7 +15,7 @@ mod standalone {
         c: ManualClock,
         name: &str,
     ) -> Option<invite_limiter::redis::RedisEngine> {
-        redis_support::engine(redis_support::STANDALONE, p, c, name).await
+        redis_support::engine_with(redis_support::STANDALONE, p, contract::limits(), c, name).await
     }
 
     contract_tests!(make);
@@ -30,7 +30,7 @@ mod cluster {
         c: ManualClock,
         name: &str,
     ) -> Option<invite_limiter::redis::RedisEngine> {
-        redis_support::engine(redis_support::CLUSTER, p, c, name).await
+        redis_support::engine_with(redis_support::CLUSTER, p, contract::limits(), c, name).await
     }
 
     contract_tests!(make);

@@ -364,6 +364,10 @@ async fn a_large_contact_import_is_applied_whole() {
     };
     let engine = RedisEngine::builder(invite_limiter::redis::RedisTarget::parse(&addr))
         .prefix(unique_prefix("contacts"))
+        .limits(invite_limiter::MemberLimits {
+            max_contacts: 10_000,
+            ..invite_limiter::MemberLimits::default()
+        })
         .connect()
         .await
         .unwrap();

@@ -154,15 +154,10 @@ fn apply(engine: &Engine, now: u64, op: Op) -> bool {
             engine.set_invite_setting_at(m, s, at);
             true
         }
-        Op::Link(a, b, on) => {
-            engine.link(a, b, on, at);
-            true
-        }
-        Op::Follow(a, b, on) => {
-            engine.follow_at(a, b, on, at);
-            true
-        }
+        Op::Link(a, b, on) => engine.link(a, b, on, at).is_ok(),
+        Op::Follow(a, b, on) => engine.follow_at(a, b, on, at).is_ok(),
         Op::RegisterEmail(m, e) => engine.register_email_at(m, &e, at).is_ok(),
+        Op::UnregisterEmail(m, e) => engine.unregister_email_at(m, &e, at).is_ok(),
         Op::ImportContacts(m, list) => engine.import_contacts_at(m, list, at).is_ok(),
     }
 }

@@ -23,6 +23,7 @@ const LINK: u8 = 7;
 const FOLLOW: u8 = 8;
 const REGISTER_EMAIL: u8 = 9;
 const IMPORT_CONTACTS: u8 = 10;
+const UNREGISTER_EMAIL: u8 = 11;
 
 /// A journaled send, decoded.
 #[derive(Debug, Clone)]
@@ -65,6 +66,7 @@ pub(crate) enum Op {
     Follow(MemberId, MemberId, bool),
     RegisterEmail(MemberId, String),
     ImportContacts(MemberId, Vec<String>),
+    UnregisterEmail(MemberId, String),
 }
 
 /// A record's bytes: inline up to 64 bytes (a send without a long note), so the hot
@@ -170,8 +172,13 @@ impl Op {
                 w.u64(b.0);
                 w.bool(*on);
             }
-            Op::RegisterEmail(m, email) => {
-                head(&mut w, REGISTER_EMAIL, now);
+            Op::RegisterEmail(m, email) | Op::UnregisterEmail(m, email) => {
+                let tag = if matches!(self, Op::RegisterEmail(..)) {
+                    REGISTER_EMAIL
+                } else {
+                    UNREGISTER_EMAIL
+                };
+                head(&mut w, tag, now);
                 w.u64(m.0);
                 w.str(email);
             }
@@ -266,6 +273,7 @@ pub(crate) fn decode(payload: &[u8], base: usize) -> Result<(u64, Op), DecodeErr
             }
         }
         REGISTER_EMAIL => Op::RegisterEmail(member(&mut r)?, r.str()?),
+        UNREGISTER_EMAIL => Op::UnregisterEmail(member(&mut r)?, r.str()?),
         IMPORT_CONTACTS => {
             let m = member(&mut r)?;
             let n = r.len(8)?;

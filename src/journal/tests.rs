@@ -31,6 +31,7 @@ fn ops() -> Vec<Op> {
         Op::Follow(MemberId(3), MemberId(4), true),
         Op::RegisterEmail(MemberId(5), "a@b.io".into()),
         Op::ImportContacts(MemberId(6), vec!["x@y.org".into(), "é@z.fr".into()]),
+        Op::UnregisterEmail(MemberId(5), "a@b.io".into()),
     ]
 }
 

@@ -288,7 +288,7 @@ fn read_extra(r: &mut Reader<'_>, state: &mut State) -> Result<(Extra, SpamState
     let spam = SpamState::read(r)?;
     let connections = read_set(r)?;
     let follows = read_set(r)?;
-    let emails = read_strings(r)?.0;
+    let emails = read_strings(r)?.1;
     let (contacts, contact_set) = read_strings(r)?;
     let restricted_for = if r.bool()? {
         let bits = r.u8()?;

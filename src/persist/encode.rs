@@ -174,10 +174,13 @@ fn write_extra(w: &mut Writer, x: &Extra, spam: &SpamState) {
         w.len(ids.len());
         ids.into_iter().for_each(|id| w.u64(id));
     }
-    for list in [&x.emails, &x.contacts] {
-        w.len(list.len());
-        list.iter().for_each(|e| w.str(e));
-    }
+    // Emails sorted, so equal states give equal bytes.
+    let mut emails: Vec<&String> = x.emails.iter().collect();
+    emails.sort_unstable();
+    w.len(emails.len());
+    emails.into_iter().for_each(|e| w.str(e));
+    w.len(x.contacts.len());
+    x.contacts.iter().for_each(|e| w.str(e));
     w.bool(x.restricted_for.is_some());
     if let Some(signals) = x.restricted_for {
         w.u8(signals.bits());

@@ -201,13 +201,14 @@ local function usage(key, span, limit, oldest)
 end
 
 local function profile()
-  local tier = tonumber(M.tier) or bad('tier')
-  local st = tonumber(M.st) or bad('status')
+  -- Only the known codes: any other value would read another tier's limits or
+  -- count as active.
+  local tier = ({ ['0'] = 0, ['1'] = 1 })[M.tier] or bad('tier')
+  local st = ({ ['0'] = 0, ['1'] = 1, ['2'] = 2 })[M.st] or bad('status')
   local untl = tonumber(M['until']) or bad('until')
   local pend = tonumber(M.pend) or bad('pend')
   if st == 1 and untl >= 0 and untl <= now then st = 0 end
   local base = 11 + tier * 4
-  if base > 15 then bad('tier') end
   local lim = { daily = tonumber(ARGV[base]), weekly = tonumber(ARGV[base + 1]),
     notes = tonumber(ARGV[base + 2]), chars = tonumber(ARGV[base + 3]) }
   return tier, st, untl, pend, lim
@@ -279,6 +280,7 @@ if mode == 'send' or mode == 'diag' then
       KEYS[19], KEYS[20], KEYS[21], KEYS[22]
     local sid, email = ARGV[X + 9], ARGV[X + 10]
     local rf = redis.call('HMGET', RH, 'st', 'set')
+    if rf[1] and rf[1] ~= '0' and rf[1] ~= '1' and rf[1] ~= '2' then bad('status') end
     local setting = tonumber(rf[2] or '0')
     if setting == nil or setting < 0 or setting > 5 then bad('setting') end
     local given, theirs = false, false

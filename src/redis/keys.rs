@@ -29,8 +29,14 @@ impl MemberKeys {
 }
 
 /// The key that names the owner of a registered email.
+///
+/// The whole name is the hash tag, which ends at the first `}`, so a `}` in the
+/// email (legal in its local part) would cut the tag short and let chosen
+/// addresses pile onto one slot. Each `}` is written as `@` instead: a valid email
+/// has exactly one `@`, after every `}`, so the mapping stays one-to-one, and keys
+/// of emails without `}` are named as they always were.
 pub(crate) fn email_owner(prefix: &str, email: &str) -> String {
-    format!("{{{prefix}:@{email}}}")
+    format!("{{{prefix}:@{}}}", email.replace('}', "@"))
 }
 
 #[cfg(test)]
@@ -46,5 +52,26 @@ mod tests {
             .iter()
             .all(|key| key.starts_with("{il:42}:")));
         assert_eq!(email_owner("il", "a@b.co"), "{il:@a@b.co}");
+    }
+
+    /// The slot's hash tag of a key: between the first `{` and the next `}`.
+    fn tag(key: &str) -> &str {
+        let open = key.find('{').expect("tagged");
+        let close = key[open..].find('}').expect("closed") + open;
+        &key[open + 1..close]
+    }
+
+    #[test]
+    fn a_brace_in_an_email_keeps_the_whole_name_as_the_tag() {
+        let key = email_owner("il", "{il:@a}x@b.co");
+        assert_eq!(key, "{il:@{il:@a@x@b.co}");
+        assert_eq!(tag(&key), "il:@{il:@a@x@b.co");
+        assert_ne!(tag(&key), tag(&email_owner("il", "a@b.co")));
+        // One-to-one on valid emails: the last `@` is the email's own.
+        assert_ne!(
+            email_owner("il", "a}}b@c.co"),
+            email_owner("il", "a}b@c.co")
+        );
+        assert_eq!(email_owner("il", "a}b@c.co"), "{il:@a@b@c.co}");
     }
 }

@@ -52,8 +52,10 @@
 mod blocking;
 mod conn;
 mod keys;
+mod members;
 mod near;
 mod replies;
+mod setup;
 mod stats;
 mod watch;
 
@@ -73,6 +75,7 @@ use crate::account::{AccountStatus, InviteSetting, Tier};
 use crate::decide::Verdicts;
 use crate::email::{normalize, EmailError};
 use crate::ids::{InviteId, MemberId};
+use crate::limits::MemberLimits;
 use crate::outage::Outage;
 use crate::outcome::{Denied, DenyReason, InviteError, Sent};
 use crate::policy::{ConfigError, Policy, IDEMPOTENCY_WINDOW, NOTE_WINDOW};
@@ -88,10 +91,6 @@ use replies::{setting_code, setting_from, Rule, ScriptReply};
 use stats::{Count, Counters};
 
 const ENGINE_SCRIPT: &str = include_str!("engine.lua");
-const REPLACE_SET: &str = "redis.call('DEL', KEYS[1]) \
-    for j = 1, #ARGV, 1000 do \
-    redis.call('SADD', KEYS[1], unpack(ARGV, j, math.min(j + 999, #ARGV))) end return 1";
-
 /// Marks the ids of sends admitted without Redis under [`FailureMode::Open`].
 const UNRECORDED: u64 = 1 << 63;
 
@@ -141,6 +140,14 @@ pub enum RedisSetupError {
     Config(ConfigError),
     /// The server or cluster could not be reached or refused the connection.
     Connect(String),
+    /// A builder setting (not a policy field) is out of range, e.g. a deadline of
+    /// more than a day.
+    Setting {
+        /// The setting, e.g. `deadline` or `breaker.max_backoff`.
+        field: &'static str,
+        /// What is wrong with it.
+        problem: &'static str,
+    },
 }
 
 impl std::fmt::Display for RedisSetupError {
@@ -150,6 +157,10 @@ impl std::fmt::Display for RedisSetupError {
             RedisSetupError::Connect(e) => write!(
                 f,
                 "could not connect to Redis ({e}); check the address and that the server runs"
+            ),
+            RedisSetupError::Setting { field, problem } => write!(
+                f,
+                "Redis engine setting `{field}` {problem}; fix it and connect again."
             ),
         }
     }
@@ -169,6 +180,7 @@ pub struct RedisBuilder {
     near_cache: Option<Duration>,
     facts_ttl: Duration,
     connections: usize,
+    limits: MemberLimits,
 }
 
 impl std::fmt::Debug for RedisBuilder {
@@ -246,16 +258,38 @@ impl RedisBuilder {
         self
     }
 
+    /// Caps on one member's connections, follows, emails and contact imports
+    /// (default: [`MemberLimits::default`]).
+    pub fn limits(mut self, limits: MemberLimits) -> Self {
+        self.limits = limits;
+        self
+    }
+
     fn check(&self) -> Result<(), RedisSetupError> {
-        self.policy.validate().map_err(RedisSetupError::Config)
+        self.policy.validate().map_err(RedisSetupError::Config)?;
+        self.limits.validate().map_err(RedisSetupError::Config)?;
+        setup::check_policy(&self.policy)?;
+        setup::check_waits(
+            self.deadline,
+            self.near_cache,
+            self.facts_ttl,
+            &self.breaker,
+        )?;
+        if self.prefix.contains(['{', '}']) {
+            return Err(RedisSetupError::Setting {
+                field: "prefix",
+                problem: "must not contain `{` or `}` (they would move the keys' hash tag)",
+            });
+        }
+        Ok(())
     }
 
     /// Connects and returns the engine. Must run inside a tokio runtime with its time
     /// driver enabled.
     ///
     /// # Errors
-    /// [`RedisSetupError`] for a policy that cannot work or a server that cannot be
-    /// reached.
+    /// [`RedisSetupError`] for a policy that cannot work (or has a span longer than
+    /// 100 years), a wait longer than a day, or a server that cannot be reached.
     pub async fn connect(self) -> Result<RedisEngine, RedisSetupError> {
         self.check()?;
         let mut conns = Vec::new();
@@ -300,7 +334,7 @@ impl RedisBuilder {
             p.max_pending_per_pair.to_string(),
             span(p.reinvite_cooldown),
             span(IDEMPOTENCY_WINDOW),
-            span(idle + Duration::from_secs(24 * 3600)),
+            span(idle.saturating_add(Duration::from_secs(24 * 3600))),
         ];
         common.extend(limits(&p.free));
         common.extend(limits(&p.premium));
@@ -328,8 +362,9 @@ impl RedisBuilder {
                 facts: FactsCache::new(self.facts_ttl),
                 keywords,
                 script: Script::new(ENGINE_SCRIPT),
-                replace_set: Script::new(REPLACE_SET),
+                members: members::Scripts::new(),
                 unrecorded: AtomicU64::new(0),
+                limits: self.limits,
             }),
         };
         let channel = watch::channel(&engine.inner.prefix);
@@ -349,7 +384,7 @@ impl RedisBuilder {
                     .set_number_of_retries(1)
                     .set_max_delay(Duration::from_secs(1));
                 let manager = tokio::time::timeout(
-                    self.deadline * 5,
+                    self.deadline.saturating_mul(5),
                     redis::aio::ConnectionManager::new_with_config(client, config),
                 )
                 .await
@@ -364,10 +399,13 @@ impl RedisBuilder {
                     .retries(2)
                     .build()
                     .map_err(connect_err)?;
-                let c = tokio::time::timeout(self.deadline * 5, client.get_async_connection())
-                    .await
-                    .map_err(|_| RedisSetupError::Connect("timed out".into()))?
-                    .map_err(connect_err)?;
+                let c = tokio::time::timeout(
+                    self.deadline.saturating_mul(5),
+                    client.get_async_connection(),
+                )
+                .await
+                .map_err(|_| RedisSetupError::Connect("timed out".into()))?
+                .map_err(connect_err)?;
                 Conn::Cluster(c)
             }
         })
@@ -400,8 +438,9 @@ struct Inner {
     facts: FactsCache,
     keywords: Keywords,
     script: Script,
-    replace_set: Script,
+    members: members::Scripts,
     unrecorded: AtomicU64,
+    limits: MemberLimits,
 }
 
 impl Inner {
@@ -512,6 +551,7 @@ impl RedisEngine {
             near_cache: None,
             facts_ttl: Duration::from_secs(1),
             connections: 1,
+            limits: MemberLimits::default(),
         }
     }
 
@@ -638,7 +678,11 @@ impl RedisEngine {
             cause,
             wait: Duration::ZERO,
         };
-        let banned = got.first().cloned().flatten().as_deref() == Some("2");
+        let banned = match got.first().cloned().flatten().as_deref() {
+            None | Some("0" | "1") => false,
+            Some("2") => true,
+            Some(_) => return Err(bad(Outage::BadData)),
+        };
         let setting =
             setting_from(got.get(1).cloned().flatten().as_deref().unwrap_or("0")).map_err(bad)?;
         let facts = Facts { banned, setting };
@@ -1080,58 +1124,6 @@ impl RedisEngine {
             .await
     }
 
-    async fn set_op(&self, op: &str, key: String, item: u64) -> Result<(), Outage> {
-        let mut cmd = redis::cmd(op);
-        cmd.arg(key).arg(item.to_string());
-        self.cmd::<i64>(cmd).await.map(|_| ()).map_err(|f| f.cause)
-    }
-
-    async fn link(&self, a: MemberId, b: MemberId, op: &str) -> Result<(), Outage> {
-        if a == b {
-            return Ok(());
-        }
-        let (x, y) = tokio::join!(
-            self.set_op(op, self.keys(a.0).key("c"), b.0),
-            self.set_op(op, self.keys(b.0).key("c"), a.0)
-        );
-        x.and(y)
-    }
-
-    /// Connects two members.
-    ///
-    /// # Errors
-    /// [`Outage`] when Redis cannot answer (one side may then be recorded; repeating
-    /// the call completes it).
-    pub async fn connect(&self, a: MemberId, b: MemberId) -> Result<(), Outage> {
-        self.link(a, b, "SADD").await
-    }
-
-    /// Disconnects two members.
-    ///
-    /// # Errors
-    /// As [`RedisEngine::connect`].
-    pub async fn disconnect(&self, a: MemberId, b: MemberId) -> Result<(), Outage> {
-        self.link(a, b, "SREM").await
-    }
-
-    /// `follower` follows `followee`.
-    ///
-    /// # Errors
-    /// [`Outage`] when Redis cannot answer.
-    pub async fn follow(&self, follower: MemberId, followee: MemberId) -> Result<(), Outage> {
-        self.set_op("SADD", self.keys(follower.0).key("f"), followee.0)
-            .await
-    }
-
-    /// `follower` stops following `followee`.
-    ///
-    /// # Errors
-    /// [`Outage`] when Redis cannot answer.
-    pub async fn unfollow(&self, follower: MemberId, followee: MemberId) -> Result<(), Outage> {
-        self.set_op("SREM", self.keys(follower.0).key("f"), followee.0)
-            .await
-    }
-
     /// Whether two members are connected.
     ///
     /// # Errors
@@ -1140,67 +1132,6 @@ impl RedisEngine {
         self.is_member(self.keys(a.0).key("c"), b.0.to_string())
             .await
             .map_err(|f| f.cause)
-    }
-
-    /// Registers `email` as the member's. An address belongs to at most one member.
-    ///
-    /// # Errors
-    /// [`EmailError::Invalid`], [`EmailError::Taken`], or `Unavailable`.
-    pub async fn register_email(&self, m: MemberId, email: &str) -> Result<(), EmailError> {
-        let email = normalize(email)?;
-        let owner_key = email_owner(&self.inner.prefix, &email);
-        let mut set = redis::cmd("SET");
-        set.arg(&owner_key)
-            .arg(m.0.to_string())
-            .arg("NX")
-            .arg("GET");
-        let prev: Option<String> = self
-            .cmd(set)
-            .await
-            .map_err(|f| EmailError::Unavailable(f.cause))?;
-        if let Some(prev) = prev {
-            let owner: u64 = prev
-                .parse()
-                .map_err(|_| EmailError::Unavailable(Outage::BadData))?;
-            if owner != m.0 {
-                return Err(EmailError::Taken {
-                    email,
-                    owner: MemberId(owner),
-                });
-            }
-        }
-        let mut add = redis::cmd("SADD");
-        add.arg(self.keys(m.0).key("em")).arg(&email);
-        self.cmd::<i64>(add)
-            .await
-            .map(|_| ())
-            .map_err(|f| EmailError::Unavailable(f.cause))
-    }
-
-    /// Replaces the owner's imported contacts (a re-sync). Nothing is applied when an
-    /// entry is invalid.
-    ///
-    /// # Errors
-    /// [`EmailError::Invalid`] naming the first invalid entry, or `Unavailable`.
-    pub async fn import_contacts(
-        &self,
-        owner: MemberId,
-        emails: impl IntoIterator<Item = impl AsRef<str>>,
-    ) -> Result<(), EmailError> {
-        let list = emails
-            .into_iter()
-            .map(|e| normalize(e.as_ref()))
-            .collect::<Result<Vec<String>, EmailError>>()?;
-        let mut inv = self.inner.replace_set.prepare_invoke();
-        inv.key(self.keys(owner.0).key("e"));
-        for e in &list {
-            inv.arg(e);
-        }
-        let mut conn = self.conn();
-        self.call(async move { inv.invoke_async::<i64>(&mut conn).await })
-            .await
-            .map(|_| ())
-            .map_err(|f| EmailError::Unavailable(f.cause))
     }
 }
 
@@ -1306,6 +1237,14 @@ impl crate::limiter::Limiter for RedisEngine {
         email: &str,
     ) -> impl Future<Output = Result<(), EmailError>> + Send {
         RedisEngine::register_email(self, m, email)
+    }
+
+    fn unregister_email(
+        &self,
+        m: MemberId,
+        email: &str,
+    ) -> impl Future<Output = Result<(), EmailError>> + Send {
+        RedisEngine::unregister_email(self, m, email)
     }
 
     fn import_contacts(

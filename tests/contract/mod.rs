@@ -3,6 +3,12 @@
 
 #![allow(dead_code)] // each test crate uses the suite through the macro
 
+mod limits;
+pub(crate) use limits::{
+    connections_and_follows_stop_at_their_caps, contact_imports_are_capped,
+    emails_are_capped_and_can_be_unregistered, limits,
+};
+
 use std::time::Duration;
 
 use invite_limiter::{
@@ -432,6 +438,9 @@ macro_rules! contract_tests {
         $crate::contract_tests!(@one $make, recipients_feedback, contract::feedback_policy());
         $crate::contract_tests!(@one $make, strangers_are_counted, contract::strangers_policy());
         $crate::contract_tests!(@one $make, an_honest_member_is_never_flagged, invite_limiter::Policy::default());
+        $crate::contract_tests!(@one $make, emails_are_capped_and_can_be_unregistered, contract::quiet());
+        $crate::contract_tests!(@one $make, contact_imports_are_capped, contract::quiet());
+        $crate::contract_tests!(@one $make, connections_and_follows_stop_at_their_caps, contract::quiet());
     };
     (@one $make:expr, $name:ident, $policy:expr) => {
         #[tokio::test]

@@ -3,7 +3,7 @@
 #![allow(dead_code)] // each test crate uses what it needs
 
 use invite_limiter::redis::{RedisBuilder, RedisEngine, RedisTarget};
-use invite_limiter::{ManualClock, Policy};
+use invite_limiter::{ManualClock, MemberLimits, Policy};
 
 /// The address in `var`, or `None` (with a note) when the suite runs without Redis.
 /// `INVITE_LIMITER_REQUIRE_REDIS=1` (set by `.ci/run`) turns a missing address into
@@ -45,7 +45,18 @@ pub(crate) async fn engine(
     clock: ManualClock,
     name: &str,
 ) -> Option<RedisEngine> {
-    let b = builder(var, name)?;
+    engine_with(var, policy, MemberLimits::default(), clock, name).await
+}
+
+/// As [`engine`], with member caps.
+pub(crate) async fn engine_with(
+    var: &str,
+    policy: Policy,
+    limits: MemberLimits,
+    clock: ManualClock,
+    name: &str,
+) -> Option<RedisEngine> {
+    let b = builder(var, name)?.limits(limits);
     Some(
         b.policy(policy)
             .clock(clock)
