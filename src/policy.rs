@@ -365,7 +365,7 @@ impl ConfigError {
         ConfigError { field, problem }
     }
 
-    /// The policy field at fault, e.g. `free.daily`.
+    /// The configuration field at fault, e.g. `free.daily` or `limits.max_emails`.
     pub fn field(&self) -> &str {
         &self.field
     }
@@ -375,7 +375,7 @@ impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "policy field `{}` {}; fix it and build the engine again.",
+            "configuration field `{}` {}; fix it and build the engine again.",
             self.field, self.problem
         )
     }
