@@ -539,7 +539,7 @@ impl RedisEngine {
     fn now_arg(&self) -> String {
         match &self.inner.clock {
             Some(c) => {
-                let t = c.now().as_millis();
+                let t = c.now().clamped().as_millis();
                 let prev = self.inner.latest.fetch_max(t, Ordering::AcqRel);
                 prev.max(t).to_string()
             }
@@ -550,7 +550,7 @@ impl RedisEngine {
     /// The local idea of now, for instants the server did not give (outages).
     fn local_now(&self) -> u64 {
         let t = match &self.inner.clock {
-            Some(c) => c.now(),
+            Some(c) => c.now().clamped(),
             None => SystemClock.now(),
         };
         t.as_millis().max(self.inner.latest.load(Ordering::Acquire))
