@@ -765,7 +765,7 @@ impl RedisEngine {
         if s == r {
             outside.push(Rule::new(DenyReason::SelfInvite, None));
         }
-        let note = req.trimmed_note();
+        let note = req.judged_note(&self.inner.policy);
         let chars = note.map_or(0, |n| n.chars().count());
         let flag = |on: bool| if on { "1" } else { "0" }.to_string();
         let email = req.email().and_then(|e| normalize(e).ok());
