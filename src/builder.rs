@@ -78,10 +78,12 @@ impl EngineBuilder {
     ///
     /// # Errors
     /// [`ConfigError`] when the policy cannot work (a zero limit, a daily limit above
-    /// the weekly one, a zero pair cap, TTL or note length, a zero member limit, …),
-    /// naming the field.
+    /// the weekly one, a zero pair cap, TTL or note length, a duration longer than
+    /// [`Policy::LONGEST_SPAN`], a zero member limit, …) or the reminder policy cannot
+    /// (see [`ReminderPolicy::validate`]), naming the field.
     pub fn build(self) -> Result<Engine, ConfigError> {
         self.policy.validate()?;
+        self.reminders.validate()?;
         self.limits.validate()?;
         let shards = self.shards.clamp(1, 1 << 16).next_power_of_two();
         let shard_bits = shards.trailing_zeros();

@@ -183,6 +183,12 @@ impl Engine {
 
     /// Sends an invitation, or says why not and until when.
     ///
+    /// A note longer in bytes than four times the longest note any tier allows is
+    /// too long for every tier: the rules read (and the journal keeps) only its first
+    /// `4 × longest + 1` bytes or so, so a huge note costs no more time under the
+    /// sender's lock than a long one. It is still denied by the first rule that
+    /// denies, `NoteTooLong` only when none before it does.
+    ///
     /// # Errors
     /// [`Denied`] with the first rule that denies (see [`crate::DenyReason`]) and the
     /// earliest instant the same request could succeed.
@@ -202,7 +208,7 @@ impl Engine {
         let subject = Subject {
             sender: req.sender().0,
             recipient: req.recipient().0,
-            note: req.trimmed_note(),
+            note: req.judged_note(&self.policy),
             key: req.key(),
         };
         let (result, ticket) =

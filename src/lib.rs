@@ -9,6 +9,7 @@ mod contacts;
 mod decide;
 mod email;
 mod engine;
+mod horizon;
 mod ids;
 mod journal;
 mod ledger;

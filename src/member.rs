@@ -8,8 +8,12 @@ use crate::spam::SpamState;
 use crate::spam_signals::SpamSignals;
 use crate::window::{Log, SendLog};
 
-/// Fixed-key hashing: member ids and emails are assigned by the platform, not chosen
-/// by an attacker, and a zero-sized hasher keeps every per-member set 32 bytes smaller.
+/// ahash with its per-process keys. Some keys here are chosen by members (imported
+/// contacts, idempotency keys); what keeps them from being crafted to collide is
+/// that `AHasher::default()` takes the keys ahash draws from the operating system's
+/// random source once per process (its `runtime-rng` feature, required explicitly
+/// in Cargo.toml), so they are unknown outside the process. Zero-sized, the hasher
+/// keeps every per-member set 32 bytes smaller than a per-map `RandomState` would.
 pub(crate) type Hasher = std::hash::BuildHasherDefault<ahash::AHasher>;
 pub(crate) type FastMap<K, V> = HashMap<K, V, Hasher>;
 pub(crate) type FastSet<K> = HashSet<K, Hasher>;
@@ -372,6 +376,27 @@ mod tests {
             assert_eq!(m.status(), status);
         }
         assert_eq!(m, Member::new(1), "back to active is a fresh record");
+    }
+
+    /// The sets' keys are not ahash's compiled-in fallback (used when no random
+    /// source is compiled in), which anyone could craft collisions for.
+    #[test]
+    fn set_hashing_is_keyed_at_random_per_process() {
+        use std::hash::BuildHasher;
+        // ahash's fallback keys, as `with_seeds` takes them (its PI xor PI2).
+        let fallback = ahash::RandomState::with_seeds(
+            0x6117_4b6e_bd73_1ba4,
+            0xad4d_ece1_3799_7f28,
+            0x64a5_1195_e0e3_610d,
+            0x37aa_2f2d_5909_659e,
+        );
+        let contact = "someone@example.com";
+        assert_ne!(
+            Hasher::default().hash_one(contact),
+            fallback.hash_one(contact)
+        );
+        let map = Hasher::default();
+        assert_eq!(map.hash_one(contact), Hasher::default().hash_one(contact));
     }
 
     #[test]

@@ -100,7 +100,10 @@ pub enum DenyReason {
     },
     /// The note is longer than the tier allows.
     NoteTooLong {
-        /// Characters in the trimmed note.
+        /// Characters in the trimmed note. A note longer in bytes than four times
+        /// the longest note any tier allows is judged on its first bytes alone (see
+        /// the engine's docs): then the characters counted there, more than `limit`
+        /// but possibly fewer than the note has.
         chars: u32,
         /// The tier's maximum.
         limit: u32,

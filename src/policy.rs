@@ -247,7 +247,8 @@ impl Policy {
     /// Checks that the policy can work; the builder calls this.
     ///
     /// # Errors
-    /// A [`ConfigError`] naming the first field that cannot work.
+    /// A [`ConfigError`] naming the first field that cannot work, including any
+    /// duration longer than [`Policy::LONGEST_SPAN`].
     pub fn validate(&self) -> Result<(), ConfigError> {
         for (name, limits) in [("free", &self.free), ("premium", &self.premium)] {
             if limits.daily == 0 {
@@ -285,7 +286,8 @@ impl Policy {
                 "must be longer than zero",
             ));
         }
-        self.validate_spam()
+        self.validate_spam()?;
+        self.validate_spans()
     }
 
     fn validate_spam(&self) -> Result<(), ConfigError> {

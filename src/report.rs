@@ -174,7 +174,7 @@ impl Engine {
         let subject = Subject {
             sender: req.sender().0,
             recipient: req.recipient().0,
-            note: req.trimmed_note(),
+            note: req.judged_note(&self.policy),
             key: req.key(),
         };
         let mut blockers = Vec::new();

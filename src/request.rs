@@ -69,6 +69,34 @@ impl InviteRequest {
             .filter(|n| !n.is_empty())
     }
 
+    /// The note as the rules judge it: the trimmed note, cut short when it is longer
+    /// in bytes than four times the longest note any tier of `policy` allows.
+    ///
+    /// A character takes at most four bytes, so such a note is too long for every
+    /// tier, and its first `4 × longest + 1` bytes (to the next character boundary)
+    /// already hold more characters than any tier allows: they are all the rules
+    /// read, so counting, fingerprinting, keyword scanning and journaling a note cost
+    /// at most that much, whatever its size. Only trimming may look further, and only
+    /// over whitespace, before any lock is taken.
+    pub(crate) fn judged_note(&self, policy: &crate::Policy) -> Option<&str> {
+        let note = self.trimmed_note()?;
+        let longest = policy
+            .free
+            .max_note_chars
+            .max(policy.premium.max_note_chars);
+        let bound = usize::try_from(longest)
+            .unwrap_or(usize::MAX)
+            .saturating_mul(4);
+        if note.len() <= bound {
+            return Some(note);
+        }
+        let mut cut = bound + 1;
+        while !note.is_char_boundary(cut) {
+            cut += 1;
+        }
+        Some(&note[..cut])
+    }
+
     /// The recipient email given, as written.
     pub fn email(&self) -> Option<&str> {
         self.recipient_email.as_deref()
@@ -91,5 +119,26 @@ mod tests {
         assert_eq!(r.trimmed_note(), None);
         let r = InviteRequest::new(MemberId(1), MemberId(2)).note("  hi ");
         assert_eq!(r.trimmed_note(), Some("hi"));
+    }
+
+    #[test]
+    fn a_note_too_long_for_every_tier_is_judged_on_a_bounded_prefix() {
+        let policy = crate::Policy::default(); // Premium allows 300 characters.
+        let judged = |note: String| {
+            let req = InviteRequest::new(MemberId(1), MemberId(2)).note(note);
+            req.judged_note(&policy).map(str::to_owned)
+        };
+        // Up to 1,200 bytes, and whatever the padding, the whole trimmed note.
+        let emoji = "\u{1F600}".repeat(300);
+        assert_eq!(judged(emoji.clone()), Some(emoji.clone()));
+        let padded = format!("{}hi{}", " ".repeat(5_000), "\n".repeat(5_000));
+        assert_eq!(judged(padded), Some("hi".to_owned()));
+        // Longer: a prefix of 1,201 to 1,204 bytes, more characters than 300.
+        let cut = judged("x".repeat(50 << 20)).unwrap();
+        assert_eq!(cut.len(), 1_201);
+        let cut = judged(format!("{emoji}\u{1F600}\u{1F600}")).unwrap();
+        assert_eq!((cut.len(), cut.chars().count()), (1_204, 301));
+        let mixed = judged(format!("ab{}", "\u{1F600}".repeat(1_000))).unwrap();
+        assert_eq!((mixed.len(), mixed.chars().count()), (1_202, 302));
     }
 }

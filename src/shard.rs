@@ -121,10 +121,14 @@ impl Shard {
         self.cooldowns.push_back((until, sender, recipient));
     }
 
-    /// Schedules an idle check of `id` no earlier than `at`.
+    /// Schedules an idle check of `id` no earlier than `at`, and always after now, so
+    /// a sweep never meets the same check twice.
     pub(crate) fn recheck_idle(&mut self, id: u64, at: u64) {
-        self.idle
-            .push(Reverse((at.max(self.now.saturating_add(1)), id)));
+        // Clocks stop at `Timestamp::MAX`, so there is always a later instant; were
+        // there none, the record would just stay, rather than the sweep spin.
+        if let Some(next) = self.now.checked_add(1) {
+            self.idle.push(Reverse((at.max(next), id)));
+        }
     }
 
     /// Processes at most `budget` due items; returns how many were processed.
@@ -312,4 +316,26 @@ fn end_cooldown(member: &mut Member, recipient: u64, now: u64) {
         }
     }
     member.pairs_changed();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_idle_check_is_never_requeued_at_the_instant_it_ran() {
+        let policy = Policy::default();
+        let spans = Spans::new(&policy);
+        let mut shard = Shard::default();
+        for now in [1_000, u64::MAX] {
+            shard.observe(now);
+            // Following someone keeps the record: its idle check is re-queued.
+            shard.member_mut(1).extra_mut().follows.insert(2);
+            for _ in 0..3 {
+                shard.sweep_step(now, 8, &spans, &policy);
+            }
+            assert!(shard.nothing_due(now), "at {now}");
+            assert_eq!(shard.members.len(), 1);
+        }
+    }
 }

@@ -18,8 +18,8 @@ impl Timestamp {
     ///
     /// Every entry point (clocks, snapshots, journals, replayed traces) keeps
     /// instants at or before it, so every span the engine adds to an instant it acts
-    /// at stays exact: `MAX` plus the longest span a policy allows still fits in a
-    /// `u64` of milliseconds.
+    /// at stays exact: `MAX` plus the longest span a policy allows
+    /// ([`crate::Policy::LONGEST_SPAN`]) still fits in a `u64` of milliseconds.
     pub const MAX: Timestamp = Timestamp(253_402_300_799_999);
 
     /// The instant `ms` milliseconds after the Unix epoch.
@@ -30,6 +30,15 @@ impl Timestamp {
     /// Milliseconds since the Unix epoch.
     pub const fn as_millis(self) -> u64 {
         self.0
+    }
+
+    /// This instant, or [`Timestamp::MAX`] when it is later.
+    pub(crate) const fn clamped(self) -> Timestamp {
+        if self.0 > Timestamp::MAX.0 {
+            Timestamp::MAX
+        } else {
+            self
+        }
     }
 
     /// The time from `earlier` to `self`, or zero when `earlier` is later.
@@ -86,7 +95,9 @@ pub(crate) fn millis(d: Duration) -> u64 {
 /// A source of the current instant.
 ///
 /// The engine reads its clock once per decision. A clock that steps backwards is
-/// tolerated: the engine keeps acting at the latest instant it has seen.
+/// tolerated: the engine keeps acting at the latest instant it has seen. A reading
+/// later than [`Timestamp::MAX`] is taken as `Timestamp::MAX`: the engine never acts
+/// later than that, and once there it stays there, every rule still exact.
 pub trait Clock: Send + Sync + 'static {
     /// The current instant.
     fn now(&self) -> Timestamp;
@@ -110,16 +121,20 @@ impl<C: Clock + ?Sized> Clock for Box<C> {
 #[derive(Debug, Clone, Copy, Default)]
 pub struct SystemClock;
 
+/// A reading before the Unix epoch is the epoch; one after [`Timestamp::MAX`] is `MAX`.
 impl Clock for SystemClock {
     fn now(&self) -> Timestamp {
         let since_epoch = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .unwrap_or(Duration::ZERO);
-        Timestamp(millis(since_epoch))
+        Timestamp(millis(since_epoch)).clamped()
     }
 }
 
 /// A clock that moves only when told to; clones share one time.
+///
+/// It never reads later than [`Timestamp::MAX`]: setting or advancing it past that
+/// instant leaves it at `MAX`.
 ///
 /// ```
 /// use invite_limiter::{Clock, ManualClock, Timestamp};
@@ -136,27 +151,28 @@ pub struct ManualClock {
 }
 
 impl ManualClock {
-    /// A clock reading `start`.
+    /// A clock reading `start` (or [`Timestamp::MAX`], if `start` is later).
     pub fn new(start: Timestamp) -> Self {
         ManualClock {
-            ms: Arc::new(AtomicU64::new(start.0)),
+            ms: Arc::new(AtomicU64::new(start.clamped().0)),
         }
     }
 
-    /// Moves the shared time forward by `by` (saturating).
+    /// Moves the shared time forward by `by`, stopping at [`Timestamp::MAX`].
     pub fn advance(&self, by: Duration) {
         let step = millis(by);
         // fetch_update never fails with a closure that always returns Some.
         let _ = self
             .ms
             .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |t| {
-                Some(t.saturating_add(step))
+                Some(Timestamp(t.saturating_add(step)).clamped().0)
             });
     }
 
-    /// Sets the shared time to `to`, which may be earlier than the current reading.
+    /// Sets the shared time to `to`, which may be earlier than the current reading
+    /// (or to [`Timestamp::MAX`], if `to` is later).
     pub fn set(&self, to: Timestamp) {
-        self.ms.store(to.0, Ordering::SeqCst);
+        self.ms.store(to.clamped().0, Ordering::SeqCst);
     }
 }
 
@@ -180,9 +196,10 @@ impl MonotonicTime {
         }
     }
 
-    /// The later of the clock's reading and the latest instant seen so far.
+    /// The later of the clock's reading and the latest instant seen so far, never
+    /// later than [`Timestamp::MAX`] (whatever the clock says).
     pub(crate) fn now(&self) -> u64 {
-        let read = self.clock.now().0;
+        let read = self.clock.now().clamped().0;
         let seen = self.latest.load(Ordering::Relaxed);
         if read > seen {
             // The common case writes only when the millisecond changes.
@@ -194,6 +211,7 @@ impl MonotonicTime {
 
     /// Raises the latest instant seen (used when restoring state).
     pub(crate) fn observe(&self, at: u64) {
+        let at = Timestamp(at).clamped().0;
         self.latest.fetch_max(at, Ordering::Relaxed);
     }
 }
@@ -259,6 +277,31 @@ mod tests {
         let b = a.clone();
         b.set(Timestamp::from_millis(42));
         assert_eq!(a.now().as_millis(), 42);
+    }
+
+    /// Any clock, however far it reads, is acted on at `Timestamp::MAX` at most.
+    #[test]
+    fn clocks_stop_at_the_end_of_time() {
+        let beyond = Timestamp::from_millis(u64::MAX);
+        let clock = ManualClock::new(beyond);
+        assert_eq!(clock.now(), Timestamp::MAX);
+        clock.set(Timestamp::from_millis(0));
+        clock.advance(Duration::MAX);
+        assert_eq!(clock.now(), Timestamp::MAX);
+        clock.set(Timestamp::from_millis(Timestamp::MAX.as_millis() + 1));
+        assert_eq!(clock.now(), Timestamp::MAX);
+
+        struct Far;
+        impl Clock for Far {
+            fn now(&self) -> Timestamp {
+                Timestamp::from_millis(u64::MAX)
+            }
+        }
+        let time = MonotonicTime::new(Box::new(Far));
+        assert_eq!(time.now(), Timestamp::MAX.as_millis());
+        time.observe(u64::MAX);
+        assert_eq!(time.now(), Timestamp::MAX.as_millis());
+        assert!(SystemClock.now() < Timestamp::MAX);
     }
 
     #[test]

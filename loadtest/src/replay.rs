@@ -22,6 +22,10 @@ pub struct Decision {
     pub line: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub at: Option<u64>,
+    /// The instant the engine acted at, when `at` is earlier than a previous line's
+    /// (time never steps back, so the engine acts at the latest instant seen).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub clamped_to: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub op: Option<&'static str>,
     pub result: &'static str,
@@ -256,11 +260,22 @@ pub fn replay_stream(
         };
         let decision = match parsed {
             Err(message) => Err((None, message)),
+            Ok(line) if line.at > Timestamp::MAX.as_millis() => Err((
+                Some((line.at, line.op.name())),
+                format!(
+                    "`at` {} is after the latest instant the engine accepts, {} ({})",
+                    line.at,
+                    Timestamp::MAX.as_millis(),
+                    Timestamp::MAX
+                ),
+            )),
             Ok(line) => {
                 clock.set(Timestamp::from_millis(line.at));
+                let acted = engine.now().as_millis();
                 match state.apply(&engine, number, &line.op) {
                     Ok(mut d) => {
                         d.at = Some(line.at);
+                        d.clamped_to = (acted > line.at).then_some(acted);
                         Ok(d)
                     }
                     Err(message) => Err((Some((line.at, line.op.name())), message)),

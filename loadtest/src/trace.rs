@@ -6,7 +6,8 @@ use serde::Deserialize;
 /// One line of a trace: when, and what.
 #[derive(Debug, Clone, Deserialize)]
 pub struct Line {
-    /// Milliseconds since the Unix epoch; the engine's clock is set to it first.
+    /// Milliseconds since the Unix epoch, at most `Timestamp::MAX` (the replay refuses
+    /// a later one); the engine's clock is set to it first.
     pub at: u64,
     #[serde(flatten)]
     pub op: Op,

@@ -208,3 +208,46 @@ fn an_invalid_policy_file_is_an_error_not_a_panic() {
         "{stderr}"
     );
 }
+
+#[test]
+fn time_going_backwards_is_reported_and_the_end_of_time_is_enforced() {
+    let dir = std::env::temp_dir().join(format!("invite-loadtest-time-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let input = dir.join("time.jsonl");
+    let lines = [
+        r#"{"at":5000,"op":"send","sender":1,"recipient":2}"#,
+        r#"{"at":1000,"op":"send","sender":1,"recipient":3}"#,
+        r#"{"at":18446744073709551615,"op":"send","sender":1,"recipient":4}"#,
+        r#"{"at":253402300799999,"op":"send","sender":1,"recipient":5}"#,
+    ];
+    std::fs::write(&input, lines.join("\n") + "\n").expect("trace written");
+    let out = Command::new(env!("CARGO_BIN_EXE_invite-loadtest"))
+        .args(["replay", "--input"])
+        .arg(&input)
+        .output()
+        .expect("the binary runs");
+    let _ = std::fs::remove_dir_all(&dir);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let d: Vec<Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("JSON line"))
+        .collect();
+    assert_eq!(d.len(), 4);
+    assert!(d[0].get("clamped_to").is_none(), "{}", d[0]);
+    // Acted at the latest instant seen: the invitation expires from 5000, not 1000.
+    assert_eq!(
+        (&d[1]["at"], &d[1]["clamped_to"]),
+        (&Value::from(1000), &Value::from(5000))
+    );
+    assert_eq!(d[1]["expires_at"], 5000 + 180 * 86_400_000u64);
+    assert_eq!(d[2]["result"], "malformed");
+    let message = d[2]["message"].as_str().unwrap_or("");
+    assert!(message.contains("9999-12-31T23:59:59.999Z"), "{message}");
+    assert!(stderr.contains("line 3:"), "{stderr}");
+    assert_eq!(d[3]["result"], "sent");
+    assert_eq!(
+        d[3]["expires_at"],
+        253_402_300_799_999u64 + 180 * 86_400_000
+    );
+}

@@ -579,7 +579,7 @@ impl RedisEngine {
     fn now_arg(&self) -> String {
         match &self.inner.clock {
             Some(c) => {
-                let t = c.now().as_millis();
+                let t = c.now().clamped().as_millis();
                 let prev = self.inner.latest.fetch_max(t, Ordering::AcqRel);
                 prev.max(t).to_string()
             }
@@ -590,7 +590,7 @@ impl RedisEngine {
     /// The local idea of now, for instants the server did not give (outages).
     fn local_now(&self) -> u64 {
         let t = match &self.inner.clock {
-            Some(c) => c.now(),
+            Some(c) => c.now().clamped(),
             None => SystemClock.now(),
         };
         t.as_millis().max(self.inner.latest.load(Ordering::Acquire))
@@ -809,7 +809,7 @@ impl RedisEngine {
         if s == r {
             outside.push(Rule::new(DenyReason::SelfInvite, None));
         }
-        let note = req.trimmed_note();
+        let note = req.judged_note(&self.inner.policy);
         let chars = note.map_or(0, |n| n.chars().count());
         let flag = |on: bool| if on { "1" } else { "0" }.to_string();
         let email = req.email().and_then(|e| normalize(e).ok());
