@@ -44,7 +44,7 @@ pub use lifecycle::{PendingInvite, PendingPage};
 pub use limiter::Limiter;
 pub use outage::Outage;
 pub use outcome::{Denied, DenyReason, InviteError, Sent};
-pub use persist::PersistError;
+pub use persist::{PersistError, MAX_SNAPSHOT_BYTES};
 pub use policy::{
     ConfigError, IgnoredRule, Policy, RateRule, ReminderPolicy, SpamPolicy, TierLimits,
     DAILY_WINDOW, IDEMPOTENCY_WINDOW, NOTE_WINDOW, WEEKLY_WINDOW,

@@ -103,7 +103,7 @@ impl Engine {
         }
         let ticket = self.log_op(now, || Op::End(how, id));
         drop(shard);
-        self.wait_logged(ticket);
+        self.wait_logged(ticket).map_err(InviteError::Unavailable)?;
         Ok(inv)
     }
 
@@ -154,7 +154,7 @@ impl Engine {
         let ticket = self.log_op(now, || Op::End(Ending::Accepted, id));
         drop(theirs);
         drop(own);
-        self.wait_logged(ticket);
+        self.wait_logged(ticket).map_err(InviteError::Unavailable)?;
         Ok(())
     }
 
@@ -225,7 +225,7 @@ impl Engine {
         }
         let ticket = self.log_op(now, || Op::Remind(id));
         drop(shard);
-        self.wait_logged(ticket);
+        self.wait_logged(ticket).map_err(InviteError::Unavailable)?;
         Ok(count + 1)
     }
 

@@ -72,7 +72,9 @@ impl Engine {
         let ticket = self.log_op(now, op);
         let r = f(&mut shard);
         drop(shard);
-        self.wait_logged(ticket);
+        // Setters return nothing to report a failed journal with; the calls that
+        // return a result check `journal_refuses` after this.
+        let _ = self.wait_logged(ticket);
         r
     }
 
@@ -206,7 +208,7 @@ impl Engine {
         let ticket = self.log_op(now, || Op::Link(a, b, on));
         drop(gb);
         drop(ga);
-        self.wait_logged(ticket);
+        let _ = self.wait_logged(ticket);
     }
 
     /// Whether the two members are connected.
@@ -296,7 +298,7 @@ impl Engine {
             }
         });
         self.mark(m.0, SPECIAL);
-        Ok(())
+        self.journal_refuses().map_err(EmailError::Unavailable)
     }
 
     /// The member an email is registered to.
@@ -342,11 +344,11 @@ impl Engine {
         extra.contacts = list;
         extra.contact_set = set;
         drop(shard);
-        self.wait_logged(ticket);
+        let logged = self.wait_logged(ticket);
         if any {
             self.mark(owner.0, SPECIAL);
         }
-        Ok(())
+        logged.map_err(EmailError::Unavailable)
     }
 
     /// The owner's imported contacts, normalised, in import order.
