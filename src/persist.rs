@@ -265,7 +265,7 @@ impl EngineBuilder {
     /// the rest is read, so input that is not a snapshot is refused at once.
     pub fn restore(self, input: &mut impl Read) -> Result<Engine, PersistError> {
         self.policy.validate().map_err(PersistError::Config)?;
-        let bytes = read_bounded(input)?;
+        let bytes = read_bounded(input, MAX_SNAPSHOT_BYTES)?;
         let state = decode::decode(&bytes)?;
         let engine = self.build().map_err(PersistError::Config)?;
         Ok(install::install(engine, state))
@@ -274,20 +274,17 @@ impl EngineBuilder {
 
 /// Reads a snapshot's bytes: its header first (decoded alone, so anything that is not
 /// a snapshot fails before more is read), then the rest, up to the bound.
-fn read_bounded(input: &mut impl Read) -> Result<Vec<u8>, PersistError> {
+fn read_bounded(input: &mut impl Read, limit: u64) -> Result<Vec<u8>, PersistError> {
     let mut bytes = Vec::new();
     input
         .by_ref()
         .take(HEADER_LEN as u64 + 4)
         .read_to_end(&mut bytes)?;
     decode::check_header(&bytes)?;
-    input
-        .take(MAX_SNAPSHOT_BYTES + 1 - bytes.len() as u64)
-        .read_to_end(&mut bytes)?;
-    if bytes.len() as u64 > MAX_SNAPSHOT_BYTES {
-        return Err(PersistError::TooLarge {
-            limit: MAX_SNAPSHOT_BYTES,
-        });
+    let rest = limit.saturating_add(1).saturating_sub(bytes.len() as u64);
+    input.take(rest).read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > limit {
+        return Err(PersistError::TooLarge { limit });
     }
     Ok(bytes)
 }

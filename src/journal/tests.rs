@@ -224,3 +224,45 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn a_version_1_journal_is_replayed_and_continued_in_a_new_file() {
+    let dir = std::env::temp_dir().join(format!(
+        "invite-journal-v1-{}-{:?}",
+        std::process::id(),
+        std::time::SystemTime::now()
+    ));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let mut bytes = header_of(JOURNAL_V1, 0).to_vec();
+    let t0 = 1_700_000_000_000;
+    frame(
+        &mut bytes,
+        &Op::SetTier(MemberId(1), Tier::Premium).encode(t0),
+    );
+    frame(
+        &mut bytes,
+        &Op::Link(MemberId(1), MemberId(2), true).encode(t0),
+    );
+    std::fs::write(super::file::journal_path(&dir, 0), &bytes).expect("write");
+    let open = || {
+        crate::Engine::builder()
+            .clock(crate::ManualClock::new(Timestamp::from_millis(t0)))
+            .persistence(&dir, super::Durability::SyncEachDecision)
+            .open()
+    };
+    let e = open().expect("a version 1 journal opens");
+    assert_eq!(e.recovery_report().expect("persistent").replayed, 2);
+    assert_eq!(e.tier(MemberId(1)), Tier::Premium);
+    assert!(e.are_connected(MemberId(1), MemberId(2)));
+    e.follow(MemberId(3), MemberId(1));
+    drop(e);
+    // The old file is left as it was; the new records went to journal 1.
+    let old = std::fs::read(super::file::journal_path(&dir, 0)).expect("journal 0");
+    assert_eq!(old, bytes);
+    let e = open().expect("reopen");
+    assert_eq!(e.recovery_report().expect("persistent").journals.len(), 2);
+    assert!(e.follows(MemberId(3), MemberId(1)));
+    assert!(e.are_connected(MemberId(1), MemberId(2)));
+    drop(e);
+    let _ = std::fs::remove_dir_all(&dir);
+}
