@@ -71,8 +71,8 @@ pub enum Durability {
     /// `{ cause: Outage::Journal }`, and accepts, declines, withdrawals, reports,
     /// reminders, email registrations and contact imports return their error type's
     /// `Unavailable(Outage::Journal)`. The change may have been made in memory (it is
-    /// lost on restart); after the failure, sends are refused before they change
-    /// anything. Setters that return nothing (tiers, statuses, settings,
+    /// lost on restart); after the failure, these calls are refused before they
+    /// change anything. Setters that return nothing (tiers, statuses, settings,
     /// connections, follows) cannot report it: check [`Engine::journal_error`].
     SyncEachDecision,
 }

@@ -90,6 +90,7 @@ impl Engine {
             Ending::Reported => Some(Feedback::Reported),
             _ => None,
         };
+        self.journal_refuses().map_err(InviteError::Unavailable)?;
         let s = id.sender().0;
         let mut shard = self.lock(s);
         let now = self.act_at(&mut shard, at);
@@ -125,6 +126,7 @@ impl Engine {
 
     /// [`Engine::accept`] at `at` when replaying (else now, journaled).
     pub(crate) fn accept_at(&self, id: InviteId, at: Option<u64>) -> Result<(), InviteError> {
+        self.journal_refuses().map_err(InviteError::Unavailable)?;
         let s = id.sender().0;
         let recipient = {
             let shard = self.lock(s);
@@ -196,6 +198,7 @@ impl Engine {
 
     /// [`Engine::remind`] at `at` when replaying (else now, journaled).
     pub(crate) fn remind_at(&self, id: InviteId, at: Option<u64>) -> Result<u32, InviteError> {
+        self.journal_refuses().map_err(InviteError::Unavailable)?;
         let s = id.sender().0;
         let mut shard = self.lock(s);
         let now = self.act_at(&mut shard, at);

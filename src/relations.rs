@@ -278,6 +278,7 @@ impl Engine {
         at: Option<u64>,
     ) -> Result<(), EmailError> {
         let email = normalize(email)?;
+        self.journal_refuses().map_err(EmailError::Unavailable)?;
         match self.emails.entry(email.clone()) {
             dashmap::Entry::Occupied(e) if *e.get() != m => {
                 return Err(EmailError::Taken {
@@ -337,6 +338,7 @@ impl Engine {
             }
         }
         let any = !list.is_empty();
+        self.journal_refuses().map_err(EmailError::Unavailable)?;
         let mut shard = self.lock(owner.0);
         let now = self.act_at(&mut shard, at);
         let ticket = self.log_op(now, || Op::ImportContacts(owner, list.clone()));

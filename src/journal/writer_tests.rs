@@ -97,21 +97,24 @@ fn durable_calls_after_a_failed_write_are_not_acknowledged() {
             .expect_err("not durable"),
     );
     assert!(e.journal_error().is_some());
-    // Later sends are refused before anything changes.
+    // Later calls are refused before anything changes.
     unavailable(e.send(InviteRequest::new(m(1), m(4))).expect_err("refused"));
     assert_eq!(e.pending_between(m(1), m(4)), 0);
     assert_eq!(
         e.accept(kept.id()),
         Err(InviteError::Unavailable(Outage::Journal))
     );
+    assert_eq!(e.pending_between(m(1), m(2)), 1);
     assert!(matches!(
         e.register_email(m(5), "five@example.com"),
         Err(EmailError::Unavailable(Outage::Journal))
     ));
+    assert_eq!(e.resolve_email("five@example.com"), Ok(None));
     assert!(matches!(
         e.import_contacts(m(5), ["six@example.com"]),
         Err(EmailError::Unavailable(Outage::Journal))
     ));
+    assert!(e.contacts(m(5)).is_empty());
     assert!(e.sync_journal().is_err());
 }
 
