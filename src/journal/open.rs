@@ -3,6 +3,7 @@
 use std::fs::{self, File, OpenOptions, TryLockError};
 use std::io::{Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use super::file::{self, journal_path, snapshot_path, BATCH_FRAME_LEN, JOURNAL_V1};
 use super::record::{self, Op};
@@ -103,8 +104,15 @@ pub(super) fn open(
 /// The name of the lock file an open engine holds in its directory.
 pub(crate) const LOCK_FILE: &str = "lock";
 
+/// How long `open` waits for a held lock before reporting it.
+const LOCK_PATIENCE: Duration = Duration::from_millis(500);
+
 /// Takes the directory's lock for the engine's lifetime: two engines appending to
 /// one journal, or one checkpointing away the other's files, would lose decisions.
+///
+/// A held lock is tried again for a moment: a process that another thread is
+/// spawning holds a copy of every open file until it executes its program, so the
+/// lock of an engine dropped meanwhile lingers that long.
 fn lock(dir: &Path) -> Result<File, PersistError> {
     let path = dir.join(LOCK_FILE);
     let f = OpenOptions::new()
@@ -113,12 +121,22 @@ fn lock(dir: &Path) -> Result<File, PersistError> {
         .write(true)
         .open(&path)
         .map_err(io_err(&path))?;
-    match f.try_lock() {
-        Ok(()) => Ok(f),
-        Err(TryLockError::WouldBlock) => Err(PersistError::Locked {
-            dir: dir.to_path_buf(),
-        }),
-        Err(TryLockError::Error(error)) => Err(PersistError::File { file: path, error }),
+    let start = Instant::now();
+    loop {
+        match f.try_lock() {
+            Ok(()) => return Ok(f),
+            Err(TryLockError::WouldBlock) if start.elapsed() < LOCK_PATIENCE => {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            Err(TryLockError::WouldBlock) => {
+                return Err(PersistError::Locked {
+                    dir: dir.to_path_buf(),
+                })
+            }
+            Err(TryLockError::Error(error)) => {
+                return Err(PersistError::File { file: path, error })
+            }
+        }
     }
 }
 
