@@ -65,11 +65,12 @@ fn append_batch(journal: &std::path::Path, payloads: &[Vec<u8>]) {
         records.extend_from_slice(&crc32fast::hash(p).to_le_bytes());
         records.extend_from_slice(p);
     }
+    let mut bytes = fs::read(journal).expect("read");
     let len = (records.len() as u32).to_le_bytes();
     let mut h = crc32fast::Hasher::new();
     h.update(b"batch");
+    h.update(&(bytes.len() as u64).to_le_bytes());
     h.update(&len);
-    let mut bytes = fs::read(journal).expect("read");
     bytes.extend_from_slice(&len);
     bytes.extend_from_slice(&h.finalize().to_le_bytes());
     bytes.extend_from_slice(&crc32fast::hash(&records).to_le_bytes());

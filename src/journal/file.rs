@@ -7,7 +7,8 @@
 //!          gen      u64      the generation in the file's name
 //!          crc      u32      CRC-32 of the 20 bytes above
 //! batch    length   u32      bytes of the records that follow
-//!          lcheck   u32      CRC-32 of "batch" and the 4 length bytes
+//!          lcheck   u32      CRC-32 of "batch", the batch's offset in the file
+//!                            (u64) and the 4 length bytes
 //!          crc      u32      CRC-32 of the records
 //!          records  one or more:
 //! record   length   u32      payload bytes
@@ -139,10 +140,13 @@ pub(crate) fn frame(buf: &mut Vec<u8>, payload: &[u8]) {
     buf.extend_from_slice(payload);
 }
 
-/// The check of a batch's length bytes.
-pub(crate) fn batch_lcheck(len: &[u8]) -> u32 {
+/// The check of the length bytes of a batch at byte `at` of its file. Binding it to
+/// the offset means bytes a caller chose (a note) that mimic a batch frame check
+/// nowhere but where the writer put a batch.
+pub(crate) fn batch_lcheck(at: u64, len: &[u8]) -> u32 {
     let mut h = crc32fast::Hasher::new();
     h.update(BATCH_SALT);
+    h.update(&at.to_le_bytes());
     h.update(len);
     h.finalize()
 }
@@ -152,8 +156,9 @@ pub(crate) fn open_batch(buf: &mut Vec<u8>) {
     buf.extend_from_slice(&[0; BATCH_FRAME_LEN]);
 }
 
-/// Fills the frame of the batch `buf` holds (opened by [`open_batch`]).
-pub(crate) fn seal_batch(buf: &mut [u8]) -> io::Result<()> {
+/// Fills the frame of the batch `buf` holds (opened by [`open_batch`]), to be written
+/// at byte `at` of its file.
+pub(crate) fn seal_batch(buf: &mut [u8], at: u64) -> io::Result<()> {
     if buf.len() < BATCH_FRAME_LEN {
         return Err(io::Error::other("a journal batch without its frame"));
     }
@@ -162,16 +167,16 @@ pub(crate) fn seal_batch(buf: &mut [u8]) -> io::Result<()> {
         .map_err(|_| io::Error::other("a journal batch of 4 GiB or more"))?
         .to_le_bytes();
     head[..4].copy_from_slice(&len);
-    head[4..8].copy_from_slice(&batch_lcheck(&len).to_le_bytes());
+    head[4..8].copy_from_slice(&batch_lcheck(at, &len).to_le_bytes());
     head[8..].copy_from_slice(&crc32fast::hash(body).to_le_bytes());
     Ok(())
 }
 
-/// A sealed batch of the framed records in `records`.
-pub(crate) fn batch_of(records: &[u8]) -> io::Result<Vec<u8>> {
+/// A sealed batch of the framed records in `records`, to be written at byte `at`.
+pub(crate) fn batch_of(records: &[u8], at: u64) -> io::Result<Vec<u8>> {
     let mut buf = Vec::with_capacity(BATCH_FRAME_LEN + records.len());
     open_batch(&mut buf);
     buf.extend_from_slice(records);
-    seal_batch(&mut buf)?;
+    seal_batch(&mut buf, at)?;
     Ok(buf)
 }

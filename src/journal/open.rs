@@ -172,7 +172,7 @@ fn replay(engine: &Engine, l: Loaded, report: &mut RecoveryReport) -> Result<(),
             // that batches appended after it are not taken for damage behind it.
             Some(start) => {
                 let records = &bytes[start + BATCH_FRAME_LEN..at];
-                file::batch_of(records)
+                file::batch_of(records, start as u64)
                     .and_then(|batch| {
                         f.set_len(start as u64)?;
                         f.seek(SeekFrom::Start(start as u64))?;

@@ -51,7 +51,7 @@ fn record_at(b: &[u8], pos: usize, limit: usize) -> Option<usize> {
 /// end of the file).
 fn batch_claim(b: &[u8], pos: usize) -> Option<usize> {
     let len_bytes = b.get(pos..pos.checked_add(4)?)?;
-    if le32(b, pos + 4)? != batch_lcheck(len_bytes) {
+    if le32(b, pos + 4)? != batch_lcheck(pos as u64, len_bytes) {
         return None;
     }
     let len = usize::try_from(le32(b, pos)?).ok()?;

@@ -80,7 +80,8 @@ fn journal(gen: u64) -> Vec<u8> {
         for op in chunk {
             frame(&mut records, &op.encode(1));
         }
-        bytes.extend_from_slice(&batch_of(&records).expect("small"));
+        let at = bytes.len() as u64;
+        bytes.extend_from_slice(&batch_of(&records, at).expect("small"));
     }
     bytes
 }
@@ -265,4 +266,36 @@ fn a_version_1_journal_is_replayed_and_continued_in_a_new_file() {
     assert!(e.are_connected(MemberId(1), MemberId(2)));
     drop(e);
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_record_mimicking_a_batch_does_not_turn_a_torn_tail_into_an_error() {
+    let path = std::path::Path::new("j");
+    let bytes = journal(0);
+    let start = bytes.len();
+    // The payload of the last batch's record is a whole batch frame, as a note could
+    // carry: its check binds it to one offset in the file.
+    let mut inner = Vec::new();
+    frame(
+        &mut inner,
+        &Op::Remind(InviteId::new(MemberId(1), 1)).encode(1),
+    );
+    let lands = start + BATCH_FRAME_LEN + FRAME_LEN;
+    let tail = |mimic: Vec<u8>| {
+        let mut records = Vec::new();
+        frame(&mut records, &mimic);
+        let mut torn = bytes.clone();
+        torn.extend_from_slice(&batch_of(&records, start as u64).expect("small"));
+        torn[start] ^= 0x01; // the batch frame never reached the disk
+        torn
+    };
+    let guessed_wrong = tail(batch_of(&inner, lands as u64 + 1).expect("small"));
+    let s = scan(path, &guessed_wrong, 0, true).expect("a torn tail");
+    assert_eq!(
+        s.torn_at,
+        Some(start + BATCH_FRAME_LEN + FRAME_LEN + inner.len() + 12)
+    );
+    // Only a frame sealed for exactly where it lands reads as a batch.
+    let guessed_right = tail(batch_of(&inner, lands as u64).expect("small"));
+    assert!(scan(path, &guessed_right, 0, true).is_err());
 }

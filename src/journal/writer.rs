@@ -36,12 +36,19 @@ pub(crate) const MAX_INTERVAL: Duration = Duration::from_secs(24 * 60 * 60);
 pub(crate) trait Sink: Send {
     /// Appends `bytes` and syncs them.
     fn append(&mut self, bytes: &[u8]) -> io::Result<()>;
+
+    /// Bytes in it so far: where the next batch goes.
+    fn size(&self) -> io::Result<u64>;
 }
 
 impl Sink for File {
     fn append(&mut self, bytes: &[u8]) -> io::Result<()> {
         self.write_all(bytes)?;
         self.sync_data()
+    }
+
+    fn size(&self) -> io::Result<u64> {
+        Ok(self.metadata()?.len())
     }
 }
 
@@ -119,6 +126,7 @@ impl Journal {
         let shared = Arc::new(Shared::default());
         let every = interval(durability);
         let worker = Worker {
+            at: Sink::size(&file)?,
             file: Box::new(file),
             buf: Vec::new(),
             batch: Vec::new(),
@@ -235,6 +243,8 @@ impl Drop for Journal {
 
 struct Worker {
     file: Box<dyn Sink>,
+    /// Where the next batch goes in the file.
+    at: u64,
     buf: Vec<u8>,
     batch: Vec<u64>,
     ahead: BTreeSet<u64>,
@@ -307,6 +317,13 @@ impl Worker {
             Msg::Rotate(next, ack) => {
                 let r = self.commit();
                 self.file = next;
+                let r = r.and_then(|()| match self.file.size() {
+                    Ok(at) => {
+                        self.at = at;
+                        Ok(())
+                    }
+                    Err(e) => Err(self.fail(format!("reading the journal's length failed: {e}"))),
+                });
                 let _ = ack.send(r);
             }
             Msg::Stop => {
@@ -315,6 +332,19 @@ impl Worker {
             }
         }
         true
+    }
+
+    /// Records why writing stopped and wakes the waiters; returns the reason.
+    fn fail(&self, why: String) -> String {
+        let first = self
+            .shared
+            .progress
+            .lock()
+            .failed
+            .get_or_insert(why)
+            .clone();
+        self.shared.changed.notify_all();
+        first
     }
 
     /// Writes and syncs the batch, then releases its waiters.
@@ -326,14 +356,12 @@ impl Worker {
         }
         if !self.buf.is_empty() {
             let written =
-                file::seal_batch(&mut self.buf).and_then(|()| self.file.append(&self.buf));
+                file::seal_batch(&mut self.buf, self.at).and_then(|()| self.file.append(&self.buf));
+            self.at = self.at.saturating_add(self.buf.len() as u64);
             self.buf.clear();
             if let Err(e) = written {
-                let why = format!("appending to the journal failed: {e}");
-                self.shared.progress.lock().failed = Some(why.clone());
-                self.shared.changed.notify_all();
                 self.batch.clear();
-                return Err(why);
+                return Err(self.fail(format!("appending to the journal failed: {e}")));
             }
         }
         if self.batch.is_empty() {

@@ -61,6 +61,10 @@ impl Sink for Failing {
     fn append(&mut self, _: &[u8]) -> io::Result<()> {
         Err(io::Error::other("no space left on device"))
     }
+
+    fn size(&self) -> io::Result<u64> {
+        Ok(0)
+    }
 }
 
 /// A disk that does not answer until the gate's sender is dropped.
@@ -70,6 +74,10 @@ impl Sink for Stalled {
     fn append(&mut self, _: &[u8]) -> io::Result<()> {
         let _ = self.0.recv();
         Ok(())
+    }
+
+    fn size(&self) -> io::Result<u64> {
+        Ok(0)
     }
 }
 
