@@ -49,7 +49,7 @@ pub(crate) use writer::Journal;
 
 /// When a decision's journal record reaches the disk.
 ///
-/// Records wait for the writer in a queue of at most 4,096 records; the writer
+/// Records wait for the writer in a queue of at most 16,384 records; the writer
 /// appends them in batches of about 1 MiB. When the disk falls behind, calls that
 /// change state wait for room in the queue instead of growing memory.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -58,7 +58,7 @@ pub enum Durability {
     /// The writer appends and syncs whatever has been queued every interval
     /// (clamped to between 1 ms and 24 hours); decisions wait on the disk only when
     /// the queue is full. A crash loses the decisions of at most the last interval,
-    /// and never more than the queue and one batch: 4,096 records plus about 1 MiB of
+    /// and never more than the queue and one batch: 16,384 records plus about 1 MiB of
     /// records, however long the disk stalls. After a failed write decisions go on
     /// in memory, no longer durable; [`Engine::journal_error`] says why.
     FlushEvery(Duration),

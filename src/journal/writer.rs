@@ -27,7 +27,7 @@ use super::{file, Durability, RecoveryReport};
 /// A batch is written early once it holds this many bytes.
 pub(crate) const BATCH_BYTES: usize = 1 << 20;
 /// Records the channel holds before callers wait for the writer.
-pub(crate) const QUEUE_RECORDS: usize = 4096;
+pub(crate) const QUEUE_RECORDS: usize = 16_384;
 /// The longest flush interval: longer ones are clamped to it, so no deadline the
 /// writer computes can overflow an `Instant`.
 pub(crate) const MAX_INTERVAL: Duration = Duration::from_secs(24 * 60 * 60);
