@@ -1,5 +1,5 @@
 //! The journal: a persistence directory restores every change, through snapshots and
-//! rotations, drops only a torn last record, refuses damage with the file and the
+//! rotations, drops only a torn tail, refuses damage with the file and the
 //! offset, and in durable mode acknowledges only what is on disk.
 
 #[path = "journal/common.rs"]
@@ -102,7 +102,7 @@ fn checkpoints_rotate_the_journal() {
 }
 
 #[test]
-fn a_torn_last_record_is_dropped_and_reported() {
+fn a_torn_tail_is_dropped_and_reported() {
     let dir = TempDir::new("torn");
     let clock = ManualClock::new(Timestamp::from_millis(T0));
     let e = open(dir.path(), &clock, FAST).expect("open");
