@@ -203,6 +203,8 @@ impl Engine {
         req: &InviteRequest,
         count_attempt: bool,
     ) -> Result<Sent, Denied> {
+        self.journal_refuses()
+            .map_err(crate::journal::not_durable)?;
         let now = self.time.now();
         let email = self.email_match(req);
         let subject = Subject {
@@ -217,7 +219,8 @@ impl Engine {
                 let ticket = engine.log_send(now, &subject, view, count_attempt, &result);
                 (result, ticket)
             });
-        self.wait_logged(ticket);
+        self.wait_logged(ticket)
+            .map_err(crate::journal::not_durable)?;
         result
     }
 

@@ -15,7 +15,8 @@
 //! taken under every shard lock, writes snapshot `gen + 1` (temporary file, synced,
 //! renamed), then removes generation `gen`. Opening restores the highest snapshot and
 //! replays every journal from its generation on, so a crash at any step loses nothing
-//! that was synced.
+//! that was synced. `lock` is locked by the engine that has the directory open.
+//! `docs/durability.md` says what a crash can lose and how the journal is read back.
 //!
 //! Not journaled: reads, `sweep` (expiry is lazy and exact, so replay needs no
 //! sweeps), idempotent repeats' bookkeeping beyond the record itself, and denied sends
@@ -24,9 +25,12 @@
 mod file;
 mod open;
 mod record;
+mod scan;
 #[cfg(test)]
 mod tests;
 mod writer;
+#[cfg(test)]
+mod writer_tests;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -35,6 +39,7 @@ use std::time::Duration;
 use crate::builder::EngineBuilder;
 use crate::decide::{Subject, View};
 use crate::engine::Engine;
+use crate::outage::Outage;
 use crate::outcome::{Denied, Sent};
 use crate::persist::PersistError;
 use crate::shard::Shard;
@@ -43,16 +48,32 @@ pub(crate) use record::Op;
 pub(crate) use writer::Journal;
 
 /// When a decision's journal record reaches the disk.
+///
+/// Records wait for the writer in a queue of at most 16,384 records; the writer
+/// appends them in batches of about 1 MiB. When the disk falls behind, calls that
+/// change state wait for room in the queue instead of growing memory.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum Durability {
-    /// The writer appends and syncs whatever has been queued every interval (at
-    /// least 1 ms); decisions never wait on the disk. A crash loses the decisions of
-    /// at most the last interval (plus what is still queued).
+    /// The writer appends and syncs whatever has been queued every interval
+    /// (clamped to between 1 ms and 24 hours); decisions wait on the disk only when
+    /// the queue is full. A crash loses the decisions of at most the last interval,
+    /// and never more than the queue and one batch: 16,384 records plus about 1 MiB of
+    /// records, however long the disk stalls. After a failed write decisions go on
+    /// in memory, no longer durable; [`Engine::journal_error`] says why.
     FlushEvery(Duration),
     /// A call that changes state returns only once its record is synced; calls that
     /// arrive during a sync share the next one (group commit). A crash loses nothing
     /// that was acknowledged.
+    ///
+    /// A change whose record could not be written is not acknowledged: a send is
+    /// denied with [`DenyReason::Unavailable`](crate::DenyReason::Unavailable)
+    /// `{ cause: Outage::Journal }`, and accepts, declines, withdrawals, reports,
+    /// reminders, email registrations and contact imports return their error type's
+    /// `Unavailable(Outage::Journal)`. The change may have been made in memory (it is
+    /// lost on restart); after the failure, these calls are refused before they
+    /// change anything. Setters that return nothing (tiers, statuses, settings,
+    /// connections, follows) cannot report it: check [`Engine::journal_error`].
     SyncEachDecision,
 }
 
@@ -63,7 +84,8 @@ impl Default for Durability {
     }
 }
 
-/// A record torn off the end of the last journal by a crash mid-append.
+/// The tail torn off the end of the last journal by a crash mid-append: the part of
+/// the last, unsynced batch from its first damaged record on.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TornRecord {
     /// The journal file.
@@ -88,7 +110,7 @@ pub struct RecoveryReport {
     /// or reminder that failed on replay (e.g. because the builder's policy differs),
     /// or a send whose invitation could not be placed after the sender's newest.
     pub skipped: u64,
-    /// The torn last record that was dropped, if any.
+    /// The torn tail that was dropped, if any.
     pub torn: Option<TornRecord>,
 }
 
@@ -110,7 +132,7 @@ impl fmt::Display for RecoveryReport {
         if let Some(t) = &self.torn {
             write!(
                 f,
-                "; dropped a torn last record ({} bytes at offset {} of {})",
+                "; dropped a torn tail ({} bytes at offset {} of {})",
                 t.dropped_bytes,
                 t.offset,
                 t.file.display()
@@ -145,14 +167,17 @@ impl PersistentBuilder {
     /// Opens the directory: restores its latest snapshot under the builder's policy,
     /// clock and shard count, replays the journal after it, and journals from then
     /// on. [`Engine::recovery_report`] says what was restored. One engine per
-    /// directory at a time.
+    /// directory at a time: the engine holds a lock on it until it is dropped.
     ///
     /// # Errors
+    /// [`PersistError::Locked`] while another engine has the directory open;
     /// [`PersistError::Config`] for a policy that cannot work;
     /// [`PersistError::File`] when the directory or a file cannot be read or written;
     /// [`PersistError::SnapshotFile`] for a snapshot that does not restore;
     /// [`PersistError::Journal`] (naming the file and offset) for a damaged or
-    /// truncated journal — except a torn last record, which is dropped and reported;
+    /// truncated journal, or a record with a value no engine writes — except the
+    /// unsynced tail a crash tore, whose records before the damage are kept and whose
+    /// rest is dropped and reported;
     /// [`PersistError::JournalVersion`] for a journal of another format.
     pub fn open(self) -> Result<Engine, PersistError> {
         open::open(self.builder, self.dir, self.durability)
@@ -198,10 +223,21 @@ impl Engine {
         j.append(record::encode_send(now, s, view, count_attempt, sent))
     }
 
-    /// Waits until the record with `ticket` is synced (durable mode only).
-    pub(crate) fn wait_logged(&self, ticket: u64) {
-        if let Some(j) = &self.journal {
-            j.wait(ticket);
+    /// Waits until the record with `ticket` is synced (durable mode only);
+    /// `Err(Outage::Journal)` when the journal failed before it was.
+    pub(crate) fn wait_logged(&self, ticket: u64) -> Result<(), Outage> {
+        match &self.journal {
+            Some(j) => j.wait(ticket).map_err(|_| Outage::Journal),
+            None => Ok(()),
+        }
+    }
+
+    /// `Err(Outage::Journal)` when the engine acknowledges only synced changes and
+    /// its journal has failed: nothing more can be made durable.
+    pub(crate) fn journal_refuses(&self) -> Result<(), Outage> {
+        match &self.journal {
+            Some(j) if j.durable() && j.failure().is_some() => Err(Outage::Journal),
+            _ => Ok(()),
         }
     }
 
@@ -237,6 +273,14 @@ impl Engine {
     pub fn checkpoint(&self) -> Result<(), PersistError> {
         let j = self.journal.as_ref().ok_or_else(not_persistent)?;
         open::checkpoint(self, j)
+    }
+}
+
+/// The denial of a send the journal could not make durable.
+pub(crate) fn not_durable(cause: Outage) -> Denied {
+    Denied {
+        reason: crate::outcome::DenyReason::Unavailable { cause },
+        retry_at: None,
     }
 }
 

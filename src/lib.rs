@@ -48,7 +48,7 @@ pub use limiter::Limiter;
 pub use limits::{MemberLimits, RelationError};
 pub use outage::Outage;
 pub use outcome::{Denied, DenyReason, InviteError, Sent};
-pub use persist::PersistError;
+pub use persist::{PersistError, MAX_SNAPSHOT_BYTES};
 pub use policy::{
     ConfigError, IgnoredRule, Policy, RateRule, ReminderPolicy, SpamPolicy, TierLimits,
     DAILY_WINDOW, IDEMPOTENCY_WINDOW, NOTE_WINDOW, WEEKLY_WINDOW,

@@ -90,6 +90,7 @@ impl Engine {
             Ending::Reported => Some(Feedback::Reported),
             _ => None,
         };
+        self.journal_refuses().map_err(InviteError::Unavailable)?;
         let s = id.sender().0;
         let mut shard = self.lock(s);
         let now = self.act_at(&mut shard, at);
@@ -103,7 +104,7 @@ impl Engine {
         }
         let ticket = self.log_op(now, || Op::End(how, id));
         drop(shard);
-        self.wait_logged(ticket);
+        self.wait_logged(ticket).map_err(InviteError::Unavailable)?;
         Ok(inv)
     }
 
@@ -125,6 +126,7 @@ impl Engine {
 
     /// [`Engine::accept`] at `at` when replaying (else now, journaled).
     pub(crate) fn accept_at(&self, id: InviteId, at: Option<u64>) -> Result<(), InviteError> {
+        self.journal_refuses().map_err(InviteError::Unavailable)?;
         let s = id.sender().0;
         let recipient = {
             let shard = self.lock(s);
@@ -154,7 +156,7 @@ impl Engine {
         let ticket = self.log_op(now, || Op::End(Ending::Accepted, id));
         drop(theirs);
         drop(own);
-        self.wait_logged(ticket);
+        self.wait_logged(ticket).map_err(InviteError::Unavailable)?;
         Ok(())
     }
 
@@ -196,6 +198,7 @@ impl Engine {
 
     /// [`Engine::remind`] at `at` when replaying (else now, journaled).
     pub(crate) fn remind_at(&self, id: InviteId, at: Option<u64>) -> Result<u32, InviteError> {
+        self.journal_refuses().map_err(InviteError::Unavailable)?;
         let s = id.sender().0;
         let mut shard = self.lock(s);
         let now = self.act_at(&mut shard, at);
@@ -225,7 +228,7 @@ impl Engine {
         }
         let ticket = self.log_op(now, || Op::Remind(id));
         drop(shard);
-        self.wait_logged(ticket);
+        self.wait_logged(ticket).map_err(InviteError::Unavailable)?;
         Ok(count + 1)
     }
 

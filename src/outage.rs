@@ -2,8 +2,9 @@
 
 use std::fmt;
 
-/// Why a shared backend could not answer. Only engines on shared state (the Redis
-/// engine) report these; the in-memory [`Engine`](crate::Engine) never does.
+/// Why a shared backend could not answer. Engines on shared state (the Redis engine)
+/// report these; the in-memory [`Engine`](crate::Engine) reports only
+/// [`Outage::Journal`], when it was opened with a persistence directory.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[non_exhaustive]
@@ -24,6 +25,10 @@ pub enum Outage {
     /// A blocking call was made from inside an async runtime, where it would stall
     /// the executor; use the async method instead.
     BlockingInAsync,
+    /// The persistence journal could not be written (a full or failing disk), so a
+    /// change made in [`Durability::SyncEachDecision`](crate::Durability) mode is not
+    /// durable and was not acknowledged.
+    Journal,
 }
 
 impl Outage {
@@ -32,6 +37,9 @@ impl Outage {
         match self {
             Outage::BadData => "check what else writes under the engine's key prefix",
             Outage::BlockingInAsync => "call the async method from async code",
+            Outage::Journal => {
+                "free or repair the disk of the persistence directory, then open the engine again"
+            }
             _ => "retry after the given instant; the engine reconnects by itself",
         }
     }
@@ -47,6 +55,7 @@ impl fmt::Display for Outage {
             Outage::Refused => "the backend refused the command",
             Outage::BadData => "the backend holds data the engine cannot read",
             Outage::BlockingInAsync => "a blocking call was made inside an async runtime",
+            Outage::Journal => "the persistence journal could not be written",
         })
     }
 }

@@ -178,7 +178,7 @@ impl DenyReason {
                 | DenyReason::RecipientNotAccepting { .. }
                 | DenyReason::NoteTooLong { .. }
                 | DenyReason::Unavailable {
-                    cause: Outage::BadData | Outage::BlockingInAsync
+                    cause: Outage::BadData | Outage::BlockingInAsync | Outage::Journal
                 }
                 // A quota of zero notes never frees one.
                 | DenyReason::NoteQuota { limit: 0, .. }

@@ -28,6 +28,7 @@
 //! snapshot can be restored with any shard count.
 
 mod decode;
+pub(crate) use decode::instant;
 pub(crate) mod encode;
 mod install;
 #[cfg(test)]
@@ -56,6 +57,11 @@ const HEADER_LEN: usize = 24;
 const MAX_SHARDS: u32 = 1 << 16;
 /// Bytes of the trailer before its checksum.
 const TRAILER_LEN: usize = 4 + 3 * 8;
+/// The longest snapshot [`EngineBuilder::restore`] reads: 16 GiB, room for tens of
+/// millions of members with their histories. A longer input is refused with
+/// [`PersistError::TooLarge`] once this many bytes have been read, so an endless or
+/// hostile stream cannot take all the memory there is.
+pub const MAX_SNAPSHOT_BYTES: u64 = 16 << 30;
 
 /// Why a snapshot could not be written or restored.
 #[derive(Debug)]
@@ -115,6 +121,17 @@ pub enum PersistError {
     },
     /// The engine has no persistence directory, or its journal writer failed.
     Journaling(String),
+    /// Another engine (in this process or another) has the persistence directory
+    /// open; one directory serves one engine at a time.
+    Locked {
+        /// The directory.
+        dir: PathBuf,
+    },
+    /// The snapshot is longer than [`MAX_SNAPSHOT_BYTES`], the most `restore` reads.
+    TooLarge {
+        /// The bound, in bytes.
+        limit: u64,
+    },
 }
 
 impl fmt::Display for PersistError {
@@ -162,6 +179,17 @@ impl fmt::Display for PersistError {
                 file.display()
             ),
             PersistError::Journaling(why) => write!(f, "journaling is not available: {why}"),
+            PersistError::Locked { dir } => write!(
+                f,
+                "{} is held by another open engine; drop that engine first, or give this \
+                 one its own directory",
+                dir.display()
+            ),
+            PersistError::TooLarge { limit } => write!(
+                f,
+                "the snapshot is longer than {limit} bytes, the most restore reads; it is \
+                 not a snapshot this build wrote"
+            ),
         }
     }
 }
@@ -231,16 +259,34 @@ impl EngineBuilder {
     /// [`PersistError::Io`] when `input` fails; [`PersistError::WrongVersion`] for a
     /// snapshot of another format; [`PersistError::Corrupt`], naming the byte, for
     /// anything that is not one whole, valid snapshot — truncated, damaged, or
-    /// followed by more bytes. Nothing is half-restored: the input is decoded and
-    /// checked completely before the engine is built.
+    /// followed by more bytes; [`PersistError::TooLarge`] past
+    /// [`MAX_SNAPSHOT_BYTES`]. Nothing is half-restored: the input is decoded and
+    /// checked completely before the engine is built. The header is checked before
+    /// the rest is read, so input that is not a snapshot is refused at once.
     pub fn restore(self, input: &mut impl Read) -> Result<Engine, PersistError> {
         self.policy.validate().map_err(PersistError::Config)?;
-        let mut bytes = Vec::new();
-        input.read_to_end(&mut bytes)?;
+        let bytes = read_bounded(input, MAX_SNAPSHOT_BYTES)?;
         let state = decode::decode(&bytes)?;
         let engine = self.build().map_err(PersistError::Config)?;
         Ok(install::install(engine, state))
     }
+}
+
+/// Reads a snapshot's bytes: its header first (decoded alone, so anything that is not
+/// a snapshot fails before more is read), then the rest, up to the bound.
+fn read_bounded(input: &mut impl Read, limit: u64) -> Result<Vec<u8>, PersistError> {
+    let mut bytes = Vec::new();
+    input
+        .by_ref()
+        .take(HEADER_LEN as u64 + 4)
+        .read_to_end(&mut bytes)?;
+    decode::check_header(&bytes)?;
+    let rest = limit.saturating_add(1).saturating_sub(bytes.len() as u64);
+    input.take(rest).read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > limit {
+        return Err(PersistError::TooLarge { limit });
+    }
+    Ok(bytes)
 }
 
 /// A snapshot of shards the caller holds locked (all of them, in order): one

@@ -28,6 +28,7 @@ impl Engine {
         at: Option<u64>,
     ) -> Result<(), EmailError> {
         let email = normalize(email)?;
+        self.journal_refuses().map_err(EmailError::Unavailable)?;
         // The email index is locked first, then the member's shard (the engine's lock
         // order), so the cap and the index change together.
         let slot = match self.emails.entry(email.clone()) {
@@ -59,9 +60,9 @@ impl Engine {
             .insert(email.clone());
         drop(slot.insert(m));
         drop(shard);
-        self.wait_logged(ticket);
+        let logged = self.wait_logged(ticket);
         self.mark(m.0, SPECIAL);
-        Ok(())
+        logged.map_err(EmailError::Unavailable)
     }
 
     /// Removes `email` from the member's addresses; another member may then
@@ -81,6 +82,7 @@ impl Engine {
         at: Option<u64>,
     ) -> Result<(), EmailError> {
         let email = normalize(email)?;
+        self.journal_refuses().map_err(EmailError::Unavailable)?;
         let entry = match self.emails.entry(email.clone()) {
             dashmap::Entry::Occupied(e) if *e.get() == m => e,
             _ => return Err(EmailError::NotRegistered { email, member: m }),
@@ -97,8 +99,7 @@ impl Engine {
         }
         entry.remove();
         drop(shard);
-        self.wait_logged(ticket);
-        Ok(())
+        self.wait_logged(ticket).map_err(EmailError::Unavailable)
     }
 
     /// Number of emails registered to the member.
@@ -148,6 +149,7 @@ impl Engine {
             }
         }
         let any = !list.is_empty();
+        self.journal_refuses().map_err(EmailError::Unavailable)?;
         let mut shard = self.lock(owner.0);
         let now = self.act_at(&mut shard, at);
         let ticket = self.log_op(now, || Op::ImportContacts(owner, list.clone()));
@@ -155,11 +157,11 @@ impl Engine {
         extra.contacts = list;
         extra.contact_set = set;
         drop(shard);
-        self.wait_logged(ticket);
+        let logged = self.wait_logged(ticket);
         if any {
             self.mark(owner.0, SPECIAL);
         }
-        Ok(())
+        logged.map_err(EmailError::Unavailable)
     }
 
     /// The owner's imported contacts, normalised, in import order.

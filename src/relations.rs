@@ -63,7 +63,9 @@ impl Engine {
         let ticket = self.log_op(now, op);
         let r = f(&mut shard);
         drop(shard);
-        self.wait_logged(ticket);
+        // Setters return nothing to report a failed journal with; the calls that
+        // return a result check `journal_refuses` after this.
+        let _ = self.wait_logged(ticket);
         r
     }
 
@@ -235,7 +237,7 @@ impl Engine {
         let ticket = self.log_op(now, || Op::Link(a, b, on));
         drop(gb);
         drop(ga);
-        self.wait_logged(ticket);
+        let _ = self.wait_logged(ticket);
         Ok(())
     }
 
@@ -301,7 +303,7 @@ impl Engine {
             extra.follows.remove(&followee.0);
         }
         drop(shard);
-        self.wait_logged(ticket);
+        let _ = self.wait_logged(ticket);
         if on {
             self.mark(follower.0, SPECIAL);
         }

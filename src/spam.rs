@@ -480,7 +480,7 @@ fn read_events<'a, T: Copy + Default, const N: usize>(
     let n = r.len(item_bytes)?;
     let mut q = Events::default();
     for _ in 0..n {
-        let t = r.u64()?;
+        let t = crate::persist::instant(r)?;
         if last(&q).is_some_and(|prev| t < prev) {
             return r.fail("spam event instants out of order");
         }

@@ -1,5 +1,5 @@
 //! The journal: a persistence directory restores every change, through snapshots and
-//! rotations, drops only a torn last record, refuses damage with the file and the
+//! rotations, drops only a torn tail, refuses damage with the file and the
 //! offset, and in durable mode acknowledges only what is on disk.
 
 #[path = "journal/common.rs"]
@@ -102,7 +102,7 @@ fn checkpoints_rotate_the_journal() {
 }
 
 #[test]
-fn a_torn_last_record_is_dropped_and_reported() {
+fn a_torn_tail_is_dropped_and_reported() {
     let dir = TempDir::new("torn");
     let clock = ManualClock::new(Timestamp::from_millis(T0));
     let e = open(dir.path(), &clock, FAST).expect("open");
@@ -137,15 +137,19 @@ fn a_torn_last_record_is_dropped_and_reported() {
 }
 
 #[test]
-fn a_damaged_middle_record_is_an_error_naming_file_and_offset() {
+fn damage_in_synced_data_is_an_error_naming_file_and_offset() {
     let dir = TempDir::new("damaged");
     let clock = ManualClock::new(Timestamp::from_millis(T0));
     let e = open(dir.path(), &clock, FAST).expect("open");
+    e.send(InviteRequest::new(m(1), m(2))).expect("sent");
+    // Two batches: the first was synced before the second was written.
+    e.sync_journal().expect("sync");
     workload(&e, &clock, 0);
     drop(e);
     let journal = dir.journal();
     let mut bytes = fs::read(&journal).expect("read");
-    bytes[24 + 12 + 3] ^= 0x40; // inside the first record's payload
+    // Inside the first batch's only record: batch frame, record frame, 3 bytes in.
+    bytes[24 + 12 + 12 + 3] ^= 0x40;
     fs::write(&journal, &bytes).expect("write");
     match open(dir.path(), &clock, FAST) {
         Err(err @ PersistError::Journal { .. }) => {
@@ -163,7 +167,7 @@ fn a_damaged_middle_record_is_an_error_naming_file_and_offset() {
         other => panic!("expected a journal error, got {other:?}"),
     }
     // A damaged length is damage too, not a torn tail.
-    bytes[24 + 12 + 3] ^= 0x40;
+    bytes[24 + 12 + 12 + 3] ^= 0x40;
     bytes[24] ^= 0x01;
     fs::write(&journal, &bytes).expect("write");
     assert!(matches!(
@@ -179,17 +183,17 @@ fn a_journal_of_another_version_is_refused() {
     drop(open(dir.path(), &clock, FAST).expect("open"));
     let journal = dir.journal();
     let mut bytes = fs::read(&journal).expect("read");
-    bytes[8..12].copy_from_slice(&2u32.to_le_bytes());
+    bytes[8..12].copy_from_slice(&3u32.to_le_bytes());
     let crc = crc32fast::hash(&bytes[..20]);
     bytes[20..24].copy_from_slice(&crc.to_le_bytes());
     fs::write(&journal, &bytes).expect("write");
-    let err = open(dir.path(), &clock, FAST).expect_err("version 2");
+    let err = open(dir.path(), &clock, FAST).expect_err("version 3");
     assert!(
         matches!(
             err,
             PersistError::JournalVersion {
-                found: 2,
-                expected: 1,
+                found: 3,
+                expected: 2,
                 ..
             }
         ),

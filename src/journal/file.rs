@@ -1,33 +1,46 @@
-//! Journal files on disk: names, header, record framing, and the scan that tells a
-//! torn last record (a crash mid-append) from damage.
+//! Journal files on disk: names, header, and the framing of batches and records
+//! (`scan` reads them back).
 //!
 //! ```text
 //! header   magic    8 bytes  \x89 I N V J N L \n
 //!          version  u32      JOURNAL_VERSION
 //!          gen      u64      the generation in the file's name
 //!          crc      u32      CRC-32 of the 20 bytes above
+//! batch    length   u32      bytes of the records that follow
+//!          lcheck   u32      CRC-32 of "batch", the batch's offset in the file
+//!                            (u64) and the 4 length bytes
+//!          crc      u32      CRC-32 of the records
+//!          records  one or more:
 //! record   length   u32      payload bytes
 //!          lcheck   u32      CRC-32 of the 4 length bytes
 //!          crc      u32      CRC-32 of the payload
 //!          payload  see `record`
 //! ```
-//! Integers are little-endian. The separate length check means a damaged length in
-//! the middle of a file is reported as damage, never mistaken for a torn tail.
+//! Integers are little-endian. A batch is what the writer appends and syncs at once,
+//! and it writes the next batch only after the sync: so only the last batch can be
+//! torn by a crash, and any damage followed by a whole batch lies in synced data.
+//! Version 1 files hold records without batches; they are still read.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
-use crate::persist::PersistError;
-
 /// Leading bytes of every journal file.
-const MAGIC: [u8; 8] = *b"\x89INVJNL\n";
-/// The journal layout this build writes and reads.
-pub(crate) const JOURNAL_VERSION: u32 = 1;
+pub(crate) const MAGIC: [u8; 8] = *b"\x89INVJNL\n";
+/// The journal layout this build writes.
+pub(crate) const JOURNAL_VERSION: u32 = 2;
+/// The layout without batches, which this build still reads.
+pub(crate) const JOURNAL_V1: u32 = 1;
 /// Bytes of the file header, checksum included.
 pub(crate) const HEADER_LEN: usize = 24;
 /// Bytes framing each record.
 pub(crate) const FRAME_LEN: usize = 12;
+/// Bytes framing each batch.
+pub(crate) const BATCH_FRAME_LEN: usize = 12;
+/// Salts the batch length check, so a record frame never reads as a batch frame.
+const BATCH_SALT: &[u8] = b"batch";
+
+pub(crate) use super::scan::{scan, Scan};
 
 /// `dir/journal-<gen>.log`: the changes made after snapshot `gen`.
 pub(crate) fn journal_path(dir: &Path, gen: u64) -> PathBuf {
@@ -101,10 +114,14 @@ pub(crate) fn create_journal(dir: &Path, gen: u64) -> io::Result<File> {
     OpenOptions::new().append(true).open(path)
 }
 
-fn header(gen: u64) -> [u8; HEADER_LEN] {
+pub(crate) fn header(gen: u64) -> [u8; HEADER_LEN] {
+    header_of(JOURNAL_VERSION, gen)
+}
+
+pub(crate) fn header_of(version: u32, gen: u64) -> [u8; HEADER_LEN] {
     let mut h = [0u8; HEADER_LEN];
     h[..8].copy_from_slice(&MAGIC);
-    h[8..12].copy_from_slice(&JOURNAL_VERSION.to_le_bytes());
+    h[8..12].copy_from_slice(&version.to_le_bytes());
     h[12..20].copy_from_slice(&gen.to_le_bytes());
     let crc = crc32fast::hash(&h[..20]);
     h[20..].copy_from_slice(&crc.to_le_bytes());
@@ -123,100 +140,43 @@ pub(crate) fn frame(buf: &mut Vec<u8>, payload: &[u8]) {
     buf.extend_from_slice(payload);
 }
 
-/// A journal file, checked: where its records are, and what was torn off its end.
-#[derive(Debug, Default)]
-pub(crate) struct Scan {
-    /// (file offset of the payload, payload range in the bytes).
-    pub(crate) records: Vec<(usize, std::ops::Range<usize>)>,
-    /// Bytes up to the end of the last whole record.
-    pub(crate) valid_len: usize,
-    /// Offset of a torn last record.
-    pub(crate) torn_at: Option<usize>,
+/// The check of the length bytes of a batch at byte `at` of its file. Binding it to
+/// the offset means bytes a caller chose (a note) that mimic a batch frame check
+/// nowhere but where the writer put a batch.
+pub(crate) fn batch_lcheck(at: u64, len: &[u8]) -> u32 {
+    let mut h = crc32fast::Hasher::new();
+    h.update(BATCH_SALT);
+    h.update(&at.to_le_bytes());
+    h.update(len);
+    h.finalize()
 }
 
-fn le32(b: &[u8], at: usize) -> Option<u32> {
-    let s = b.get(at..at.checked_add(4)?)?;
-    Some(u32::from_le_bytes([s[0], s[1], s[2], s[3]]))
+/// Starts a batch in the empty `buf`: room for its frame, filled by [`seal_batch`].
+pub(crate) fn open_batch(buf: &mut Vec<u8>) {
+    buf.extend_from_slice(&[0; BATCH_FRAME_LEN]);
 }
 
-/// Checks journal `gen`'s bytes. Only the `last` journal may end in a torn record:
-/// a partial frame, a whole frame whose payload runs past the end, a final payload
-/// failing its checksum, or zeros where a frame should start. Anything else that does
-/// not check is an error naming the file and the offset.
-pub(crate) fn scan(path: &Path, b: &[u8], gen: u64, last: bool) -> Result<Scan, PersistError> {
-    let damaged = |offset: usize, what: &'static str| PersistError::Journal {
-        file: path.to_path_buf(),
-        offset: offset as u64,
-        what,
-    };
-    if b.len() < HEADER_LEN {
-        return Err(damaged(b.len(), "truncated journal header"));
+/// Fills the frame of the batch `buf` holds (opened by [`open_batch`]), to be written
+/// at byte `at` of its file.
+pub(crate) fn seal_batch(buf: &mut [u8], at: u64) -> io::Result<()> {
+    if buf.len() < BATCH_FRAME_LEN {
+        return Err(io::Error::other("a journal batch without its frame"));
     }
-    if b[..8] != MAGIC {
-        return Err(damaged(0, "not a journal file (bad magic)"));
-    }
-    if le32(b, 20) != Some(crc32fast::hash(&b[..20])) {
-        return Err(damaged(20, "journal header checksum mismatch"));
-    }
-    let version = le32(b, 8).unwrap_or(0);
-    if version != JOURNAL_VERSION {
-        return Err(PersistError::JournalVersion {
-            file: path.to_path_buf(),
-            found: version,
-            expected: JOURNAL_VERSION,
-        });
-    }
-    if b.get(12..20) != Some(&gen.to_le_bytes()[..]) {
-        return Err(damaged(
-            12,
-            "journal generation does not match its file name",
-        ));
-    }
-    let mut out = Scan {
-        valid_len: HEADER_LEN,
-        ..Scan::default()
-    };
-    let mut pos = HEADER_LEN;
-    while pos < b.len() {
-        let torn = |out: &mut Scan| out.torn_at = Some(pos);
-        let rest = &b[pos..];
-        if rest.len() < FRAME_LEN {
-            if last {
-                torn(&mut out);
-                break;
-            }
-            return Err(damaged(pos, "truncated record frame"));
-        }
-        let len_bytes = &rest[..4];
-        if le32(rest, 4) != Some(crc32fast::hash(len_bytes)) {
-            if last && rest.iter().all(|&x| x == 0) {
-                torn(&mut out);
-                break;
-            }
-            return Err(damaged(pos, "record length check failed"));
-        }
-        // The length is checked, and the payload is sliced from bytes already read,
-        // so no length can make the scan allocate.
-        let len = le32(rest, 0).unwrap_or(0) as usize;
-        let start = pos + FRAME_LEN;
-        let end = start + len;
-        if end > b.len() {
-            if last {
-                torn(&mut out);
-                break;
-            }
-            return Err(damaged(pos, "truncated record"));
-        }
-        if le32(rest, 8) != Some(crc32fast::hash(&b[start..end])) {
-            if last && end == b.len() {
-                torn(&mut out);
-                break;
-            }
-            return Err(damaged(pos, "record checksum mismatch"));
-        }
-        out.records.push((start, start..end));
-        pos = end;
-        out.valid_len = end;
-    }
-    Ok(out)
+    let (head, body) = buf.split_at_mut(BATCH_FRAME_LEN);
+    let len = u32::try_from(body.len())
+        .map_err(|_| io::Error::other("a journal batch of 4 GiB or more"))?
+        .to_le_bytes();
+    head[..4].copy_from_slice(&len);
+    head[4..8].copy_from_slice(&batch_lcheck(at, &len).to_le_bytes());
+    head[8..].copy_from_slice(&crc32fast::hash(body).to_le_bytes());
+    Ok(())
+}
+
+/// A sealed batch of the framed records in `records`, to be written at byte `at`.
+pub(crate) fn batch_of(records: &[u8], at: u64) -> io::Result<Vec<u8>> {
+    let mut buf = Vec::with_capacity(BATCH_FRAME_LEN + records.len());
+    open_batch(&mut buf);
+    buf.extend_from_slice(records);
+    seal_batch(&mut buf, at)?;
+    Ok(buf)
 }

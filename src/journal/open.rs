@@ -1,9 +1,11 @@
 //! Opening a persistence directory (snapshot + journal replay) and checkpoints.
 
-use std::fs::{self, OpenOptions};
+use std::fs::{self, File, OpenOptions, TryLockError};
+use std::io::{Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
-use super::file::{self, journal_path, snapshot_path};
+use super::file::{self, journal_path, snapshot_path, BATCH_FRAME_LEN, JOURNAL_V1};
 use super::record::{self, Op};
 use super::{Durability, Journal, RecoveryReport, TornRecord};
 use crate::builder::EngineBuilder;
@@ -25,6 +27,7 @@ pub(super) fn open(
 ) -> Result<Engine, PersistError> {
     builder.policy.validate().map_err(PersistError::Config)?;
     fs::create_dir_all(&dir).map_err(io_err(&dir))?;
+    let lock = lock(&dir)?;
     let listing = file::list(&dir).map_err(io_err(&dir))?;
     for tmp in &listing.temps {
         fs::remove_file(tmp).map_err(io_err(tmp))?;
@@ -76,21 +79,65 @@ pub(super) fn open(
             });
         }
     }
+    // Batches are never appended to a journal without them: a newer one begins.
+    let old_format = loaded.last().is_some_and(|l| l.scan.version == JOURNAL_V1);
     for l in loaded {
         replay(&engine, l, &mut report)?;
     }
-    let gen = journals.last().copied().unwrap_or(base);
+    let mut gen = journals.last().copied().unwrap_or(base);
+    if old_format {
+        gen += 1;
+    }
     let path = journal_path(&dir, gen);
-    let out = if journals.is_empty() {
+    let out = if journals.is_empty() || old_format {
         file::create_journal(&dir, gen)
     } else {
         OpenOptions::new().append(true).open(&path)
     }
     .map_err(io_err(&path))?;
     remove_older(&dir, &listing, base)?;
-    let journal = Journal::start(dir, gen, out, durability, report).map_err(io_err(&path))?;
+    let journal = Journal::start(dir, gen, out, durability, report, lock).map_err(io_err(&path))?;
     engine.journal = Some(journal);
     Ok(engine)
+}
+
+/// The name of the lock file an open engine holds in its directory.
+pub(crate) const LOCK_FILE: &str = "lock";
+
+/// How long `open` waits for a held lock before reporting it.
+const LOCK_PATIENCE: Duration = Duration::from_millis(500);
+
+/// Takes the directory's lock for the engine's lifetime: two engines appending to
+/// one journal, or one checkpointing away the other's files, would lose decisions.
+///
+/// A held lock is tried again for a moment: a process that another thread is
+/// spawning holds a copy of every open file until it executes its program, so the
+/// lock of an engine dropped meanwhile lingers that long.
+fn lock(dir: &Path) -> Result<File, PersistError> {
+    let path = dir.join(LOCK_FILE);
+    let f = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(io_err(&path))?;
+    let start = Instant::now();
+    loop {
+        match f.try_lock() {
+            Ok(()) => return Ok(f),
+            Err(TryLockError::WouldBlock) if start.elapsed() < LOCK_PATIENCE => {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            Err(TryLockError::WouldBlock) => {
+                return Err(PersistError::Locked {
+                    dir: dir.to_path_buf(),
+                })
+            }
+            Err(TryLockError::Error(error)) => {
+                return Err(PersistError::File { file: path, error })
+            }
+        }
+    }
 }
 
 /// A journal file read and checked.
@@ -116,13 +163,26 @@ fn replay(engine: &Engine, l: Loaded, report: &mut RecoveryReport) -> Result<(),
         }
     }
     if let Some(at) = scan.torn_at {
-        let f = OpenOptions::new()
+        let mut f = OpenOptions::new()
             .write(true)
             .open(&path)
             .map_err(io_err(&path))?;
-        f.set_len(scan.valid_len as u64)
-            .and_then(|()| f.sync_all())
-            .map_err(io_err(&path))?;
+        match scan.reseal {
+            // The kept records of a torn batch are written again as a whole batch, so
+            // that batches appended after it are not taken for damage behind it.
+            Some(start) => {
+                let records = &bytes[start + BATCH_FRAME_LEN..at];
+                file::batch_of(records, start as u64)
+                    .and_then(|batch| {
+                        f.set_len(start as u64)?;
+                        f.seek(SeekFrom::Start(start as u64))?;
+                        f.write_all(&batch)
+                    })
+                    .and_then(|()| f.sync_all())
+            }
+            None => f.set_len(at as u64).and_then(|()| f.sync_all()),
+        }
+        .map_err(io_err(&path))?;
         report.torn = Some(TornRecord {
             file: path.clone(),
             offset: at as u64,

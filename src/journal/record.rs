@@ -194,11 +194,13 @@ impl Op {
 }
 
 /// Decodes one record's payload, which starts at byte `base` of its file: the
-/// instant and the operation. Every byte must be used.
+/// instant and the operation. Every byte must be used, and every field is checked as
+/// a snapshot's are: known codes, instants the engine accepts, and invitation
+/// sequence numbers that leave room for the next.
 pub(crate) fn decode(payload: &[u8], base: usize) -> Result<(u64, Op), DecodeError> {
     let mut r = Reader::new(payload, base);
     let tag = r.u8()?;
-    let now = r.u64()?;
+    let now = crate::persist::instant(&mut r)?;
     let member = |r: &mut Reader<'_>| r.u64().map(MemberId);
     let invite = |r: &mut Reader<'_>| -> Result<InviteId, DecodeError> {
         let sender = MemberId(r.u64()?);
@@ -222,6 +224,9 @@ pub(crate) fn decode(payload: &[u8], base: usize) -> Result<(u64, Op), DecodeErr
                 stranger: r.bool()?,
             };
             let sent = r.opt_u64()?;
+            if sent == Some(u64::MAX) {
+                return r.fail("invitation sequence numbers exhausted");
+            }
             Op::Send(SendRecord {
                 sender,
                 recipient,

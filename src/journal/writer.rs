@@ -3,10 +3,16 @@
 //! every record has a ticket, and a caller waits until the writer has synced every
 //! ticket up to its own: records that arrive while a sync runs share the next one
 //! (group commit).
+//!
+//! The channel is bounded: when the disk stalls, the writer stops draining it, and
+//! callers wait to queue their records instead of growing memory. At most
+//! [`QUEUE_RECORDS`] records wait in the channel and one batch of about
+//! [`BATCH_BYTES`] is being written, so that is all a crash can lose in
+//! [`Durability::FlushEvery`] mode, however long the disk stalls.
 
 use std::collections::BTreeSet;
 use std::fs::File;
-use std::io::Write;
+use std::io::{self, Write};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -19,7 +25,40 @@ use parking_lot::{Condvar, Mutex};
 use super::{file, Durability, RecoveryReport};
 
 /// A batch is written early once it holds this many bytes.
-const BATCH_BYTES: usize = 1 << 20;
+pub(crate) const BATCH_BYTES: usize = 1 << 20;
+/// Records the channel holds before callers wait for the writer.
+pub(crate) const QUEUE_RECORDS: usize = 16_384;
+/// The longest flush interval: longer ones are clamped to it, so no deadline the
+/// writer computes can overflow an `Instant`.
+pub(crate) const MAX_INTERVAL: Duration = Duration::from_secs(24 * 60 * 60);
+
+/// Where the writer puts its batches: appended, then synced.
+pub(crate) trait Sink: Send {
+    /// Appends `bytes` and syncs them.
+    fn append(&mut self, bytes: &[u8]) -> io::Result<()>;
+
+    /// Bytes in it so far: where the next batch goes.
+    fn size(&self) -> io::Result<u64>;
+}
+
+impl Sink for File {
+    fn append(&mut self, bytes: &[u8]) -> io::Result<()> {
+        self.write_all(bytes)?;
+        self.sync_data()
+    }
+
+    fn size(&self) -> io::Result<u64> {
+        Ok(self.metadata()?.len())
+    }
+}
+
+/// The flush interval the writer uses for `durability` (`None`: sync each decision).
+pub(crate) fn interval(durability: Durability) -> Option<Duration> {
+    match durability {
+        Durability::FlushEvery(d) => Some(d.clamp(Duration::from_millis(1), MAX_INTERVAL)),
+        Durability::SyncEachDecision => None,
+    }
+}
 
 type Ack = Sender<Result<(), String>>;
 
@@ -28,8 +67,8 @@ enum Msg {
     Record(u64, super::record::Payload),
     /// Write and sync everything before this message, then answer.
     Sync(Ack),
-    /// Sync, then append to this file from now on.
-    Rotate(File, Ack),
+    /// Sync, then append to this sink from now on.
+    Rotate(Box<dyn Sink>, Ack),
     /// Sync and stop.
     Stop,
 }
@@ -59,6 +98,9 @@ pub(crate) struct Journal {
     /// The generation being appended to; held while a checkpoint runs.
     pub(crate) gen: Mutex<u64>,
     pub(crate) report: RecoveryReport,
+    /// The directory's lock, released once the writer has stopped (fields drop after
+    /// `Drop::drop` has joined the thread).
+    _lock: File,
 }
 
 impl std::fmt::Debug for Journal {
@@ -78,15 +120,14 @@ impl Journal {
         file: File,
         durability: Durability,
         report: RecoveryReport,
+        lock: File,
     ) -> std::io::Result<Journal> {
-        let (tx, rx) = crossbeam_channel::unbounded();
+        let (tx, rx) = crossbeam_channel::bounded(QUEUE_RECORDS);
         let shared = Arc::new(Shared::default());
-        let every = match durability {
-            Durability::FlushEvery(d) => Some(d.max(Duration::from_millis(1))),
-            Durability::SyncEachDecision => None,
-        };
+        let every = interval(durability);
         let worker = Worker {
-            file,
+            at: Sink::size(&file)?,
+            file: Box::new(file),
             buf: Vec::new(),
             batch: Vec::new(),
             ahead: BTreeSet::new(),
@@ -105,11 +146,13 @@ impl Journal {
             dir,
             gen: Mutex::new(gen),
             report,
+            _lock: lock,
         })
     }
 
     /// Queues a record; returns the ticket to wait for (0: nothing to wait for).
-    /// Called under the shard lock, so one shard's records stay in order.
+    /// Called under the shard lock, so one shard's records stay in order; waits while
+    /// the channel is full (the disk is behind).
     pub(crate) fn append(&self, payload: super::record::Payload) -> u64 {
         let ticket = if self.durable {
             self.tickets.fetch_add(1, Ordering::Relaxed) + 1
@@ -122,15 +165,27 @@ impl Journal {
         ticket
     }
 
-    /// Returns once the writer has synced `ticket` (or has failed).
-    pub(crate) fn wait(&self, ticket: u64) {
+    /// Returns once the writer has synced `ticket`; `Err` when it failed first, so
+    /// the record may not be on disk.
+    pub(crate) fn wait(&self, ticket: u64) -> Result<(), String> {
         if ticket == 0 {
-            return;
+            return Ok(());
         }
         let mut p = self.shared.progress.lock();
-        while p.synced < ticket && p.failed.is_none() {
+        loop {
+            if p.synced >= ticket {
+                return Ok(());
+            }
+            if let Some(why) = &p.failed {
+                return Err(why.clone());
+            }
             self.shared.changed.wait(&mut p);
         }
+    }
+
+    /// Whether this journal acknowledges only synced records.
+    pub(crate) fn durable(&self) -> bool {
+        self.durable
     }
 
     fn fail(&self, why: String) {
@@ -151,8 +206,16 @@ impl Journal {
     /// Starts a rotation: records queued after this call go to `file`. Call it
     /// while holding every shard lock; wait on the receiver after releasing them.
     pub(crate) fn rotate(&self, file: File) -> crossbeam_channel::Receiver<Result<(), String>> {
+        self.rotate_to(Box::new(file))
+    }
+
+    /// [`Journal::rotate`] to any sink (tests use failing and stalling ones).
+    pub(crate) fn rotate_to(
+        &self,
+        sink: Box<dyn Sink>,
+    ) -> crossbeam_channel::Receiver<Result<(), String>> {
         let (ack, rx) = crossbeam_channel::bounded(1);
-        if self.tx.send(Msg::Rotate(file, ack)).is_err() {
+        if self.tx.send(Msg::Rotate(sink, ack)).is_err() {
             self.fail("the journal writer has stopped".into());
         }
         rx
@@ -179,7 +242,9 @@ impl Drop for Journal {
 }
 
 struct Worker {
-    file: File,
+    file: Box<dyn Sink>,
+    /// Where the next batch goes in the file.
+    at: u64,
     buf: Vec<u8>,
     batch: Vec<u64>,
     ahead: BTreeSet<u64>,
@@ -189,7 +254,7 @@ struct Worker {
 
 impl Worker {
     fn run(mut self, rx: &Receiver<Msg>, every: Option<Duration>) {
-        let mut deadline = every.map(|d| Instant::now() + d);
+        let mut deadline = every.map(after);
         loop {
             let msg = match deadline {
                 None => rx.recv().ok(),
@@ -223,7 +288,7 @@ impl Worker {
                 }
                 (Some(d), Some(at)) if Instant::now() >= at => {
                     let _ = self.commit();
-                    deadline = Some(Instant::now() + d);
+                    deadline = Some(after(d));
                 }
                 _ if self.buf.len() >= BATCH_BYTES => {
                     let _ = self.commit();
@@ -237,6 +302,9 @@ impl Worker {
     fn handle(&mut self, msg: Msg) -> bool {
         match msg {
             Msg::Record(ticket, payload) => {
+                if self.buf.is_empty() {
+                    file::open_batch(&mut self.buf);
+                }
                 file::frame(&mut self.buf, &payload);
                 if ticket != 0 {
                     self.batch.push(ticket);
@@ -249,6 +317,13 @@ impl Worker {
             Msg::Rotate(next, ack) => {
                 let r = self.commit();
                 self.file = next;
+                let r = r.and_then(|()| match self.file.size() {
+                    Ok(at) => {
+                        self.at = at;
+                        Ok(())
+                    }
+                    Err(e) => Err(self.fail(format!("reading the journal's length failed: {e}"))),
+                });
                 let _ = ack.send(r);
             }
             Msg::Stop => {
@@ -259,6 +334,19 @@ impl Worker {
         true
     }
 
+    /// Records why writing stopped and wakes the waiters; returns the reason.
+    fn fail(&self, why: String) -> String {
+        let first = self
+            .shared
+            .progress
+            .lock()
+            .failed
+            .get_or_insert(why)
+            .clone();
+        self.shared.changed.notify_all();
+        first
+    }
+
     /// Writes and syncs the batch, then releases its waiters.
     fn commit(&mut self) -> Result<(), String> {
         if let Some(why) = self.shared.progress.lock().failed.clone() {
@@ -267,17 +355,13 @@ impl Worker {
             return Err(why);
         }
         if !self.buf.is_empty() {
-            let written = self
-                .file
-                .write_all(&self.buf)
-                .and_then(|()| self.file.sync_data());
+            let written =
+                file::seal_batch(&mut self.buf, self.at).and_then(|()| self.file.append(&self.buf));
+            self.at = self.at.saturating_add(self.buf.len() as u64);
             self.buf.clear();
             if let Err(e) = written {
-                let why = format!("appending to the journal failed: {e}");
-                self.shared.progress.lock().failed = Some(why.clone());
-                self.shared.changed.notify_all();
                 self.batch.clear();
-                return Err(why);
+                return Err(self.fail(format!("appending to the journal failed: {e}")));
             }
         }
         if self.batch.is_empty() {
@@ -293,6 +377,13 @@ impl Worker {
         self.shared.changed.notify_all();
         Ok(())
     }
+}
+
+/// `d` from now (intervals are clamped to a day, so the sum fits; were it not to,
+/// the flush comes at once rather than never).
+fn after(d: Duration) -> Instant {
+    let now = Instant::now();
+    now.checked_add(d).unwrap_or(now)
 }
 
 /// An acknowledgement nobody listens to (for the periodic flush).

@@ -89,8 +89,10 @@ impl<'a> Frames<'a> {
     }
 }
 
-/// Decodes and checks a whole snapshot.
-pub(super) fn decode(bytes: &[u8]) -> Result<State, PersistError> {
+/// Checks what of the header `bytes` holds (all of it when there are enough):
+/// magic, version, checksum and shard count. Returns the shard count and the latest
+/// instant.
+pub(super) fn check_header(bytes: &[u8]) -> Result<(u32, u64), PersistError> {
     if bytes.is_empty() {
         return err(0, "the input is empty");
     }
@@ -109,14 +111,28 @@ pub(super) fn decode(bytes: &[u8]) -> Result<State, PersistError> {
         });
     }
     let shards = f.u32()?;
-    let mut state = State {
-        latest: f.u64()?,
-        ..State::default()
-    };
+    let latest = f.u64()?;
     f.crc(&bytes[..HEADER_LEN], "header checksum mismatch")?;
     if shards == 0 || shards > MAX_SHARDS || !shards.is_power_of_two() {
         return err(12, "invalid shard count");
     }
+    if latest > Timestamp::MAX.as_millis() {
+        return err(16, "instant after the latest the engine accepts");
+    }
+    Ok((shards, latest))
+}
+
+/// Decodes and checks a whole snapshot.
+pub(super) fn decode(bytes: &[u8]) -> Result<State, PersistError> {
+    let (shards, latest) = check_header(bytes)?;
+    let mut f = Frames {
+        bytes,
+        pos: HEADER_LEN + 4,
+    };
+    let mut state = State {
+        latest,
+        ..State::default()
+    };
     let mut seen = FastSet::default();
     let mut pairs = FastSet::default();
     for _ in 0..shards {
@@ -157,7 +173,7 @@ fn read_section(
     seen: &mut FastSet<u64>,
     pairs: &mut FastSet<(u64, u64)>,
 ) -> Result<(), DecodeError> {
-    state.latest = state.latest.max(r.u64()?);
+    state.latest = state.latest.max(instant(r)?);
     let counter = r.u64()?;
     state.writer_next_seq = state.writer_next_seq.max(counter);
     state.next_seq = state.next_seq.max(counter);
@@ -217,13 +233,14 @@ fn read_member(r: &mut Reader<'_>, id: u64, state: &mut State) -> Result<Member,
         return r.fail("invalid invite setting");
     };
     let day_start = usize::try_from(r.u64()?).unwrap_or(usize::MAX);
-    let Some(sends) = SendLog::from_parts(read_u64s(r)?, day_start) else {
+    let Some(sends) = SendLog::from_parts(read_instants(r)?, day_start) else {
         return r.fail("send instants out of order");
     };
     let mut ledger = Ledger::default();
     let mut last_sent = 0;
     for _ in 0..r.len(INVITE_BYTES)? {
-        let (seq, recipient, sent_at, last) = (r.u64()?, r.u64()?, r.u64()?, r.u64()?);
+        let (seq, recipient) = (r.u64()?, r.u64()?);
+        let (sent_at, last) = (instant(r)?, instant(r)?);
         let count = r.u8()?;
         let Some(ended) = Ending::from_code(r.u8()?) else {
             return r.fail("invalid invitation ending");
@@ -265,7 +282,7 @@ fn read_member(r: &mut Reader<'_>, id: u64, state: &mut State) -> Result<Member,
 }
 
 fn read_extra(r: &mut Reader<'_>, state: &mut State) -> Result<(Extra, SpamState), DecodeError> {
-    let Some(notes) = Log::from_sorted(read_u64s(r)?) else {
+    let Some(notes) = Log::from_sorted(read_instants(r)?) else {
         return r.fail("note instants out of order");
     };
     let mut idem = IdemLog::default();
@@ -275,7 +292,7 @@ fn read_extra(r: &mut Reader<'_>, state: &mut State) -> Result<(Extra, SpamState
         let record = IdemRecord {
             recipient: r.u64()?,
             seq: r.u64()?,
-            sent_at: r.u64()?,
+            sent_at: instant(r)?,
         };
         // Records expire from the front, so they must be in time order.
         if idem.get(key).is_some() || record.sent_at < last {
@@ -312,6 +329,24 @@ fn read_extra(r: &mut Reader<'_>, state: &mut State) -> Result<(Extra, SpamState
         cooldowns: Default::default(),
     };
     Ok((extra, spam))
+}
+
+/// An instant the engine acted at, which is never after [`Timestamp::MAX`].
+pub(crate) fn instant(r: &mut Reader<'_>) -> Result<u64, DecodeError> {
+    let t = r.u64()?;
+    if t > Timestamp::MAX.as_millis() {
+        return r.fail("instant after the latest the engine accepts");
+    }
+    Ok(t)
+}
+
+fn read_instants(r: &mut Reader<'_>) -> Result<Vec<u64>, DecodeError> {
+    let n = r.len(8)?;
+    let mut out = Vec::with_capacity(n);
+    for _ in 0..n {
+        out.push(instant(r)?);
+    }
+    Ok(out)
 }
 
 fn read_u64s(r: &mut Reader<'_>) -> Result<Vec<u64>, DecodeError> {

@@ -170,3 +170,34 @@ fn messages_are_one_sentence_with_the_offset() {
     };
     assert!(v.to_string().contains("version 9"));
 }
+
+#[test]
+fn restore_reads_no_more_than_its_bound() {
+    let clock = ManualClock::new(Timestamp::from_millis(T0));
+    let mut bytes = Vec::new();
+    busy(&clock).snapshot(&mut bytes).expect("written");
+    let len = bytes.len() as u64;
+    assert!(read_bounded(&mut bytes.as_slice(), len).is_ok());
+    assert!(matches!(
+        read_bounded(&mut bytes.as_slice(), len - 1),
+        Err(PersistError::TooLarge { limit }) if limit == len - 1
+    ));
+    // A valid header followed by an endless stream stops at the bound.
+    let mut endless = (&bytes[..HEADER_LEN + 4]).chain(std::io::repeat(7));
+    assert!(matches!(
+        read_bounded(&mut endless, 1 << 16),
+        Err(PersistError::TooLarge { .. })
+    ));
+    // Anything else endless is refused after its header.
+    assert!(matches!(
+        read_bounded(&mut std::io::repeat(0), u64::MAX),
+        Err(PersistError::Corrupt { offset: 0, .. })
+    ));
+    let mut wrong = bytes[..HEADER_LEN + 4].to_vec();
+    wrong[HEADER_LEN] ^= 1;
+    let mut endless = wrong.as_slice().chain(std::io::repeat(7));
+    assert!(matches!(
+        read_bounded(&mut endless, u64::MAX),
+        Err(PersistError::Corrupt { .. })
+    ));
+}

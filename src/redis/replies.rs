@@ -162,7 +162,7 @@ impl ScriptReply {
             "rules" => {
                 let now = int(words.get(1))?;
                 let rest = &words[2..];
-                if rest.len() % 4 != 0 {
+                if !rest.len().is_multiple_of(4) {
                     return Err(Outage::BadData);
                 }
                 let rules = rest

@@ -31,11 +31,12 @@ impl TempDir {
         &self.0
     }
 
-    /// The journal and snapshot files, sorted by name.
+    /// The journal and snapshot files, sorted by name (not the lock file).
     pub(crate) fn files(&self) -> Vec<String> {
         let mut names: Vec<String> = std::fs::read_dir(&self.0)
             .expect("read dir")
             .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+            .filter(|n| n != "lock")
             .collect();
         names.sort();
         names
