@@ -17,8 +17,10 @@ mod limiter;
 mod member;
 mod outage;
 mod outcome;
+mod overrides;
 mod persist;
 mod policy;
+mod policy_codec;
 mod queue;
 mod records;
 #[cfg(feature = "redis")]
@@ -26,6 +28,8 @@ pub mod redis;
 mod relations;
 mod report;
 mod request;
+mod rules;
+mod shadow;
 mod shard;
 mod spam;
 mod spam_signals;
@@ -51,6 +55,7 @@ pub use policy::{
 };
 pub use report::{Blocker, Capacity, Diagnosis, NoteCapacity, WindowCapacity};
 pub use request::InviteRequest;
+pub use shadow::{Shadow, ShadowRule};
 pub use spam_signals::{SpamSignal, SpamSignals};
 pub use sweeper::{SweepStats, Sweeper};
 pub use time::{Clock, ManualClock, SystemClock, Timestamp};

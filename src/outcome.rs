@@ -14,6 +14,10 @@ use crate::time::Timestamp;
 pub struct Sent {
     pub(crate) id: InviteId,
     pub(crate) expires_at: Timestamp,
+    /// What enforcing the rules in shadow mode would have done instead.
+    pub(crate) shadowed: Option<Denied>,
+    /// Every rule in shadow mode that would have denied the send.
+    pub(crate) shadowed_rules: crate::shadow::Shadow,
 }
 
 impl Sent {
@@ -25,6 +29,21 @@ impl Sent {
     /// When the invitation stops being pending unless ended earlier.
     pub fn expires_at(&self) -> Timestamp {
         self.expires_at
+    }
+
+    /// The denial the rules in shadow mode (see [`crate::Shadow`]) would have given
+    /// this send had they been enforced — its reason the first of them that denies,
+    /// its `retry_at` the instant all of them clear, as for any [`Denied`]; `None`
+    /// when none would have denied, and for an idempotent repeat (which is not judged
+    /// again).
+    pub fn shadowed(&self) -> Option<&Denied> {
+        self.shadowed.as_ref()
+    }
+
+    /// Every rule in shadow mode that would have denied this send (empty when
+    /// [`Sent::shadowed`] is `None`).
+    pub fn shadowed_rules(&self) -> crate::shadow::Shadow {
+        self.shadowed_rules
     }
 }
 

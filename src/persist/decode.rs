@@ -1,6 +1,7 @@
 //! Reading a snapshot: every byte framed, checksummed, decoded and checked before an
 //! engine is touched (see `install` for what happens then).
 
+use super::OLDEST_VERSION;
 use super::{setting_from, tier_from, PersistError, FORMAT_VERSION, HEADER_LEN, MAGIC, MAX_SHARDS};
 use super::{ACTIVE, BANNED, RESTRICTED, TRAILER_LEN};
 use crate::account::AccountStatus;
@@ -21,6 +22,8 @@ const COOLDOWN_BYTES: usize = 8 * 3;
 /// A decoded snapshot, not yet placed in an engine.
 #[derive(Debug, Default)]
 pub(super) struct State {
+    /// The snapshot's format version.
+    pub(super) version: u32,
     pub(super) latest: u64,
     /// The next sequence number: above every stored one and every writer counter.
     pub(super) next_seq: u64,
@@ -102,7 +105,7 @@ pub(super) fn decode(bytes: &[u8]) -> Result<State, PersistError> {
     f.take(MAGIC.len())?;
     // The version is read before any checksum: another version may frame differently.
     let found = f.u32()?;
-    if found != FORMAT_VERSION {
+    if !(OLDEST_VERSION..=FORMAT_VERSION).contains(&found) {
         return Err(PersistError::WrongVersion {
             found,
             expected: FORMAT_VERSION,
@@ -110,6 +113,7 @@ pub(super) fn decode(bytes: &[u8]) -> Result<State, PersistError> {
     }
     let shards = f.u32()?;
     let mut state = State {
+        version: found,
         latest: f.u64()?,
         ..State::default()
     };
@@ -300,6 +304,15 @@ fn read_extra(r: &mut Reader<'_>, state: &mut State) -> Result<(Extra, SpamState
     } else {
         None
     };
+    let limits = if state.version >= 2 && r.bool()? {
+        let limits = crate::policy_codec::read_limits(r)?;
+        if limits.validate_as("limits").is_err() {
+            return r.fail("invalid member limits");
+        }
+        Some(Box::new(limits))
+    } else {
+        None
+    };
     let extra = Extra {
         notes,
         idem,
@@ -310,6 +323,7 @@ fn read_extra(r: &mut Reader<'_>, state: &mut State) -> Result<(Extra, SpamState
         contact_set,
         restricted_for,
         cooldowns: Default::default(),
+        limits,
     };
     Ok((extra, spam))
 }

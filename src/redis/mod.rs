@@ -820,6 +820,8 @@ impl RedisEngine {
 
     fn sent(&self, sender: u64, seq: u64, at: u64) -> Sent {
         Sent {
+            shadowed: None,
+            shadowed_rules: crate::Shadow::none(),
             id: InviteId::new(MemberId(sender), seq),
             expires_at: Timestamp::from_millis(at) + self.inner.policy.pending_ttl,
         }
