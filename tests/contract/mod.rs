@@ -3,6 +3,9 @@
 
 #![allow(dead_code)] // each test crate uses the suite through the macro
 
+pub(crate) mod rollout;
+pub(crate) use rollout::*;
+
 use std::time::Duration;
 
 use invite_limiter::{
@@ -34,7 +37,7 @@ fn req(s: u64, r: u64) -> InviteRequest {
 }
 
 /// Sends from `s` to `n` fresh recipients starting at `first`; all must pass.
-async fn fill<L: Limiter>(l: &L, s: u64, first: u64, n: u64) {
+pub(crate) async fn fill<L: Limiter>(l: &L, s: u64, first: u64, n: u64) {
     for r in first..first + n {
         l.send(req(s, r)).await.expect("within the limits");
     }
@@ -432,6 +435,9 @@ macro_rules! contract_tests {
         $crate::contract_tests!(@one $make, recipients_feedback, contract::feedback_policy());
         $crate::contract_tests!(@one $make, strangers_are_counted, contract::strangers_policy());
         $crate::contract_tests!(@one $make, an_honest_member_is_never_flagged, invite_limiter::Policy::default());
+        $crate::contract_tests!(@one $make, shadow_mode_admits_reports_and_counts, contract::quiet());
+        $crate::contract_tests!(@one $make, a_live_policy_applies_at_once, contract::quiet());
+        $crate::contract_tests!(@one $make, a_member_override_replaces_the_tier_limits, contract::quiet());
     };
     (@one $make:expr, $name:ident, $policy:expr) => {
         #[tokio::test]
