@@ -7,7 +7,9 @@
 //! relations, contacts) are read under the recipient's shard lock, taken together
 //! with the sender's: whenever two shard locks are held, they are taken in ascending
 //! shard order, and no other lock is taken while a shard lock is held except the
-//! email index, which is only ever taken first or alone — so no cycle can form.
+//! email index, which is only ever taken first or alone, and the engine's reference
+//! to the rules in force, which is a leaf (nothing is taken while it is held) — so no
+//! cycle can form. Changing the rules takes every shard lock (see [`crate::rules`]).
 //! A recipient with nothing special about them (the common case) is recognised from
 //! a small flag table without touching their shard at all.
 

@@ -43,7 +43,11 @@ impl Engine {
         }
         let op = || Op::SetLimits(m, limits.clone());
         let boxed = limits.clone().map(Box::new);
-        self.update(m, at, op, |r| r.extra_mut().limits = boxed);
+        self.update(m, at, op, |r| {
+            if boxed.is_some() || r.extra.is_some() {
+                r.extra_mut().limits = boxed;
+            }
+        });
         Ok(())
     }
 }
