@@ -68,15 +68,14 @@ impl Engine {
     /// force then stays.
     pub fn set_policy(&self, policy: Policy) -> Result<(), ConfigError> {
         policy.validate()?;
-        let shadow = self.shadow();
-        self.install_rules(Some(Arc::new(policy)), shadow, None);
+        self.install_rules(Some(Arc::new(policy)), None, None);
         Ok(())
     }
 
     /// Puts `shadow`'s rules in shadow mode and enforces every other rule, atomically
     /// as [`Engine::set_policy`].
     pub fn set_shadow(&self, shadow: Shadow) {
-        self.install_rules(None, shadow, None);
+        self.install_rules(None, Some(shadow), None);
     }
 
     /// Journals the rules in force as the first record of a journal that starts
@@ -93,18 +92,21 @@ impl Engine {
         }
     }
 
-    /// Installs new rules under every shard lock and journals them; `policy` `None`
-    /// keeps the policy. `at` is the instant when replaying (journaled only when `None`).
+    /// Installs new rules under every shard lock and journals them; `None` keeps the
+    /// policy or the shadow set in force (read under the locks, so two changes made
+    /// at once never undo each other). `at` is the instant when replaying (journaled
+    /// only when `None`).
     pub(crate) fn install_rules(
         &self,
         policy: Option<Arc<Policy>>,
-        shadow: Shadow,
+        shadow: Option<Shadow>,
         at: Option<u64>,
     ) {
         // The engine's own reference is a leaf lock, taken after the shards' (it is
         // read under a shard lock elsewhere).
         let mut guards: Vec<_> = self.shards.iter().map(|s| s.0.lock()).collect();
         let mut canonical = self.rules.lock();
+        let shadow = shadow.unwrap_or(canonical.shadow);
         let rules = match policy {
             Some(policy) => Rules::new(policy, shadow, true),
             None if canonical.shadow == shadow => return,

@@ -168,13 +168,13 @@ fn apply(engine: &Engine, now: u64, op: Op) -> bool {
         // goes on under the policy in force, and the record counts as skipped.
         Op::SetPolicy(policy, shadow) => match policy.validate() {
             Ok(()) => {
-                engine.install_rules(Some(std::sync::Arc::new(*policy)), shadow, at);
+                engine.install_rules(Some(std::sync::Arc::new(*policy)), Some(shadow), at);
                 true
             }
             Err(_) => false,
         },
         Op::SetShadow(shadow) => {
-            engine.install_rules(None, shadow, at);
+            engine.install_rules(None, Some(shadow), at);
             true
         }
         Op::SetLimits(m, limits) => engine.set_limits_at(m, limits, at).is_ok(),

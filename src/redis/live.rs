@@ -258,6 +258,10 @@ impl RedisEngine {
             // A concurrent reload may have installed a newer version meanwhile.
             if version > slot.version {
                 *slot = Live::new(policy, shadow, version);
+                // Denials remembered under the old limits may no longer hold.
+                if let Some(near) = &self.inner.near {
+                    near.clear();
+                }
             }
             Arc::clone(&slot)
         } else {
