@@ -1,6 +1,7 @@
 //! A live policy and shadow set reach every gateway on one Redis prefix: at once for
-//! a gateway that reads the version before each decision, by the change notice for
-//! one whose refresh bound is long, and on connect for one that joins later.
+//! a gateway that reads the version before each decision (and for every gateway on a
+//! standalone server, whose script checks the version), by the change notice for one
+//! whose refresh bound is long, and on connect for one that joins later.
 #![cfg(feature = "redis")]
 
 mod redis_support;
@@ -39,7 +40,8 @@ fn req(s: u64, r: u64) -> InviteRequest {
     InviteRequest::new(MemberId(s), MemberId(r))
 }
 
-async fn a_change_reaches_every_gateway(var: &str, name: &str) {
+/// `exact`: the server is standalone, where the script checks the version itself.
+async fn a_change_reaches_every_gateway(var: &str, name: &str, exact_server: bool) {
     let Some(addr) = address(var) else { return };
     let prefix = unique_prefix(name);
     let clock = ManualClock::new(Timestamp::from_millis(1_700_000_000_000));
@@ -52,7 +54,15 @@ async fn a_change_reaches_every_gateway(var: &str, name: &str) {
         30
     );
 
+    let slow = gateway(&addr, &prefix, &clock, Duration::from_secs(3600)).await;
+    assert_eq!(slow.capacity(MemberId(9)).await.unwrap().daily.limit, 30);
     admin.set_policy(policy(1)).await.expect("stored");
+    if exact_server {
+        // No notice needed: the script refuses the old version, at once.
+        slow.send(req(5, 6)).await.expect("first");
+        let d = slow.send(req(5, 7)).await.unwrap_err();
+        assert_eq!(*d.reason(), DenyReason::DailyLimit { used: 1, limit: 1 });
+    }
     // Reading the version before each decision: the next one is under the new policy.
     exact.send(req(1, 2)).await.expect("first");
     let d = exact.send(req(1, 3)).await.unwrap_err();
@@ -90,10 +100,10 @@ async fn a_change_reaches_every_gateway(var: &str, name: &str) {
 
 #[tokio::test]
 async fn standalone_change_reaches_every_gateway() {
-    a_change_reaches_every_gateway(STANDALONE, "rollout").await;
+    a_change_reaches_every_gateway(STANDALONE, "rollout", true).await;
 }
 
 #[tokio::test]
 async fn cluster_change_reaches_every_gateway() {
-    a_change_reaches_every_gateway(CLUSTER, "rollout").await;
+    a_change_reaches_every_gateway(CLUSTER, "rollout", false).await;
 }

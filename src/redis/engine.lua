@@ -6,7 +6,8 @@
 -- fingerprint), 13 fb (recipients' feedback), 14 sk (spam strikes); on a standalone
 -- server a send also names the recipient's facts: 15 h, 16 f (whom they follow),
 -- 17 e (their contacts), 18 c (their connections), 19 em (their emails), then the
--- sender's 20 em and 21 e, and 22 the owner key of the email given.
+-- sender's 20 em and 21 e, 22 the owner key of the email given, and 23 the fleet's
+-- policy hash (whose version must be the one the arguments were made from).
 -- ARGV: 1 mode, 2 now ('' = the server's clock), 3 day, 4 week, 5 note window,
 -- 6 pending ttl, 7 pair cap, 8 re-invite cooldown, 9 idempotency window,
 -- 10 idle ttl, 11..14 free daily/weekly/notes(-1 = none)/note chars,
@@ -282,9 +283,13 @@ if mode == 'send' or mode == 'diag' then
   local has_note, chars, outside = ARGV[X + 2] == '1', tonumber(ARGV[X + 3]), ARGV[X + 4] == '1'
   local stranger, keyword, fp = ARGV[X + 5] == '1', ARGV[X + 6] == '1', ARGV[X + 7]
   local counted = mode == 'send'
-  -- On a standalone server the recipient's facts are read here too, exactly.
+  -- On a standalone server the recipient's facts are read here too, exactly, and
+  -- the arguments must come from the policy stored now.
   local inline_rules = {}
   if ARGV[X + 8] == '1' then
+    if (redis.call('HGET', KEYS[23], 'v') or '0') ~= ARGV[X + 11] then
+      return { 'stale' }
+    end
     local RH, RF, RE, RC, REM, SEM, SE, OWNER = KEYS[15], KEYS[16], KEYS[17], KEYS[18],
       KEYS[19], KEYS[20], KEYS[21], KEYS[22]
     local sid, email = ARGV[X + 9], ARGV[X + 10]

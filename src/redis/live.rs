@@ -10,7 +10,10 @@
 //! reads the version again when it last did so `policy_refresh` ago or more (default
 //! 1 s), before deciding: **no decision is made under a policy that had been replaced
 //! for longer than `policy_refresh`** (plus the call's own round trip). When that read
-//! fails, the decision is not made (the send is denied `Unavailable`).
+//! fails, the decision is not made (the send is denied `Unavailable`). On a standalone
+//! server the bound is exact: the engine script reads the policy hash with the
+//! member's keys and refuses to decide under another version, and the gateway reads
+//! the policy and decides again.
 //!
 //! A member's own limits are the `lim` field of their hash, which the engine script
 //! reads with the rest of the member's facts, so they are exact at once everywhere.
@@ -165,7 +168,7 @@ impl RedisBuilder {
     }
 }
 
-fn policy_key(prefix: &str) -> String {
+pub(super) fn policy_key(prefix: &str) -> String {
     format!("{prefix}:policy")
 }
 

@@ -736,7 +736,29 @@ impl RedisEngine {
         req: &InviteRequest,
         commit: bool,
     ) -> Result<(ScriptReply, Arc<Live>), Failure> {
-        let live = self.fresh_live().await?;
+        let mut live = self.fresh_live().await?;
+        // On a standalone server the script refuses to decide under a policy other
+        // than the stored one; read it and decide again (a few times at most, should
+        // changes follow each other that fast).
+        for _ in 0..3 {
+            match self.judge_under(req, commit, &live).await? {
+                ScriptReply::Stale => live = self.reload().await?,
+                reply => return Ok((reply, live)),
+            }
+        }
+        Err(Failure {
+            cause: Outage::Refused,
+            wait: Duration::from_millis(10),
+        })
+    }
+
+    /// [`RedisEngine::judge`] under the rules `live`.
+    async fn judge_under(
+        &self,
+        req: &InviteRequest,
+        commit: bool,
+        live: &Live,
+    ) -> Result<ScriptReply, Failure> {
         let (s, r) = (req.sender().0, req.recipient().0);
         // A standalone server lets the script read the recipient's keys as well: one
         // round trip and exact facts. A cluster keeps them on another slot.
@@ -771,6 +793,7 @@ impl RedisEngine {
             flag(inline),
             s.to_string(),
             email.clone().unwrap_or_default(),
+            live.version.to_string(),
         ];
         let more_keys = if inline {
             let (rk, sk) = (self.keys(r), self.keys(s));
@@ -787,12 +810,13 @@ impl RedisEngine {
                 sk.key("em"),
                 sk.key("e"),
                 owner,
+                live::policy_key(&self.inner.prefix),
             ]
         } else {
             Vec::new()
         };
         let mode = if commit { "send" } else { "diag" };
-        let mut reply = self.script_with(&live, s, &more_keys, mode, &args).await?;
+        let mut reply = self.script_with(live, s, &more_keys, mode, &args).await?;
         if let ScriptReply::Rules { rules, .. } = &mut reply {
             for rule in rules.iter_mut() {
                 rule.complete(req);
@@ -800,7 +824,7 @@ impl RedisEngine {
             rules.extend(outside);
             rules.sort_by_key(|r| rank(&r.reason));
         }
-        Ok((reply, live))
+        Ok(reply)
     }
 
     /// The `Sent` for invitation `seq`, sent at `at` under `live`, with the rules in

@@ -60,6 +60,8 @@ pub(crate) enum ScriptReply {
     Pair(u32),
     Capacity(RawCapacity),
     Mirrored,
+    /// The script saw another policy version stored than the one it was given.
+    Stale,
 }
 
 /// An invite setting as stored in a member's hash.
@@ -190,6 +192,7 @@ impl ScriptReply {
             },
             "expired" => ScriptReply::Expired(int(words.get(1))?),
             "pair" => ScriptReply::Pair(int(words.get(1))?),
+            "stale" => ScriptReply::Stale,
             "capacity" => {
                 let vals = words[1..]
                     .iter()
