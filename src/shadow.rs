@@ -215,4 +215,16 @@ mod tests {
         assert_eq!(set.without(ShadowRule::NoteQuota).iter().count(), 1);
         assert_eq!(Shadow::all().iter().count(), ShadowRule::ALL.len());
     }
+
+    #[cfg(feature = "serde")]
+    #[test]
+    fn a_configuration_file_names_the_rules() {
+        let set = Shadow::none()
+            .with(ShadowRule::DailyLimit)
+            .with(ShadowRule::SpamSuspected);
+        let text = serde_json::to_string(&set).unwrap();
+        assert_eq!(text, r#"["daily_limit","spam_suspected"]"#);
+        assert_eq!(serde_json::from_str::<Shadow>(&text).unwrap(), set);
+        assert!(serde_json::from_str::<Shadow>(r#"["self_invite"]"#).is_err());
+    }
 }
