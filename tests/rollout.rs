@@ -278,3 +278,39 @@ fn journal_replay_reproduces_policy_changes_and_overrides() {
         }
     }
 }
+
+#[test]
+fn policy_changes_during_sends_never_mix_two_policies() {
+    let clock = ManualClock::new(Timestamp::from_millis(T0));
+    let e = std::sync::Arc::new(engine(quiet(5), &clock));
+    let senders: Vec<_> = (1..=4u64)
+        .map(|s| {
+            let e = std::sync::Arc::clone(&e);
+            std::thread::spawn(move || {
+                let mut admitted = 0u32;
+                for r in 0..200u64 {
+                    match e.send(req(s, 1000 + r)) {
+                        Ok(_) => admitted += 1,
+                        Err(d) => match *d.reason() {
+                            // Each decision saw one whole policy: 5 or 10.
+                            DenyReason::DailyLimit { limit, .. } => {
+                                assert!(limit == 5 || limit == 10, "{d:?}")
+                            }
+                            other => panic!("{other:?}"),
+                        },
+                    }
+                }
+                admitted
+            })
+        })
+        .collect();
+    for i in 0..200 {
+        let daily = if i % 2 == 0 { 10 } else { 5 };
+        e.set_policy(quiet(daily)).expect("valid");
+    }
+    for (s, t) in (1..=4u64).zip(senders) {
+        let admitted = t.join().expect("no panic");
+        assert!(admitted <= 10, "sender {s}: {admitted}");
+        assert_eq!(e.capacity(m(s)).daily.used, admitted);
+    }
+}
