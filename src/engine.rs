@@ -237,17 +237,36 @@ impl Engine {
         f: impl FnOnce(&Self, &mut Shard, u64, View) -> R,
     ) -> R {
         let strangers = self.strangers.load(Ordering::Acquire);
+        let mut plain = None;
         if !self.needs_recipient(s.sender, s.recipient, strangers) {
-            let mut shard = self.lock(s.sender);
+            let shard = self.lock(s.sender);
             // The rules may have changed since the flag was read.
             let now_strangers = shard.rules.policy.spam.strangers.is_some();
             if now_strangers == strangers
                 || !self.needs_recipient(s.sender, s.recipient, now_strangers)
             {
-                let now = shard.observe(now);
-                return f(self, &mut shard, now, View::plain(email.given));
+                plain = Some(shard);
             }
         }
+        // One call of `f`, so that it is inlined here.
+        let (mut own, now, view) = match plain {
+            Some(mut shard) => {
+                let now = shard.observe(now);
+                (shard, now, View::plain(email.given))
+            }
+            None => self.lock_with_recipient(s, email, now),
+        };
+        f(self, &mut own, now, view)
+    }
+
+    /// The sender's shard, locked with the recipient's to read their facts; the
+    /// recipient's is released before returning.
+    fn lock_with_recipient(
+        &self,
+        s: &Subject<'_>,
+        email: EmailMatch,
+        now: u64,
+    ) -> (MutexGuard<'_, Shard>, u64, View) {
         let (mut own, other) = self.lock_pair(s.sender, s.recipient);
         let now = own.observe(now);
         let view = {
@@ -260,7 +279,7 @@ impl Engine {
             self.view(sender, recipient, s, email, now, strangers)
         };
         drop(other);
-        f(self, &mut own, now, view)
+        (own, now, view)
     }
 
     /// Runs `f` on the settled sender's record and the recipient's facts, committing
@@ -365,8 +384,7 @@ impl Engine {
             None
         };
         let mut verdicts = Verdicts::default();
-        let mut shadowed = Verdicts::default();
-        let mut shadowed_rules = crate::Shadow::none();
+        let mut shadowed = crate::shadow::ShadowTally::default();
         let facts = Facts {
             now,
             member,
@@ -377,17 +395,22 @@ impl Engine {
             spans,
         };
         let shadow = rules.shadow;
-        evaluate(
-            &facts,
-            s,
-            &mut |reason, at| match crate::ShadowRule::of(&reason).filter(|r| shadow.contains(*r)) {
-                Some(rule) => {
-                    shadowed_rules = shadowed_rules.with(rule);
-                    shadowed.add(reason, at);
-                }
-                None => verdicts.add(reason, at),
-            },
-        );
+        if shadow.is_empty() {
+            // The common case, kept apart so that it costs what it did before
+            // shadow mode existed.
+            evaluate(&facts, s, &mut |reason, at| verdicts.add(reason, at));
+        } else {
+            evaluate(
+                &facts,
+                s,
+                &mut |reason, at| match crate::ShadowRule::of(&reason)
+                    .filter(|r| shadow.contains(*r))
+                {
+                    Some(rule) => shadowed.add(rule, at),
+                    None => verdicts.add(reason, at),
+                },
+            );
+        }
         if let Some(v) = spam {
             // A shadowed signal never escalates: a restriction is always enforced.
             let enforced = !shadow.contains(crate::ShadowRule::SpamSuspected);
@@ -441,8 +464,8 @@ impl Engine {
         Ok(Sent {
             id: InviteId::new(MemberId(s.sender), seq),
             expires_at: Timestamp::from_millis(expires),
-            shadowed: shadowed.into_denied(),
-            shadowed_rules,
+            shadow_retry: shadowed.retry(),
+            shadowed: shadowed.rules,
         })
     }
 }
@@ -454,8 +477,8 @@ fn replay(member: &Member, s: &Subject<'_>, ttl: u64) -> Option<Sent> {
     (rec.recipient == s.recipient).then(|| Sent {
         id: InviteId::new(MemberId(s.sender), rec.seq),
         expires_at: Timestamp::from_millis(rec.sent_at.saturating_add(ttl)),
-        shadowed: None,
-        shadowed_rules: crate::Shadow::none(),
+        shadow_retry: crate::outcome::NO_RETRY,
+        shadowed: crate::Shadow::none(),
     })
 }
 

@@ -87,8 +87,9 @@ impl fmt::Display for ShadowRule {
 /// The set of rules in shadow mode (default: none).
 ///
 /// A shadowed rule is judged exactly as if enforced, but a send it alone would deny is
-/// admitted, and [`crate::Sent::shadowed`] lists the shadowed rules that would have
-/// denied it, each with its own `retry_at`. A send admitted that way counts in the
+/// admitted, and [`crate::Sent::shadowed`] names the shadowed rules that would have
+/// denied it ([`crate::Sent::shadowed_retry_at`]: when they all clear). A send
+/// admitted that way counts in the
 /// sender's windows, note quota and pair cap like any other accepted send — shadow
 /// mode shows what enforcing a rule would do to real traffic, not to a quieter one.
 ///
@@ -162,6 +163,34 @@ impl Shadow {
     pub(crate) fn from_bits(bits: u8) -> Option<Self> {
         let known = Shadow::all().0;
         (bits & !known == 0).then_some(Shadow(bits))
+    }
+}
+
+/// Folds the shadowed rules that deny a send into what its `Sent` reports.
+#[derive(Debug, Default)]
+pub(crate) struct ShadowTally {
+    pub(crate) rules: Shadow,
+    latest: u64,
+    needs_action: bool,
+}
+
+impl ShadowTally {
+    /// Records that `rule` would deny until `at` (`None`: until an action).
+    pub(crate) fn add(&mut self, rule: ShadowRule, at: Option<u64>) {
+        self.rules = self.rules.with(rule);
+        match at {
+            Some(t) => self.latest = self.latest.max(t),
+            None => self.needs_action = true,
+        }
+    }
+
+    /// The instant for `Sent::shadow_retry`.
+    pub(crate) fn retry(&self) -> u64 {
+        if self.rules.is_empty() || self.needs_action {
+            crate::outcome::NO_RETRY
+        } else {
+            self.latest
+        }
     }
 }
 

@@ -88,7 +88,7 @@ async fn a_change_reaches_every_gateway(var: &str, name: &str, exact_server: boo
         .await
         .expect("stored");
     let sent = exact.send(req(1, 4)).await.expect("shadowed");
-    assert!(sent.shadowed_rules().contains(ShadowRule::DailyLimit));
+    assert!(sent.shadowed().contains(ShadowRule::DailyLimit));
     assert_eq!(late.shadow(), Shadow::none(), "not read yet");
     // A policy change keeps the shadow set, and the reverse.
     admin.set_policy(policy(2)).await.expect("stored");

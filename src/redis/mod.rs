@@ -830,13 +830,15 @@ impl RedisEngine {
     /// The `Sent` for invitation `seq`, sent at `at` under `live`, with the rules in
     /// shadow mode that would have denied it.
     fn sent(&self, live: &Live, sender: u64, seq: u64, at: u64, shadowed: &[Rule]) -> Sent {
-        let shadowed_rules = shadowed
-            .iter()
-            .filter_map(|r| crate::ShadowRule::of(&r.reason))
-            .collect();
+        let mut tally = crate::shadow::ShadowTally::default();
+        for r in shadowed {
+            if let Some(rule) = crate::ShadowRule::of(&r.reason) {
+                tally.add(rule, r.at);
+            }
+        }
         Sent {
-            shadowed: fold(shadowed),
-            shadowed_rules,
+            shadow_retry: tally.retry(),
+            shadowed: tally.rules,
             id: InviteId::new(MemberId(sender), seq),
             expires_at: Timestamp::from_millis(at) + live.policy.pending_ttl,
         }
