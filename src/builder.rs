@@ -1,14 +1,16 @@
 //! Configuring and building an [`Engine`].
 
-use std::sync::atomic::AtomicU8;
+use std::sync::atomic::{AtomicBool, AtomicU8};
+use std::sync::Arc;
 
 use dashmap::DashMap;
 
 use crate::engine::{Engine, Padded, FLAG_BITS};
 use crate::limits::MemberLimits;
 use crate::policy::{ConfigError, Policy, ReminderPolicy};
-use crate::shard::Spans;
-use crate::spam::Keywords;
+use crate::rules::Rules;
+use crate::shadow::Shadow;
+use crate::shard::Shard;
 use crate::time::{Clock, MonotonicTime, SystemClock};
 
 /// Configures and builds an [`Engine`].
@@ -18,6 +20,7 @@ pub struct EngineBuilder {
     pub(crate) shards: usize,
     pub(crate) reminders: ReminderPolicy,
     pub(crate) limits: MemberLimits,
+    pub(crate) shadow: Shadow,
 }
 
 impl std::fmt::Debug for EngineBuilder {
@@ -37,6 +40,7 @@ impl Default for EngineBuilder {
             shards: 256,
             reminders: ReminderPolicy::default(),
             limits: MemberLimits::default(),
+            shadow: Shadow::none(),
         }
     }
 }
@@ -74,6 +78,12 @@ impl EngineBuilder {
         self
     }
 
+    /// The rules to run in shadow mode (default: none; see [`Shadow`]).
+    pub fn shadow(mut self, shadow: Shadow) -> Self {
+        self.shadow = shadow;
+        self
+    }
+
     /// Builds the engine.
     ///
     /// # Errors
@@ -87,12 +97,15 @@ impl EngineBuilder {
         self.limits.validate()?;
         let shards = self.shards.clamp(1, 1 << 16).next_power_of_two();
         let shard_bits = shards.trailing_zeros();
+        let strangers = AtomicBool::new(self.policy.spam.strangers.is_some());
+        let rules = Rules::new(Arc::new(self.policy), self.shadow, false);
         Ok(Engine {
-            shards: (0..shards).map(|_| Padded::default()).collect(),
+            shards: (0..shards)
+                .map(|_| Padded(parking_lot::Mutex::new(Shard::new(Arc::clone(&rules)))))
+                .collect(),
             shard_bits,
-            spans: Spans::new(&self.policy),
-            keywords: Keywords::new(&self.policy.spam.keywords),
-            policy: self.policy,
+            rules: parking_lot::Mutex::new(rules),
+            strangers,
             time: MonotonicTime::new(self.clock),
             flags: (0..1usize << FLAG_BITS).map(|_| AtomicU8::new(0)).collect(),
             emails: DashMap::default(),

@@ -61,7 +61,7 @@ pub(crate) fn evaluate(
     deny: &mut impl FnMut(DenyReason, Option<u64>),
 ) {
     let m = f.member;
-    let limits: &TierLimits = f.policy.limits(m.tier);
+    let limits: &TierLimits = m.limits(f.policy);
     if let (Some(key), Some(extra)) = (s.key, m.extra.as_deref()) {
         if let Some(rec) = extra.idem.get(key) {
             if rec.recipient != s.recipient {

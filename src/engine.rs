@@ -7,11 +7,14 @@
 //! relations, contacts) are read under the recipient's shard lock, taken together
 //! with the sender's: whenever two shard locks are held, they are taken in ascending
 //! shard order, and no other lock is taken while a shard lock is held except the
-//! email index, which is only ever taken first or alone — so no cycle can form.
+//! email index, which is only ever taken first or alone, and the engine's reference
+//! to the rules in force, which is a leaf (nothing is taken while it is held) — so no
+//! cycle can form. Changing the rules takes every shard lock (see [`crate::rules`]).
 //! A recipient with nothing special about them (the common case) is recognised from
 //! a small flag table without touching their shard at all.
 
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+use std::sync::Arc;
 
 use dashmap::DashMap;
 use parking_lot::{Mutex, MutexGuard};
@@ -22,10 +25,10 @@ use crate::decide::{evaluate, Facts, Subject, Verdicts, View};
 use crate::ids::{InviteId, MemberId};
 use crate::member::{IdemRecord, Member};
 use crate::outcome::{Denied, Sent};
-use crate::policy::Policy;
 use crate::request::InviteRequest;
-use crate::shard::{settle, Shard, Spans, RECHECK};
-use crate::spam::{Attempt, Keywords};
+use crate::rules::Rules;
+use crate::shard::{settle, Shard, RECHECK};
+use crate::spam::Attempt;
 use crate::time::{MonotonicTime, Timestamp};
 
 /// Flag: the member has a non-default status, setting, email, contacts or follows.
@@ -55,10 +58,11 @@ pub(crate) struct Padded<T>(pub(crate) T);
 pub struct Engine {
     pub(crate) shards: Box<[Padded<Mutex<Shard>>]>,
     pub(crate) shard_bits: u32,
-    pub(crate) policy: Policy,
-    pub(crate) spans: Spans,
+    /// The rules in force; each shard holds the same (see [`crate::rules`]).
+    pub(crate) rules: Mutex<Arc<Rules>>,
+    /// Whether the stranger signal is on in the rules in force.
+    pub(crate) strangers: AtomicBool,
     pub(crate) time: MonotonicTime,
-    pub(crate) keywords: Keywords,
     pub(crate) flags: Box<[AtomicU8]>,
     pub(crate) emails: DashMap<String, MemberId, ahash::RandomState>,
     /// The journal that state changes are appended to, when persistence is on.
@@ -75,7 +79,7 @@ impl std::fmt::Debug for Engine {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Engine")
             .field("shards", &self.shards.len())
-            .field("policy", &self.policy)
+            .field("policy", &self.policy())
             .field("time", &self.time)
             .field("journal", &self.journal)
             .finish_non_exhaustive()
@@ -95,11 +99,6 @@ impl Engine {
     /// A builder with the default policy and the system clock.
     pub fn builder() -> EngineBuilder {
         EngineBuilder::default()
-    }
-
-    /// The policy in force.
-    pub fn policy(&self) -> &Policy {
-        &self.policy
     }
 
     /// The instant the engine acts at now: its clock, never earlier than before.
@@ -172,13 +171,14 @@ impl Engine {
         }
     }
 
-    /// Whether the decision must read the recipient's record.
-    fn needs_recipient(&self, sender: u64, recipient: u64) -> bool {
+    /// Whether the decision must read the recipient's record, with the stranger
+    /// signal on or off.
+    fn needs_recipient(&self, sender: u64, recipient: u64, strangers: bool) -> bool {
         if sender == recipient {
             return false;
         }
         let flags = self.flags_of(recipient);
-        flags & SPECIAL != 0 || (flags & LINKED != 0 && self.policy.spam.strangers.is_some())
+        flags & SPECIAL != 0 || (flags & LINKED != 0 && strangers)
     }
 
     /// Sends an invitation, or says why not and until when.
@@ -210,7 +210,7 @@ impl Engine {
         let subject = Subject {
             sender: req.sender().0,
             recipient: req.recipient().0,
-            note: req.judged_note(&self.policy),
+            note: req.judged_note(&self.policy()),
             key: req.key(),
         };
         let (result, ticket) =
@@ -249,11 +249,37 @@ impl Engine {
         now: u64,
         f: impl FnOnce(&Self, &mut Shard, u64, View) -> R,
     ) -> R {
-        if !self.needs_recipient(s.sender, s.recipient) {
-            let mut shard = self.lock(s.sender);
-            let now = shard.observe(now);
-            return f(self, &mut shard, now, View::plain(email.given));
+        let strangers = self.strangers.load(Ordering::Acquire);
+        let mut plain = None;
+        if !self.needs_recipient(s.sender, s.recipient, strangers) {
+            let shard = self.lock(s.sender);
+            // The rules may have changed since the flag was read.
+            let now_strangers = shard.rules.policy.spam.strangers.is_some();
+            if now_strangers == strangers
+                || !self.needs_recipient(s.sender, s.recipient, now_strangers)
+            {
+                plain = Some(shard);
+            }
         }
+        // One call of `f`, so that it is inlined here.
+        let (mut own, now, view) = match plain {
+            Some(mut shard) => {
+                let now = shard.observe(now);
+                (shard, now, View::plain(email.given))
+            }
+            None => self.lock_with_recipient(s, email, now),
+        };
+        f(self, &mut own, now, view)
+    }
+
+    /// The sender's shard, locked with the recipient's to read their facts; the
+    /// recipient's is released before returning.
+    fn lock_with_recipient(
+        &self,
+        s: &Subject<'_>,
+        email: EmailMatch,
+        now: u64,
+    ) -> (MutexGuard<'_, Shard>, u64, View) {
         let (mut own, other) = self.lock_pair(s.sender, s.recipient);
         let now = own.observe(now);
         let view = {
@@ -262,10 +288,11 @@ impl Engine {
                 Some(g) => g.members.get(&s.recipient),
                 None => own.members.get(&s.recipient),
             };
-            self.view(sender, recipient, s, email, now)
+            let strangers = own.rules.policy.spam.strangers.is_some();
+            self.view(sender, recipient, s, email, now, strangers)
         };
         drop(other);
-        f(self, &mut own, now, view)
+        (own, now, view)
     }
 
     /// Runs `f` on the settled sender's record and the recipient's facts, committing
@@ -274,14 +301,14 @@ impl Engine {
         &self,
         req: &InviteRequest,
         s: &Subject<'_>,
-        f: impl FnOnce(u64, &Member, View),
+        f: impl FnOnce(u64, &Member, View, &Rules),
     ) {
         let now = self.time.now();
         let email = self.email_match(req);
-        self.with_sender(s, email, now, |engine, shard, now, view| {
-            shard.settle(s.sender, now, &engine.spans, &engine.policy);
+        self.with_sender(s, email, now, |_, shard, now, view| {
+            shard.settle(s.sender, now);
             let member = shard.members.get(&s.sender).unwrap_or(&EMPTY);
-            f(now, member, view)
+            f(now, member, view, &shard.rules)
         })
     }
 
@@ -292,6 +319,7 @@ impl Engine {
         s: &Subject<'_>,
         email: EmailMatch,
         now: u64,
+        strangers: bool,
     ) -> View {
         let sx = sender.and_then(|m| m.extra.as_deref());
         let rx = recipient.and_then(|m| m.extra.as_deref());
@@ -314,11 +342,8 @@ impl Engine {
             InviteSetting::FollowingOnly => rx.is_some_and(|x| x.follows.contains(&s.sender)),
             InviteSetting::Nobody => false,
         };
-        let stranger = self.policy.spam.strangers.is_some()
-            && !email.given
-            && !in_contacts(sx, rx)
-            && !in_contacts(rx, sx)
-            && !shared();
+        let stranger =
+            strangers && !email.given && !in_contacts(sx, rx) && !in_contacts(rx, sx) && !shared();
         View {
             banned: status == Some(crate::AccountStatus::Banned),
             setting,
@@ -344,43 +369,65 @@ impl Engine {
             idle,
             next_seq,
             expired_unswept,
+            rules,
             ..
         } = shard;
+        let rules: &Rules = rules;
+        let (policy, spans) = (&*rules.policy, &rules.spans);
         let member = members.get_or_insert(s.sender, || {
             idle.push(std::cmp::Reverse((now.saturating_add(RECHECK), s.sender)));
         });
-        settle(member, now, &self.spans, &self.policy, expired_unswept);
-        if let Some(sent) = self.replay(member, s) {
+        settle(member, now, spans, policy, expired_unswept);
+        if let Some(sent) = replay(member, s, spans.ttl) {
             return Ok(sent);
         }
-        let spam_on = self.policy.spam.is_enabled();
+        let spam_on = policy.spam.is_enabled();
         let attempt = Attempt {
             stranger: view.stranger,
             note: s.note,
         };
         let spam = if spam_on {
-            let (kw, state) = (&self.keywords, member.spam_mut());
+            let (kw, state) = (&rules.keywords, member.spam_mut());
             if count_attempt {
-                state.attempt(now, &attempt, &self.policy.spam, kw)
+                state.attempt(now, &attempt, &policy.spam, kw)
             } else {
-                state.check(now, &attempt, &self.policy.spam, kw)
+                state.check(now, &attempt, &policy.spam, kw)
             }
         } else {
             None
         };
         let mut verdicts = Verdicts::default();
+        let mut shadowed = crate::shadow::ShadowTally::default();
         let facts = Facts {
             now,
             member,
-            pair: member.pair(s.recipient, self.policy.max_pending_per_pair),
+            pair: member.pair(s.recipient, policy.max_pending_per_pair),
             view,
             spam,
-            policy: &self.policy,
-            spans: &self.spans,
+            policy,
+            spans,
         };
-        evaluate(&facts, s, &mut |reason, at| verdicts.add(reason, at));
+        let shadow = rules.shadow;
+        if shadow.is_empty() {
+            // The common case, kept apart so that it costs what it did before
+            // shadow mode existed.
+            evaluate(&facts, s, &mut |reason, at| verdicts.add(reason, at));
+        } else {
+            evaluate(
+                &facts,
+                s,
+                &mut |reason, at| match crate::ShadowRule::of(&reason)
+                    .filter(|r| shadow.contains(*r))
+                {
+                    Some(rule) => shadowed.add(rule, at),
+                    None => verdicts.add(reason, at),
+                },
+            );
+        }
         if let Some(v) = spam {
-            if let Some(until) = v.restrict_until {
+            // A shadowed signal never escalates: a restriction is always enforced.
+            let enforced = !shadow.contains(crate::ShadowRule::SpamSuspected);
+            if let Some(until) = v.restrict_until.filter(|_| enforced) {
                 crate::relations::impose_restriction(member, until, Some(v.signals));
                 self.mark(s.sender, SPECIAL);
             }
@@ -402,18 +449,16 @@ impl Engine {
         };
         // Commit: everything below belongs to the sender and its shard.
         *next_seq = (*next_seq).max(seq).saturating_add(1);
-        let expires = now.saturating_add(self.spans.ttl);
+        let expires = now.saturating_add(spans.ttl);
         expiries.push_back((expires, s.sender));
         member.pair_added(s.recipient);
         member.sends.push(now);
         member.ledger.push(seq, s.recipient, now);
         // Of everything pushed, the daily window or the TTL ends first.
-        let first_change = now.saturating_add(self.spans.day.min(self.spans.ttl));
+        let first_change = now.saturating_add(spans.day.min(spans.ttl));
         member.due.0 = member.due.0.min(first_change);
         if spam_on {
-            member
-                .spam_mut()
-                .record_sent(now, &attempt, &self.policy.spam);
+            member.spam_mut().record_sent(now, &attempt, &policy.spam);
         }
         if s.note.is_some() || s.key.is_some() {
             let extra = member.extra_mut();
@@ -432,18 +477,22 @@ impl Engine {
         Ok(Sent {
             id: InviteId::new(MemberId(s.sender), seq),
             expires_at: Timestamp::from_millis(expires),
+            shadow_retry: shadowed.retry(),
+            shadowed: shadowed.rules,
         })
     }
+}
 
-    /// The earlier send made with this idempotency key to this recipient, if any.
-    fn replay(&self, member: &Member, s: &Subject<'_>) -> Option<Sent> {
-        let key = s.key?;
-        let rec = member.extra.as_deref()?.idem.get(key)?;
-        (rec.recipient == s.recipient).then(|| Sent {
-            id: InviteId::new(MemberId(s.sender), rec.seq),
-            expires_at: Timestamp::from_millis(rec.sent_at.saturating_add(self.spans.ttl)),
-        })
-    }
+/// The earlier send made with this idempotency key to this recipient, if any.
+fn replay(member: &Member, s: &Subject<'_>, ttl: u64) -> Option<Sent> {
+    let key = s.key?;
+    let rec = member.extra.as_deref()?.idem.get(key)?;
+    (rec.recipient == s.recipient).then(|| Sent {
+        id: InviteId::new(MemberId(s.sender), rec.seq),
+        expires_at: Timestamp::from_millis(rec.sent_at.saturating_add(ttl)),
+        shadow_retry: crate::outcome::NO_RETRY,
+        shadowed: crate::Shadow::none(),
+    })
 }
 
 /// What a replayed denial returns when the rules, re-run, would have allowed it.

@@ -217,7 +217,7 @@ impl Engine {
         let Some(j) = &self.journal else { return 0 };
         let sent = match result {
             Ok(sent) => Some(sent.id().seq()),
-            Err(_) if self.policy.spam.is_enabled() => None,
+            Err(_) if self.rules().policy.spam.is_enabled() => None,
             Err(_) => return 0,
         };
         j.append(record::encode_send(now, s, view, count_attempt, sent))

@@ -19,8 +19,10 @@ mod limits;
 mod member;
 mod outage;
 mod outcome;
+mod overrides;
 mod persist;
 mod policy;
+mod policy_codec;
 mod queue;
 mod records;
 #[cfg(feature = "redis")]
@@ -29,6 +31,8 @@ mod registry;
 mod relations;
 mod report;
 mod request;
+mod rules;
+mod shadow;
 mod shard;
 mod spam;
 mod spam_signals;
@@ -55,6 +59,7 @@ pub use policy::{
 };
 pub use report::{Blocker, Capacity, Diagnosis, NoteCapacity, WindowCapacity};
 pub use request::InviteRequest;
+pub use shadow::{Shadow, ShadowRule};
 pub use spam_signals::{SpamSignal, SpamSignals};
 pub use sweeper::{SweepStats, Sweeper};
 pub use time::{Clock, ManualClock, SystemClock, Timestamp};

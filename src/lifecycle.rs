@@ -54,7 +54,7 @@ impl Engine {
         if inv.ended.is_some() {
             return Err(InviteError::AlreadyEnded(id));
         }
-        let expires = inv.sent_at.saturating_add(self.spans.ttl);
+        let expires = inv.sent_at.saturating_add(shard.rules.spans.ttl);
         if expires <= now {
             return Err(InviteError::Expired {
                 id,
@@ -73,7 +73,7 @@ impl Engine {
         now: u64,
     ) -> Result<(usize, Invite), InviteError> {
         self.locate(shard, id, now)?;
-        shard.settle(id.sender().0, now, &self.spans, &self.policy);
+        shard.settle(id.sender().0, now);
         self.locate(shard, id, now)
     }
 
@@ -99,8 +99,9 @@ impl Engine {
         if let Some(feedback) = feedback {
             self.record_feedback(&mut shard, s, now, feedback);
         }
-        if how == Ending::Withdrawn && self.spans.cooldown > 0 {
-            shard.start_cooldown(s, inv.recipient, now.saturating_add(self.spans.cooldown));
+        let cooldown = shard.rules.spans.cooldown;
+        if how == Ending::Withdrawn && cooldown > 0 {
+            shard.start_cooldown(s, inv.recipient, now.saturating_add(cooldown));
         }
         let ticket = self.log_op(now, || Op::End(how, id));
         drop(shard);
@@ -109,9 +110,10 @@ impl Engine {
     }
 
     fn record_feedback(&self, shard: &mut Shard, sender: u64, now: u64, feedback: Feedback) {
-        if self.policy.spam.is_enabled() {
+        if shard.rules.policy.spam.is_enabled() {
+            let rules = std::sync::Arc::clone(&shard.rules);
             let spam = shard.member_mut(sender).spam_mut();
-            spam.record_feedback(now, feedback, &self.policy.spam);
+            spam.record_feedback(now, feedback, &rules.policy.spam);
         }
     }
 
@@ -148,7 +150,7 @@ impl Engine {
             }
             None => &mut own,
         };
-        back.settle(recipient, now, &self.spans, &self.policy);
+        back.settle(recipient, now);
         back.end_pair(recipient, s, Ending::Accepted);
         back.member_mut(recipient).extra_mut().connections.insert(s);
         self.mark(s, LINKED);
@@ -219,7 +221,7 @@ impl Engine {
         };
         let due = since.saturating_add(crate::time::millis(self.reminders.spacing));
         if now < due {
-            let expires = inv.sent_at.saturating_add(self.spans.ttl);
+            let expires = inv.sent_at.saturating_add(shard.rules.spans.ttl);
             let next_at = (due < expires).then(|| Timestamp::from_millis(due));
             return Err(InviteError::ReminderNotAllowed { id, next_at });
         }
@@ -236,7 +238,7 @@ impl Engine {
     pub fn pending_between(&self, sender: MemberId, recipient: MemberId) -> u32 {
         let mut shard = self.lock(sender.0);
         let now = shard.observe(self.time.now());
-        shard.settle(sender.0, now, &self.spans, &self.policy);
+        shard.settle(sender.0, now);
         shard
             .members
             .get(&sender.0)
@@ -248,7 +250,8 @@ impl Engine {
     pub fn pending_sent(&self, m: MemberId, after: Option<InviteId>, limit: usize) -> PendingPage {
         let mut shard = self.lock(m.0);
         let now = shard.observe(self.time.now());
-        shard.settle(m.0, now, &self.spans, &self.policy);
+        shard.settle(m.0, now);
+        let ttl = shard.rules.spans.ttl;
         let Some(member) = shard.members.get(&m.0) else {
             return PendingPage {
                 items: Vec::new(),
@@ -266,7 +269,7 @@ impl Engine {
                 id: InviteId::new(m, inv.seq),
                 recipient: MemberId(inv.recipient),
                 sent_at: Timestamp::from_millis(inv.sent_at),
-                expires_at: Timestamp::from_millis(inv.sent_at.saturating_add(self.spans.ttl)),
+                expires_at: Timestamp::from_millis(inv.sent_at.saturating_add(ttl)),
                 reminders: u32::from(member.ledger.reminders(inv.seq).count),
             })
             .collect();

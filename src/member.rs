@@ -103,6 +103,8 @@ pub(crate) struct Extra {
     pub(crate) restricted_for: Option<SpamSignals>,
     /// End of the re-invite cooldown by recipient, after a withdrawal.
     pub(crate) cooldowns: FastMap<u64, u64>,
+    /// Limits of this member alone, in place of their tier's.
+    pub(crate) limits: Option<Box<crate::policy::TierLimits>>,
 }
 
 impl Extra {
@@ -115,6 +117,7 @@ impl Extra {
             && self.emails.is_empty()
             && self.contacts.is_empty()
             && self.cooldowns.is_empty()
+            && self.limits.is_none()
     }
 }
 
@@ -264,6 +267,17 @@ impl Member {
             take(extra.idem.first_at().map(|t| t.saturating_add(spans.idem)));
         }
         due
+    }
+
+    /// The limits the member sends under: their own override, else their tier's.
+    pub(crate) fn limits<'a>(
+        &'a self,
+        policy: &'a crate::policy::Policy,
+    ) -> &'a crate::policy::TierLimits {
+        match self.extra.as_deref().and_then(|e| e.limits.as_deref()) {
+            Some(own) => own,
+            None => policy.limits(self.tier),
+        }
     }
 
     pub(crate) fn extra_mut(&mut self) -> &mut Extra {

@@ -14,7 +14,16 @@ use crate::time::Timestamp;
 pub struct Sent {
     pub(crate) id: InviteId,
     pub(crate) expires_at: Timestamp,
+    /// When every rule in shadow mode that would have denied the send clears
+    /// (`NO_RETRY`: none would have, or one needs an action). Kept in one word with
+    /// the set below, so a `Sent` stays as small as a `Denied` on the hot path.
+    pub(crate) shadow_retry: u64,
+    /// Every rule in shadow mode that would have denied the send.
+    pub(crate) shadowed: crate::shadow::Shadow,
 }
+
+/// `Sent::shadow_retry` when there is no instant to report.
+pub(crate) const NO_RETRY: u64 = u64::MAX;
 
 impl Sent {
     /// The new invitation.
@@ -25,6 +34,21 @@ impl Sent {
     /// When the invitation stops being pending unless ended earlier.
     pub fn expires_at(&self) -> Timestamp {
         self.expires_at
+    }
+
+    /// The rules in shadow mode (see [`crate::Shadow`]) that would have denied this
+    /// send had they been enforced; empty when none would have, and for an idempotent
+    /// repeat (which is not judged again).
+    pub fn shadowed(&self) -> crate::shadow::Shadow {
+        self.shadowed
+    }
+
+    /// When the same request would have succeeded had the rules in shadow mode been
+    /// enforced: the instant every one of [`Sent::shadowed`] clears, as a
+    /// [`Denied::retry_at`] would say — `None` when one of them only clears by an
+    /// action (a note too long), or when none would have denied.
+    pub fn shadowed_retry_at(&self) -> Option<Timestamp> {
+        (self.shadow_retry != NO_RETRY).then(|| Timestamp::from_millis(self.shadow_retry))
     }
 }
 

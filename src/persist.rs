@@ -1,6 +1,6 @@
 //! Snapshots: the whole engine state written to a byte stream and read back.
 //!
-//! # Format, version 1
+//! # Format, version 2
 //! Integers are little-endian, collections are a `u64` count then the items, text is
 //! a `u64` byte length then UTF-8.
 //! ```text
@@ -21,7 +21,9 @@
 //! A member is its id, tier, status, invite setting, send log (daily cursor and
 //! instants), ledger (seq, recipient, sent_at, last_reminder, reminders, ending) and,
 //! when present, the extra record: note instants, idempotency records, spam state,
-//! connections, follows (both sorted), emails, contacts and the restriction's signals.
+//! connections, follows (both sorted), emails, contacts, the restriction's signals
+//! and (from version 2) the member's own limits (a flag, then daily, weekly, the
+//! optional note quota and the note length). Version 1 snapshots still restore.
 //!
 //! Only primary facts are stored. Everything derived — pair states, expiry, cooldown
 //! and idle queues, the email index, the recipient flags — is rebuilt on restore, so a
@@ -49,8 +51,10 @@ use crate::shard::Shard;
 /// Leading bytes of every snapshot. The high first byte and the newline catch
 /// transfers that strip the eighth bit or rewrite line endings, as PNG's do.
 const MAGIC: [u8; 8] = *b"\x89INVLIM\n";
-/// The layout this build writes and reads.
-const FORMAT_VERSION: u32 = 1;
+/// The layout this build writes.
+const FORMAT_VERSION: u32 = 2;
+/// The oldest layout this build still reads (version 1 has no member limits).
+const OLDEST_VERSION: u32 = 1;
 /// Bytes of the header before its checksum.
 const HEADER_LEN: usize = 24;
 /// The most shards a builder creates, so the most sections a snapshot can have.

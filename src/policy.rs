@@ -32,6 +32,32 @@ pub struct TierLimits {
 }
 
 impl TierLimits {
+    /// Checks the limits the way [`Policy::validate`] checks a tier's, naming fields
+    /// under `section`.
+    pub(crate) fn validate_as(&self, section: &str) -> Result<(), ConfigError> {
+        if self.daily == 0 {
+            return Err(ConfigError::new(section, "daily", "must be at least 1"));
+        }
+        if self.weekly == 0 {
+            return Err(ConfigError::new(section, "weekly", "must be at least 1"));
+        }
+        if self.daily > self.weekly {
+            return Err(ConfigError::new(
+                section,
+                "daily",
+                "must not exceed the weekly limit",
+            ));
+        }
+        if self.max_note_chars == 0 {
+            return Err(ConfigError::new(
+                section,
+                "max_note_chars",
+                "must be at least 1",
+            ));
+        }
+        Ok(())
+    }
+
     /// The Free tier's defaults: 30 a day, 300 a week, 5 notes a month of at most 200 characters.
     pub fn free() -> Self {
         TierLimits {
@@ -251,26 +277,7 @@ impl Policy {
     /// duration longer than [`Policy::LONGEST_SPAN`].
     pub fn validate(&self) -> Result<(), ConfigError> {
         for (name, limits) in [("free", &self.free), ("premium", &self.premium)] {
-            if limits.daily == 0 {
-                return Err(ConfigError::new(name, "daily", "must be at least 1"));
-            }
-            if limits.weekly == 0 {
-                return Err(ConfigError::new(name, "weekly", "must be at least 1"));
-            }
-            if limits.daily > limits.weekly {
-                return Err(ConfigError::new(
-                    name,
-                    "daily",
-                    "must not exceed the weekly limit",
-                ));
-            }
-            if limits.max_note_chars == 0 {
-                return Err(ConfigError::new(
-                    name,
-                    "max_note_chars",
-                    "must be at least 1",
-                ));
-            }
+            limits.validate_as(name)?;
         }
         if self.max_pending_per_pair == 0 {
             return Err(ConfigError::new(

@@ -49,6 +49,18 @@ impl Engine {
         });
     }
 
+    /// Runs `f` on the member's record (created if new) under its shard's lock, at
+    /// `at` when replaying (else now, journaling `op`).
+    pub(crate) fn update<R>(
+        &self,
+        m: MemberId,
+        at: Option<u64>,
+        op: impl FnOnce() -> Op,
+        f: impl FnOnce(&mut Member) -> R,
+    ) -> R {
+        self.on_shard(m, at, op, |shard| f(shard.member_mut(m.0)))
+    }
+
     /// Runs `f` on the member's shard under its lock at `at` when replaying (else now,
     /// journaling `op`), and waits for the journal after the lock is released.
     fn on_shard<R>(

@@ -132,24 +132,22 @@ impl Engine {
     pub fn capacity(&self, m: MemberId) -> Capacity {
         let mut shard = self.lock(m.0);
         let now = shard.observe(self.time.now());
-        shard.settle(m.0, now, &self.spans, &self.policy);
+        shard.settle(m.0, now);
         let member: &Member = shard.members.get(&m.0).unwrap_or(&EMPTY);
-        let limits = self.policy.limits(member.tier);
+        let (policy, spans) = (&*shard.rules.policy, &shard.rules.spans);
+        let limits = member.limits(policy);
         let notes = member.extra.as_deref().map_or(
             Usage {
                 used: 0,
                 frees_at: None,
                 next_slot: None,
             },
-            |e| log_usage(&e.notes, now, limits.notes_per_30d, self.spans.note),
+            |e| log_usage(&e.notes, now, limits.notes_per_30d, spans.note),
         );
         Capacity {
-            daily: window(
-                member.sends.daily(limits.daily, self.spans.day),
-                limits.daily,
-            ),
+            daily: window(member.sends.daily(limits.daily, spans.day), limits.daily),
             weekly: window(
-                member.sends.weekly(limits.weekly, self.spans.week),
+                member.sends.weekly(limits.weekly, spans.week),
                 limits.weekly,
             ),
             notes: NoteCapacity {
@@ -174,11 +172,11 @@ impl Engine {
         let subject = Subject {
             sender: req.sender().0,
             recipient: req.recipient().0,
-            note: req.judged_note(&self.policy),
+            note: req.judged_note(&self.policy()),
             key: req.key(),
         };
         let mut blockers = Vec::new();
-        self.judge_without_commit(req, &subject, |now, member, view| {
+        self.judge_without_commit(req, &subject, |now, member, view, rules| {
             if let (Some(key), Some(extra)) = (subject.key, member.extra.as_deref()) {
                 if extra
                     .idem
@@ -194,21 +192,26 @@ impl Engine {
             };
             let fresh = crate::spam::SpamState::default();
             let state = member.spam.as_deref().unwrap_or(&fresh);
-            let spam = if self.policy.spam.is_enabled() {
-                state.check(now, &attempt, &self.policy.spam, &self.keywords)
+            let policy = &*rules.policy;
+            let spam = if policy.spam.is_enabled() {
+                state.check(now, &attempt, &policy.spam, &rules.keywords)
             } else {
                 None
             };
             let facts = Facts {
                 now,
                 member,
-                pair: member.pair(subject.recipient, self.policy.max_pending_per_pair),
+                pair: member.pair(subject.recipient, policy.max_pending_per_pair),
                 view,
                 spam,
-                policy: &self.policy,
-                spans: &self.spans,
+                policy,
+                spans: &rules.spans,
             };
             evaluate(&facts, &subject, &mut |reason, at| {
+                // A shadowed rule denies nothing: the send would succeed.
+                if rules.shadow.covers(&reason) {
+                    return;
+                }
                 blockers.push(Blocker {
                     reason,
                     retry_at: at.map(Timestamp::from_millis),

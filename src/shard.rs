@@ -4,12 +4,14 @@
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
+use std::sync::Arc;
 
 use crate::ledger::Ending;
 use crate::member::Member;
 use crate::policy::Policy;
 use crate::queue::ChunkQueue;
 use crate::records::Members;
+use crate::rules::Rules;
 use crate::spam::Feedback;
 
 /// Policy durations in milliseconds, computed once.
@@ -41,8 +43,10 @@ impl Spans {
 pub(crate) const RECHECK: u64 = 24 * 3_600_000;
 
 /// State of the members that hash to one shard.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct Shard {
+    /// The rules in force, replaced only while every shard is locked.
+    pub(crate) rules: Arc<Rules>,
     pub(crate) members: Members,
     /// (expiry instant, sender) per pending invitation, sorted by construction.
     pub(crate) expiries: ChunkQueue<(u64, u64)>,
@@ -58,6 +62,20 @@ pub(crate) struct Shard {
 }
 
 impl Shard {
+    /// An empty shard under `rules`.
+    pub(crate) fn new(rules: Arc<Rules>) -> Self {
+        Shard {
+            rules,
+            members: Members::default(),
+            expiries: ChunkQueue::default(),
+            cooldowns: ChunkQueue::default(),
+            idle: BinaryHeap::new(),
+            next_seq: 0,
+            now: 0,
+            expired_unswept: 0,
+        }
+    }
+
     /// The instant to act at: never earlier than any instant acted at before.
     pub(crate) fn observe(&mut self, now: u64) -> u64 {
         self.now = self.now.max(now);
@@ -74,9 +92,16 @@ impl Shard {
     }
 
     /// Brings the member's windows and invitations up to `now` (see [`settle`]).
-    pub(crate) fn settle(&mut self, id: u64, now: u64, spans: &Spans, policy: &Policy) {
+    pub(crate) fn settle(&mut self, id: u64, now: u64) {
         if let Some(member) = self.members.get_mut(&id) {
-            settle(member, now, spans, policy, &mut self.expired_unswept);
+            let rules = &*self.rules;
+            settle(
+                member,
+                now,
+                &rules.spans,
+                &rules.policy,
+                &mut self.expired_unswept,
+            );
         }
     }
 
@@ -132,13 +157,9 @@ impl Shard {
     }
 
     /// Processes at most `budget` due items; returns how many were processed.
-    pub(crate) fn sweep_step(
-        &mut self,
-        now: u64,
-        budget: usize,
-        spans: &Spans,
-        policy: &Policy,
-    ) -> usize {
+    pub(crate) fn sweep_step(&mut self, now: u64, budget: usize) -> usize {
+        let rules = Arc::clone(&self.rules);
+        let (spans, policy) = (&rules.spans, &*rules.policy);
         let due = self
             .expiries
             .iter()
@@ -175,7 +196,7 @@ impl Shard {
             match self.idle.peek() {
                 Some(&Reverse((due, id))) if due <= now => {
                     self.idle.pop();
-                    self.check_idle(id, now, spans, policy);
+                    self.check_idle(id, now);
                     done += 1;
                 }
                 _ => break,
@@ -204,11 +225,12 @@ impl Shard {
         std::hint::black_box(sink);
     }
 
-    fn check_idle(&mut self, id: u64, now: u64, spans: &Spans, policy: &Policy) {
-        self.settle(id, now, spans, policy);
+    fn check_idle(&mut self, id: u64, now: u64) {
+        self.settle(id, now);
         let Some(member) = self.members.get(&id) else {
             return;
         };
+        let (spans, policy) = (&self.rules.spans, &*self.rules.policy);
         if member.is_idle(now, |s| s.idle_at(&policy.spam)) {
             self.members.remove(&id);
         } else {
@@ -249,6 +271,7 @@ fn idle_estimate(member: &Member, spans: &Spans, policy: &Policy) -> Option<u64>
             || !extra.follows.is_empty()
             || !extra.emails.is_empty()
             || !extra.contacts.is_empty()
+            || extra.limits.is_some()
         {
             return None;
         }
@@ -324,15 +347,14 @@ mod tests {
 
     #[test]
     fn an_idle_check_is_never_requeued_at_the_instant_it_ran() {
-        let policy = Policy::default();
-        let spans = Spans::new(&policy);
-        let mut shard = Shard::default();
+        let rules = Rules::new(Arc::new(Policy::default()), crate::Shadow::none(), false);
+        let mut shard = Shard::new(rules);
         for now in [1_000, u64::MAX] {
             shard.observe(now);
             // Following someone keeps the record: its idle check is re-queued.
             shard.member_mut(1).extra_mut().follows.insert(2);
             for _ in 0..3 {
-                shard.sweep_step(now, 8, &spans, &policy);
+                shard.sweep_step(now, 8);
             }
             assert!(shard.nothing_due(now), "at {now}");
             assert_eq!(shard.members.len(), 1);

@@ -25,7 +25,7 @@ impl Engine {
             loop {
                 let mut g = shard.0.lock();
                 let now = g.observe(now);
-                let done = g.sweep_step(now, BATCH, &self.spans, &self.policy);
+                let done = g.sweep_step(now, BATCH);
                 if done < BATCH || g.nothing_due(now) {
                     expired += std::mem::take(&mut g.expired_unswept);
                     break;

@@ -247,4 +247,8 @@ fn public_types_are_send_sync_and_debug() {
     check::<PendingPage>();
     check::<SpamSignals>();
     check::<PersistError>();
+    check::<Shadow>();
+    check::<ShadowRule>();
+    #[cfg(feature = "redis")]
+    check::<invite_limiter::redis::RolloutError>();
 }

@@ -219,6 +219,20 @@ fn apply(engine: &Engine, now: u64, op: Op) -> bool {
         Op::RegisterEmail(m, e) => engine.register_email_at(m, &e, at).is_ok(),
         Op::UnregisterEmail(m, e) => engine.unregister_email_at(m, &e, at).is_ok(),
         Op::ImportContacts(m, list) => engine.import_contacts_at(m, list, at).is_ok(),
+        // A policy the builder's validation would refuse is not installed: replay
+        // goes on under the policy in force, and the record counts as skipped.
+        Op::SetPolicy(policy, shadow) => match policy.validate() {
+            Ok(()) => {
+                engine.install_rules(Some(std::sync::Arc::new(*policy)), Some(shadow), at);
+                true
+            }
+            Err(_) => false,
+        },
+        Op::SetShadow(shadow) => {
+            engine.install_rules(None, Some(shadow), at);
+            true
+        }
+        Op::SetLimits(m, limits) => engine.set_limits_at(m, limits, at).is_ok(),
     }
 }
 
@@ -254,7 +268,9 @@ pub(super) fn checkpoint(engine: &Engine, j: &Journal) -> Result<(), PersistErro
     let (snapshot, rotated) = {
         let guards: Vec<_> = engine.shards.iter().map(|s| s.0.lock()).collect();
         let snapshot = crate::persist::snapshot_locked(engine, &guards);
-        (snapshot, j.rotate(out))
+        let rotated = j.rotate(out);
+        engine.log_rules_at_cut();
+        (snapshot, rotated)
     };
     match rotated.recv() {
         Ok(Ok(())) => {}

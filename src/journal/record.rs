@@ -24,6 +24,9 @@ const FOLLOW: u8 = 8;
 const REGISTER_EMAIL: u8 = 9;
 const IMPORT_CONTACTS: u8 = 10;
 const UNREGISTER_EMAIL: u8 = 11;
+const SET_POLICY: u8 = 12;
+const SET_SHADOW: u8 = 13;
+const SET_LIMITS: u8 = 14;
 
 /// A journaled send, decoded.
 #[derive(Debug, Clone)]
@@ -67,6 +70,12 @@ pub(crate) enum Op {
     RegisterEmail(MemberId, String),
     ImportContacts(MemberId, Vec<String>),
     UnregisterEmail(MemberId, String),
+    /// The policy and the shadow set in force from this record on.
+    SetPolicy(Box<crate::policy::Policy>, crate::shadow::Shadow),
+    /// The shadow set in force from this record on.
+    SetShadow(crate::shadow::Shadow),
+    /// A member's own limits set (`Some`) or cleared.
+    SetLimits(MemberId, Option<crate::policy::TierLimits>),
 }
 
 /// A record's bytes: inline up to 64 bytes (a send without a long note), so the hot
@@ -188,8 +197,32 @@ impl Op {
                 w.len(list.len());
                 list.iter().for_each(|e| w.str(e));
             }
+            Op::SetPolicy(policy, shadow) => {
+                head(&mut w, SET_POLICY, now);
+                crate::policy_codec::policy(&mut w, policy);
+                w.u8(shadow.bits());
+            }
+            Op::SetShadow(shadow) => {
+                head(&mut w, SET_SHADOW, now);
+                w.u8(shadow.bits());
+            }
+            Op::SetLimits(m, limits) => {
+                head(&mut w, SET_LIMITS, now);
+                w.u64(m.0);
+                w.bool(limits.is_some());
+                if let Some(l) = limits {
+                    crate::policy_codec::limits(&mut w, l);
+                }
+            }
         }
         Payload::from_vec(w.into_bytes())
+    }
+}
+
+fn shadow(r: &mut Reader<'_>) -> Result<crate::shadow::Shadow, DecodeError> {
+    match crate::shadow::Shadow::from_bits(r.u8()?) {
+        Some(s) => Ok(s),
+        None => r.fail("unknown shadowed rule"),
     }
 }
 
@@ -287,6 +320,20 @@ pub(crate) fn decode(payload: &[u8], base: usize) -> Result<(u64, Op), DecodeErr
                 list.push(r.str()?);
             }
             Op::ImportContacts(m, list)
+        }
+        SET_POLICY => {
+            let policy = crate::policy_codec::read_policy(&mut r)?;
+            Op::SetPolicy(Box::new(policy), shadow(&mut r)?)
+        }
+        SET_SHADOW => Op::SetShadow(shadow(&mut r)?),
+        SET_LIMITS => {
+            let m = member(&mut r)?;
+            let limits = if r.bool()? {
+                Some(crate::policy_codec::read_limits(&mut r)?)
+            } else {
+                None
+            };
+            Op::SetLimits(m, limits)
         }
         _ => {
             return Err(DecodeError {

@@ -1,6 +1,7 @@
 //! Reading a snapshot: every byte framed, checksummed, decoded and checked before an
 //! engine is touched (see `install` for what happens then).
 
+use super::OLDEST_VERSION;
 use super::{setting_from, tier_from, PersistError, FORMAT_VERSION, HEADER_LEN, MAGIC, MAX_SHARDS};
 use super::{ACTIVE, BANNED, RESTRICTED, TRAILER_LEN};
 use crate::account::AccountStatus;
@@ -21,6 +22,8 @@ const COOLDOWN_BYTES: usize = 8 * 3;
 /// A decoded snapshot, not yet placed in an engine.
 #[derive(Debug, Default)]
 pub(super) struct State {
+    /// The snapshot's format version.
+    pub(super) version: u32,
     pub(super) latest: u64,
     /// The next sequence number: above every stored one and every writer counter.
     pub(super) next_seq: u64,
@@ -90,9 +93,9 @@ impl<'a> Frames<'a> {
 }
 
 /// Checks what of the header `bytes` holds (all of it when there are enough):
-/// magic, version, checksum and shard count. Returns the shard count and the latest
-/// instant.
-pub(super) fn check_header(bytes: &[u8]) -> Result<(u32, u64), PersistError> {
+/// magic, version, checksum and shard count. Returns the version, the shard count and
+/// the latest instant.
+pub(super) fn check_header(bytes: &[u8]) -> Result<(u32, u32, u64), PersistError> {
     if bytes.is_empty() {
         return err(0, "the input is empty");
     }
@@ -104,7 +107,7 @@ pub(super) fn check_header(bytes: &[u8]) -> Result<(u32, u64), PersistError> {
     f.take(MAGIC.len())?;
     // The version is read before any checksum: another version may frame differently.
     let found = f.u32()?;
-    if found != FORMAT_VERSION {
+    if !(OLDEST_VERSION..=FORMAT_VERSION).contains(&found) {
         return Err(PersistError::WrongVersion {
             found,
             expected: FORMAT_VERSION,
@@ -119,17 +122,18 @@ pub(super) fn check_header(bytes: &[u8]) -> Result<(u32, u64), PersistError> {
     if latest > Timestamp::MAX.as_millis() {
         return err(16, "instant after the latest the engine accepts");
     }
-    Ok((shards, latest))
+    Ok((found, shards, latest))
 }
 
 /// Decodes and checks a whole snapshot.
 pub(super) fn decode(bytes: &[u8]) -> Result<State, PersistError> {
-    let (shards, latest) = check_header(bytes)?;
+    let (version, shards, latest) = check_header(bytes)?;
     let mut f = Frames {
         bytes,
         pos: HEADER_LEN + 4,
     };
     let mut state = State {
+        version,
         latest,
         ..State::default()
     };
@@ -317,6 +321,15 @@ fn read_extra(r: &mut Reader<'_>, state: &mut State) -> Result<(Extra, SpamState
     } else {
         None
     };
+    let limits = if state.version >= 2 && r.bool()? {
+        let limits = crate::policy_codec::read_limits(r)?;
+        if limits.validate_as("limits").is_err() {
+            return r.fail("invalid member limits");
+        }
+        Some(Box::new(limits))
+    } else {
+        None
+    };
     let extra = Extra {
         notes,
         idem,
@@ -327,6 +340,7 @@ fn read_extra(r: &mut Reader<'_>, state: &mut State) -> Result<(Extra, SpamState
         contact_set,
         restricted_for,
         cooldowns: Default::default(),
+        limits,
     };
     Ok((extra, spam))
 }

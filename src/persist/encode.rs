@@ -3,6 +3,8 @@
 
 use std::io::Write;
 
+#[cfg(test)]
+use super::OLDEST_VERSION;
 use super::{setting_code, tier_code, PersistError, FORMAT_VERSION, MAGIC};
 use super::{ACTIVE, BANNED, RESTRICTED};
 use crate::account::AccountStatus;
@@ -41,11 +43,33 @@ pub(super) fn write_snapshot(engine: &Engine, out: &mut impl Write) -> Result<()
     write_parts(engine, out, parts)
 }
 
+/// A snapshot in the oldest format this build reads, as the builds that wrote it
+/// did (no member limits), to test that it still restores.
+#[cfg(test)]
+pub(crate) fn write_oldest(engine: &Engine) -> Vec<u8> {
+    let mut out = Vec::new();
+    let parts = engine
+        .shards
+        .iter()
+        .map(|s| encode_shard_as(&s.0.lock(), OLDEST_VERSION));
+    let _ = write_parts_as(engine, &mut out, parts, OLDEST_VERSION);
+    out
+}
+
 /// Writes a snapshot of the encoded shards.
 pub(crate) fn write_parts(
     engine: &Engine,
     out: &mut impl Write,
     parts: impl Iterator<Item = (Vec<u8>, Totals)>,
+) -> Result<(), PersistError> {
+    write_parts_as(engine, out, parts, FORMAT_VERSION)
+}
+
+fn write_parts_as(
+    engine: &Engine,
+    out: &mut impl Write,
+    parts: impl Iterator<Item = (Vec<u8>, Totals)>,
+    version: u32,
 ) -> Result<(), PersistError> {
     let mut file = Checked {
         out,
@@ -55,7 +79,7 @@ pub(crate) fn write_parts(
     let shards = u32::try_from(engine.shards.len()).unwrap_or(u32::MAX);
     let mut header = Vec::with_capacity(super::HEADER_LEN + 4);
     header.extend_from_slice(&MAGIC);
-    header.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
+    header.extend_from_slice(&version.to_le_bytes());
     header.extend_from_slice(&shards.to_le_bytes());
     header.extend_from_slice(&engine.time.now().to_le_bytes());
     let header_crc = crc32fast::hash(&header);
@@ -85,6 +109,10 @@ pub(crate) fn write_parts(
 }
 
 pub(crate) fn encode_shard(shard: &Shard) -> (Vec<u8>, Totals) {
+    encode_shard_as(shard, FORMAT_VERSION)
+}
+
+fn encode_shard_as(shard: &Shard, version: u32) -> (Vec<u8>, Totals) {
     let mut w = Writer::default();
     w.u64(shard.now);
     w.u64(shard.next_seq);
@@ -99,7 +127,7 @@ pub(crate) fn encode_shard(shard: &Shard) -> (Vec<u8>, Totals) {
     };
     w.len(members.len());
     for (id, member) in members {
-        totals.invitations += write_member(&mut w, id, member);
+        totals.invitations += write_member(&mut w, id, member, version);
     }
     // Pending seqs are rebuilt from the ledgers; only the cooldowns are primary.
     let mut cooldowns: Vec<(u64, u64, u64)> = shard
@@ -120,7 +148,7 @@ pub(crate) fn encode_shard(shard: &Shard) -> (Vec<u8>, Totals) {
 }
 
 /// Writes one member; returns how many invitations its ledger holds.
-fn write_member(w: &mut Writer, id: u64, m: &Member) -> u64 {
+fn write_member(w: &mut Writer, id: u64, m: &Member, version: u32) -> u64 {
     w.u64(id);
     w.u8(tier_code(m.tier));
     match m.status() {
@@ -152,12 +180,12 @@ fn write_member(w: &mut Writer, id: u64, m: &Member) -> u64 {
         let none = Extra::default();
         let fresh = SpamState::default();
         let extra = m.extra.as_deref().unwrap_or(&none);
-        write_extra(w, extra, m.spam.as_deref().unwrap_or(&fresh));
+        write_extra(w, extra, m.spam.as_deref().unwrap_or(&fresh), version);
     }
     invitations as u64
 }
 
-fn write_extra(w: &mut Writer, x: &Extra, spam: &SpamState) {
+fn write_extra(w: &mut Writer, x: &Extra, spam: &SpamState, version: u32) {
     w.len(x.notes.len());
     x.notes.iter().for_each(|t| w.u64(t));
     w.len(x.idem.iter().count());
@@ -184,5 +212,11 @@ fn write_extra(w: &mut Writer, x: &Extra, spam: &SpamState) {
     w.bool(x.restricted_for.is_some());
     if let Some(signals) = x.restricted_for {
         w.u8(signals.bits());
+    }
+    if version >= 2 {
+        w.bool(x.limits.is_some());
+        if let Some(limits) = x.limits.as_deref() {
+            crate::policy_codec::limits(w, limits);
+        }
     }
 }

@@ -11,7 +11,7 @@ use crate::member::Member;
 /// the engine's own shards and rebuilding what is derived.
 pub(super) fn install(mut engine: Engine, state: State) -> Engine {
     engine.time.observe(state.latest);
-    let ttl = engine.spans.ttl;
+    let ttl = engine.rules().spans.ttl;
     for (i, slot) in engine.shards.iter_mut().enumerate() {
         let shard = slot.0.get_mut();
         shard.now = state.latest;

@@ -43,6 +43,13 @@ fn busy(clock: &ManualClock) -> Engine {
     e.register_email(a, "one@example.com").expect("valid");
     e.import_contacts(b, ["one@example.com"]).expect("valid");
     e.follow(c, b);
+    let seat = crate::TierLimits {
+        daily: 200,
+        weekly: 900,
+        notes_per_30d: None,
+        max_note_chars: 500,
+    };
+    e.set_limits_override(c, Some(seat)).expect("valid limits");
     clock.advance(Duration::from_secs(8 * 86_400));
     e.remind(InviteId::new(a, 0)).expect("a week has passed");
     e
@@ -200,4 +207,43 @@ fn restore_reads_no_more_than_its_bound() {
         read_bounded(&mut endless, u64::MAX),
         Err(PersistError::Corrupt { .. })
     ));
+}
+
+#[test]
+fn member_limits_survive_a_snapshot() {
+    let clock = ManualClock::new(Timestamp::from_millis(T0));
+    let e = busy(&clock);
+    let mut bytes = Vec::new();
+    e.snapshot(&mut bytes).expect("in memory");
+    let back = Engine::builder()
+        .clock(clock)
+        .restore(&mut &bytes[..])
+        .expect("valid");
+    let own = back.limits_override(MemberId(3)).expect("kept");
+    assert_eq!(own.daily, 200);
+    assert_eq!(back.capacity(MemberId(3)).daily.limit, 200);
+    assert_eq!(back.limits_override(MemberId(1)), None);
+}
+
+#[test]
+fn a_version_1_snapshot_still_restores() {
+    let clock = ManualClock::new(Timestamp::from_millis(T0));
+    let e = busy(&clock);
+    let old = encode::write_oldest(&e);
+    assert_eq!(old[8..12], 1u32.to_le_bytes());
+    let back = Engine::builder()
+        .clock(clock.clone())
+        .shards(8)
+        .restore(&mut &old[..])
+        .expect("version 1 restores");
+    // Version 1 had no member limits; everything else is as it was.
+    assert_eq!(back.limits_override(MemberId(3)), None);
+    e.set_limits_override(MemberId(3), None).expect("clearing");
+    for (a, b) in e.shards.iter().zip(back.shards.iter()) {
+        assert_eq!(a.0.lock().members, b.0.lock().members);
+    }
+    // Damage is still refused in the old format.
+    let mut cut = old.clone();
+    cut.truncate(old.len() - 3);
+    assert!(Engine::builder().restore(&mut &cut[..]).is_err());
 }

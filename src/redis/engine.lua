@@ -6,13 +6,17 @@
 -- fingerprint), 13 fb (recipients' feedback), 14 sk (spam strikes); on a standalone
 -- server a send also names the recipient's facts: 15 h, 16 f (whom they follow),
 -- 17 e (their contacts), 18 c (their connections), 19 em (their emails), then the
--- sender's 20 em and 21 e, and 22 the owner key of the email given.
+-- sender's 20 em and 21 e, 22 the owner key of the email given, and 23 the fleet's
+-- policy hash (whose version must be the one the arguments were made from).
 -- ARGV: 1 mode, 2 now ('' = the server's clock), 3 day, 4 week, 5 note window,
 -- 6 pending ttl, 7 pair cap, 8 re-invite cooldown, 9 idempotency window,
 -- 10 idle ttl, 11..14 free daily/weekly/notes(-1 = none)/note chars,
 -- 15..18 the same for premium, 19 spam on, 20..33 spam rules (max and window of
 -- burst, strangers, template, reports; percent, minimum and window of ignored;
--- cooldown, strike memory, restriction ladder), 34.. by mode. A rule of max -1 is off.
+-- cooldown, strike memory, restriction ladder), 34 the rules in shadow mode (bits:
+-- pair 1, cooldown 2, daily 4, weekly 8, notes 16, long 32, spam 64), 35.. by mode.
+-- A rule of max -1 is off. A member's own limits, if any, are H's 'lim' field
+-- ("daily,weekly,notes,chars", notes -1 = none) and replace their tier's.
 -- Every span is half-open: an event at t counts at q when t <= q < t + span.
 local H, S, N, P, I, Q, K, KZ, C = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5],
   KEYS[6], KEYS[7], KEYS[8], KEYS[9]
@@ -29,7 +33,9 @@ local COOLDOWN, STRIKES = tonumber(ARGV[31]), tonumber(ARGV[32])
 local LADDER = {}
 for d in string.gmatch(ARGV[33], '%d+') do LADDER[#LADDER + 1] = tonumber(d) end
 local FB_SPAN = math.max(REPORTS.max >= 0 and REPORTS.per or 0, IGN.pct >= 0 and IGN.per or 0)
-local X = 34
+local SHADOW = tonumber(ARGV[34]) or 0
+local SHADOW_BIT = { pair = 1, cooldown = 2, daily = 4, weekly = 8, notes = 16, long = 32, spam = 64 }
+local X = 35
 
 local function fmt(x) return string.format('%.0f', x) end
 local function bad(what) error({ err = 'BADDATA ' .. what .. ' under ' .. H }) end
@@ -53,9 +59,9 @@ end
 -- '_' names, beside the invitation records, and expire with them. Both are read once;
 -- writes are buffered and made once, with the expiry of every activity key written
 -- (each call to Redis costs; see `finish`).
-local hv = redis.call('HMGET', H, 'tier', 'st', 'until')
+local hv = redis.call('HMGET', H, 'tier', 'st', 'until', 'lim')
 local xv = redis.call('HMGET', I, '_now', '_pend', '_seq', '_ev', '_cdu', '_cds')
-local M = { tier = hv[1] or '0', st = hv[2] or '0', ['until'] = hv[3] or '-1',
+local M = { tier = hv[1] or '0', st = hv[2] or '0', ['until'] = hv[3] or '-1', lim = hv[4],
   now = xv[1], pend = xv[2] or '0', seq = xv[3] or '0', ev = xv[4] or '0', cdu = xv[5] or '0',
   cds = xv[6] }
 local ACTIVITY = { now = true, pend = true, seq = true, ev = true, cdu = true, cds = true }
@@ -211,6 +217,11 @@ local function profile()
   local base = 11 + tier * 4
   local lim = { daily = tonumber(ARGV[base]), weekly = tonumber(ARGV[base + 1]),
     notes = tonumber(ARGV[base + 2]), chars = tonumber(ARGV[base + 3]) }
+  if M.lim then
+    local d, w, n, c = string.match(M.lim, '^(%d+),(%d+),(%-?%d+),(%d+)$')
+    if d == nil then bad('member limits') end
+    lim = { daily = tonumber(d), weekly = tonumber(w), notes = tonumber(n), chars = tonumber(c) }
+  end
   return tier, st, untl, pend, lim
 end
 
@@ -273,9 +284,13 @@ if mode == 'send' or mode == 'diag' then
   local has_note, chars, outside = ARGV[X + 2] == '1', tonumber(ARGV[X + 3]), ARGV[X + 4] == '1'
   local stranger, keyword, fp = ARGV[X + 5] == '1', ARGV[X + 6] == '1', ARGV[X + 7]
   local counted = mode == 'send'
-  -- On a standalone server the recipient's facts are read here too, exactly.
+  -- On a standalone server the recipient's facts are read here too, exactly, and
+  -- the arguments must come from the policy stored now.
   local inline_rules = {}
   if ARGV[X + 8] == '1' then
+    if (redis.call('HGET', KEYS[23], 'v') or '0') ~= ARGV[X + 11] then
+      return { 'stale' }
+    end
     local RH, RF, RE, RC, REM, SEM, SE, OWNER = KEYS[15], KEYS[16], KEYS[17], KEYS[18],
       KEYS[19], KEYS[20], KEYS[21], KEYS[22]
     local sid, email = ARGV[X + 9], ARGV[X + 10]
@@ -310,11 +325,16 @@ if mode == 'send' or mode == 'diag' then
   end
   settle({ s = counted, n = counted and has_note, k = key ~= '' })
   local out = { 'rules', fmt(now) }
+  -- Rules in shadow mode that deny: reported with the send, never blocking it.
+  local shadowed = {}
   local function deny(code, at, a, b)
-    out[#out + 1] = code
-    out[#out + 1] = fmt(at)
-    out[#out + 1] = a
-    out[#out + 1] = b
+    local bit_of = SHADOW_BIT[code]
+    local to = out
+    if bit_of and bit.band(SHADOW, bit_of) ~= 0 then to = shadowed end
+    to[#to + 1] = code
+    to[#to + 1] = fmt(at)
+    to[#to + 1] = a
+    to[#to + 1] = b
   end
   if key ~= '' then
     local v = redis.call('HGET', K, key)
@@ -392,7 +412,9 @@ if mode == 'send' or mode == 'diag' then
     -- A repeated trip restricts the account, unless something harsher holds.
     local rst, runtl = num(M.st, 'status'), num(M['until'], 'until')
     local harsher = rst == 2 or (rst == 1 and (runtl < 0 or runtl >= (verdict.restrict or 0)))
-    if counted and verdict.restrict and not harsher then
+    -- A shadowed signal never escalates: a restriction is always enforced.
+    local spam_shadowed = bit.band(SHADOW, SHADOW_BIT.spam) ~= 0
+    if counted and verdict.restrict and not harsher and not spam_shadowed then
       hset('st', '1')
       hset('until', fmt(verdict.restrict))
       hset('why', fmt(verdict.sig))
@@ -430,7 +452,9 @@ if mode == 'send' or mode == 'diag' then
       mark(T)
     end
   end
-  return finish({ 'sent', sq, t })
+  local reply = { 'sent', sq, t }
+  for _, w in ipairs(shadowed) do reply[#reply + 1] = w end
+  return finish(reply)
 end
 
 -- Ends every invitation pending from this member to `r` as accepted.
@@ -490,7 +514,8 @@ if mode == 'capacity' then
   local wu, wf, wn = usage(S, WEEK, lim.weekly, true)
   local nu, _, nn = usage(N, NOTE, -1, true)
   return finish({ 'capacity', fmt(now), fmt(tier), fmt(st), fmt(untl), fmt(du), fmt(dn), fmt(df),
-    fmt(wu), fmt(wn), fmt(wf), fmt(nu), fmt(nn), fmt(pend) })
+    fmt(wu), fmt(wn), fmt(wf), fmt(nu), fmt(nn), fmt(pend), fmt(lim.daily), fmt(lim.weekly),
+    fmt(lim.notes), fmt(lim.chars) })
 end
 
 return redis.error_reply('ERR unknown mode ' .. tostring(mode))

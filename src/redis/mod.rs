@@ -52,6 +52,7 @@
 mod blocking;
 mod conn;
 mod keys;
+mod live;
 mod members;
 mod near;
 mod replies;
@@ -69,6 +70,7 @@ use redis::Script;
 
 pub use blocking::BlockingRedisEngine;
 pub use conn::BreakerPolicy;
+pub use live::RolloutError;
 pub use stats::RedisStats;
 
 use crate::account::{AccountStatus, InviteSetting, Tier};
@@ -78,14 +80,16 @@ use crate::ids::{InviteId, MemberId};
 use crate::limits::MemberLimits;
 use crate::outage::Outage;
 use crate::outcome::{Denied, DenyReason, InviteError, Sent};
-use crate::policy::{ConfigError, Policy, IDEMPOTENCY_WINDOW, NOTE_WINDOW};
+use crate::policy::{ConfigError, Policy};
 use crate::policy::{RateRule, SpamPolicy};
 use crate::report::{Blocker, Capacity, Diagnosis};
 use crate::request::InviteRequest;
-use crate::spam::{note_fingerprint, Keywords};
+use crate::shadow::Shadow;
+use crate::spam::note_fingerprint;
 use crate::time::{millis, Clock, SystemClock, Timestamp};
 use conn::{guarded, Breaker, Conn, Failure};
 use keys::{email_owner, MemberKeys};
+use live::Live;
 use near::{DeniedSenders, Facts, FactsCache};
 use replies::{setting_code, setting_from, Rule, ScriptReply};
 use stats::{Count, Counters};
@@ -181,6 +185,8 @@ pub struct RedisBuilder {
     facts_ttl: Duration,
     connections: usize,
     limits: MemberLimits,
+    shadow: Shadow,
+    policy_refresh: Duration,
 }
 
 impl std::fmt::Debug for RedisBuilder {
@@ -296,50 +302,6 @@ impl RedisBuilder {
         for _ in 0..self.connections.max(1) {
             conns.push(self.open().await?);
         }
-        let p = &self.policy;
-
-        let span = |d: Duration| millis(d).to_string();
-        // Pending invitations expire with their sender's activity keys only after the
-        // feedback of their expiry has aged out of every window too.
-        let longest_window = [
-            crate::policy::WEEKLY_WINDOW,
-            NOTE_WINDOW,
-            p.reinvite_cooldown,
-            IDEMPOTENCY_WINDOW,
-            p.spam.strike_memory,
-            p.spam.cooldown,
-            p.spam.reports.map_or(Duration::ZERO, |r| r.per),
-            p.spam.ignored.map_or(Duration::ZERO, |r| r.per),
-            p.spam.burst.map_or(Duration::ZERO, |r| r.per),
-            p.spam.strangers.map_or(Duration::ZERO, |r| r.per),
-            p.spam.template.map_or(Duration::ZERO, |r| r.per),
-        ]
-        .into_iter()
-        .max()
-        .unwrap_or(NOTE_WINDOW);
-        let idle = p.pending_ttl.saturating_add(longest_window);
-        let limits = |t: &crate::policy::TierLimits| {
-            [
-                t.daily.to_string(),
-                t.weekly.to_string(),
-                t.notes_per_30d.map_or("-1".to_string(), |n| n.to_string()),
-                t.max_note_chars.to_string(),
-            ]
-        };
-        let mut common = vec![
-            span(crate::policy::DAILY_WINDOW),
-            span(crate::policy::WEEKLY_WINDOW),
-            span(NOTE_WINDOW),
-            span(p.pending_ttl),
-            p.max_pending_per_pair.to_string(),
-            span(p.reinvite_cooldown),
-            span(IDEMPOTENCY_WINDOW),
-            span(idle.saturating_add(Duration::from_secs(24 * 3600))),
-        ];
-        common.extend(limits(&p.free));
-        common.extend(limits(&p.premium));
-        common.extend(spam_args(&p.spam));
-        let keywords = Keywords::new(&p.spam.keywords);
         let nodes = match &self.target {
             RedisTarget::Standalone(url) => vec![url.clone()],
             RedisTarget::Cluster(nodes) => nodes.clone(),
@@ -351,8 +313,10 @@ impl RedisBuilder {
                 next: AtomicUsize::new(0),
                 stats: Counters::default(),
                 prefix: self.prefix,
-                policy: self.policy,
-                common,
+                live: parking_lot::RwLock::new(Live::new(self.policy, self.shadow, 0)),
+                policy_checked: AtomicU64::new(0),
+                policy_refresh: self.policy_refresh,
+                born: std::time::Instant::now(),
                 clock: self.clock,
                 latest: AtomicU64::new(0),
                 deadline: self.deadline,
@@ -360,7 +324,6 @@ impl RedisBuilder {
                 failure: self.failure,
                 near: self.near_cache.map(DeniedSenders::new),
                 facts: FactsCache::new(self.facts_ttl),
-                keywords,
                 script: Script::new(ENGINE_SCRIPT),
                 members: members::Scripts::new(),
                 unrecorded: AtomicU64::new(0),
@@ -369,6 +332,11 @@ impl RedisBuilder {
         };
         let channel = watch::channel(&engine.inner.prefix);
         tokio::spawn(watch::watch(Arc::downgrade(&engine.inner), nodes, channel));
+        // A policy stored for the fleet wins over the builder's.
+        engine
+            .reload()
+            .await
+            .map_err(|f| RedisSetupError::Connect(f.cause.to_string()))?;
         Ok(engine)
     }
 
@@ -426,9 +394,13 @@ struct Inner {
     standalone: bool,
     stats: Counters,
     prefix: String,
-    policy: Policy,
-    /// Script arguments 3 to 33: spans, limits and spam rules.
-    common: Vec<String>,
+    /// The rules in force, as last read from the fleet's stored policy.
+    live: parking_lot::RwLock<Arc<Live>>,
+    /// When `live` was last checked against the stored version (see `live.rs`);
+    /// zero when a change notice says it is stale.
+    policy_checked: AtomicU64,
+    policy_refresh: Duration,
+    born: std::time::Instant,
     clock: Option<Arc<dyn Clock>>,
     latest: AtomicU64,
     deadline: Duration,
@@ -436,7 +408,6 @@ struct Inner {
     failure: FailureMode,
     near: Option<DeniedSenders>,
     facts: FactsCache,
-    keywords: Keywords,
     script: Script,
     members: members::Scripts,
     unrecorded: AtomicU64,
@@ -450,6 +421,11 @@ impl Inner {
         if let Some(near) = &self.near {
             near.forget(m);
         }
+    }
+
+    /// Marks the rules as needing a read of the stored policy before the next decision.
+    fn policy_stale(&self) {
+        self.policy_checked.store(0, Ordering::Release);
     }
 
     /// Drops everything the caches hold (notices may have been missed).
@@ -552,12 +528,9 @@ impl RedisEngine {
             facts_ttl: Duration::from_secs(1),
             connections: 1,
             limits: MemberLimits::default(),
+            shadow: Shadow::none(),
+            policy_refresh: Duration::from_secs(1),
         }
-    }
-
-    /// The policy in force.
-    pub fn policy(&self) -> &Policy {
-        &self.inner.policy
     }
 
     /// The next connection, round robin.
@@ -620,12 +593,15 @@ impl RedisEngine {
         mode: &str,
         extra: &[String],
     ) -> Result<ScriptReply, Failure> {
-        self.script_with(member, &[], mode, extra).await
+        let live = self.fresh_live().await?;
+        self.script_with(&live, member, &[], mode, extra).await
     }
 
-    /// The engine script on `member`'s keys, plus `more_keys` (standalone only).
+    /// The engine script on `member`'s keys, plus `more_keys` (standalone only),
+    /// under the rules `live`.
     async fn script_with(
         &self,
+        live: &Live,
         member: u64,
         more_keys: &[String],
         mode: &str,
@@ -636,7 +612,7 @@ impl RedisEngine {
             inv.key(k);
         }
         inv.arg(mode).arg(self.now_arg());
-        for a in self.inner.common.iter().chain(extra) {
+        for a in live.common.iter().chain(extra) {
             inv.arg(a);
         }
         let mut conn = self.conn();
@@ -761,7 +737,11 @@ impl RedisEngine {
 
     /// The rules about the recipient (banned, and whether their setting admits), and
     /// whether the sender is a stranger to them (read only when that signal is on).
-    async fn recipient_rules(&self, req: &InviteRequest) -> Result<(Vec<Rule>, bool), Failure> {
+    async fn recipient_rules(
+        &self,
+        req: &InviteRequest,
+        strangers_on: bool,
+    ) -> Result<(Vec<Rule>, bool), Failure> {
         let (s, r) = (req.sender().0, req.recipient().0);
         let facts = self.facts(r).await?;
         let (email_given, email_theirs) = if req.email().is_some() {
@@ -790,13 +770,39 @@ impl RedisEngine {
                 None,
             ));
         }
-        let stranger = self.inner.policy.spam.strangers.is_some()
-            && self.is_stranger(s, r, email_given).await?;
+        let stranger = strangers_on && self.is_stranger(s, r, email_given).await?;
         Ok((rules, stranger))
     }
 
     /// Judges `req` with every rule; `commit` records it when nothing denies.
-    async fn judge(&self, req: &InviteRequest, commit: bool) -> Result<ScriptReply, Failure> {
+    async fn judge(
+        &self,
+        req: &InviteRequest,
+        commit: bool,
+    ) -> Result<(ScriptReply, Arc<Live>), Failure> {
+        let mut live = self.fresh_live().await?;
+        // On a standalone server the script refuses to decide under a policy other
+        // than the stored one; read it and decide again (a few times at most, should
+        // changes follow each other that fast).
+        for _ in 0..3 {
+            match self.judge_under(req, commit, &live).await? {
+                ScriptReply::Stale => live = self.reload().await?,
+                reply => return Ok((reply, live)),
+            }
+        }
+        Err(Failure {
+            cause: Outage::Refused,
+            wait: Duration::from_millis(10),
+        })
+    }
+
+    /// [`RedisEngine::judge`] under the rules `live`.
+    async fn judge_under(
+        &self,
+        req: &InviteRequest,
+        commit: bool,
+        live: &Live,
+    ) -> Result<ScriptReply, Failure> {
         let (s, r) = (req.sender().0, req.recipient().0);
         // A standalone server lets the script read the recipient's keys as well: one
         // round trip and exact facts. A cluster keeps them on another slot.
@@ -804,16 +810,17 @@ impl RedisEngine {
         let (mut outside, stranger) = if inline {
             (Vec::new(), false)
         } else {
-            self.recipient_rules(req).await?
+            self.recipient_rules(req, live.policy.spam.strangers.is_some())
+                .await?
         };
         if s == r {
             outside.push(Rule::new(DenyReason::SelfInvite, None));
         }
-        let note = req.judged_note(&self.inner.policy);
+        let note = req.judged_note(&live.policy);
         let chars = note.map_or(0, |n| n.chars().count());
         let flag = |on: bool| if on { "1" } else { "0" }.to_string();
         let email = req.email().and_then(|e| normalize(e).ok());
-        let spam = &self.inner.policy.spam;
+        let spam = &live.policy.spam;
         let fingerprint = match (note, spam.template) {
             (Some(n), Some(_)) => format!("{:x}", note_fingerprint(n)),
             _ => String::new(),
@@ -825,11 +832,12 @@ impl RedisEngine {
             chars.to_string(),
             flag(!outside.is_empty()),
             flag(stranger),
-            flag(note.is_some_and(|n| self.inner.keywords.matches(n))),
+            flag(note.is_some_and(|n| live.keywords.matches(n))),
             fingerprint,
             flag(inline),
             s.to_string(),
             email.clone().unwrap_or_default(),
+            live.version.to_string(),
         ];
         let more_keys = if inline {
             let (rk, sk) = (self.keys(r), self.keys(s));
@@ -846,12 +854,13 @@ impl RedisEngine {
                 sk.key("em"),
                 sk.key("e"),
                 owner,
+                live::policy_key(&self.inner.prefix),
             ]
         } else {
             Vec::new()
         };
         let mode = if commit { "send" } else { "diag" };
-        let mut reply = self.script_with(s, &more_keys, mode, &args).await?;
+        let mut reply = self.script_with(live, s, &more_keys, mode, &args).await?;
         if let ScriptReply::Rules { rules, .. } = &mut reply {
             for rule in rules.iter_mut() {
                 rule.complete(req);
@@ -862,10 +871,20 @@ impl RedisEngine {
         Ok(reply)
     }
 
-    fn sent(&self, sender: u64, seq: u64, at: u64) -> Sent {
+    /// The `Sent` for invitation `seq`, sent at `at` under `live`, with the rules in
+    /// shadow mode that would have denied it.
+    fn sent(&self, live: &Live, sender: u64, seq: u64, at: u64, shadowed: &[Rule]) -> Sent {
+        let mut tally = crate::shadow::ShadowTally::default();
+        for r in shadowed {
+            if let Some(rule) = crate::ShadowRule::of(&r.reason) {
+                tally.add(rule, r.at);
+            }
+        }
         Sent {
+            shadow_retry: tally.retry(),
+            shadowed: tally.rules,
             id: InviteId::new(MemberId(sender), seq),
-            expires_at: Timestamp::from_millis(at) + self.inner.policy.pending_ttl,
+            expires_at: Timestamp::from_millis(at) + live.policy.pending_ttl,
         }
     }
 
@@ -879,8 +898,8 @@ impl RedisEngine {
         let s = req.sender().0;
         // A burst signal counts every attempt, so with it on every attempt must reach
         // Redis; a keyed request must get its first decision back.
-        let cacheable =
-            req.key().is_none() && s != req.recipient().0 && self.inner.policy.spam.burst.is_none();
+        let burst_on = self.live().policy.spam.burst.is_some();
+        let cacheable = req.key().is_none() && s != req.recipient().0 && !burst_on;
         if let (true, Some(near)) = (cacheable, &self.inner.near) {
             if let Some(d) = near.get(s, self.local_now()) {
                 self.inner.stats.bump(Count::NearCacheHit);
@@ -888,8 +907,10 @@ impl RedisEngine {
             }
         }
         match self.judge(&req, true).await {
-            Ok(ScriptReply::Sent { seq, at }) => Ok(self.sent(s, seq, at)),
-            Ok(ScriptReply::Rules { rules, now }) => {
+            Ok((ScriptReply::Sent { seq, at, shadowed }, live)) => {
+                Ok(self.sent(&live, s, seq, at, &shadowed))
+            }
+            Ok((ScriptReply::Rules { rules, now }, _)) => {
                 if let (true, Some(near)) = (cacheable, &self.inner.near) {
                     let wide: Vec<Rule> = rules
                         .iter()
@@ -914,7 +935,7 @@ impl RedisEngine {
             })),
             Err(f) if self.inner.failure == FailureMode::Open && f.cause != Outage::BadData => {
                 let n = self.inner.unrecorded.fetch_add(1, Ordering::Relaxed);
-                Ok(self.sent(s, UNRECORDED | n, self.local_now()))
+                Ok(self.sent(&self.live(), s, UNRECORDED | n, self.local_now(), &[]))
             }
             Err(f) => Err(self.unavailable(f)),
         }
@@ -924,7 +945,7 @@ impl RedisEngine {
     /// and is not an attempt. When Redis cannot answer, the one blocker says so.
     pub async fn diagnose_request(&self, req: &InviteRequest) -> Diagnosis {
         let blockers = match self.judge(req, false).await {
-            Ok(ScriptReply::Rules { rules, .. }) => rules
+            Ok((ScriptReply::Rules { rules, .. }, _)) => rules
                 .into_iter()
                 .map(|r| Blocker {
                     reason: r.reason,
@@ -960,7 +981,7 @@ impl RedisEngine {
     /// [`Outage`] when Redis cannot answer.
     pub async fn capacity(&self, m: MemberId) -> Result<Capacity, Outage> {
         match self.script(m.0, "capacity", &[]).await {
-            Ok(ScriptReply::Capacity(raw)) => raw.into_capacity(&self.inner.policy),
+            Ok(ScriptReply::Capacity(raw)) => raw.into_capacity(),
             Ok(_) => Err(Outage::BadData),
             Err(f) => Err(f.cause),
         }
@@ -1073,6 +1094,22 @@ impl RedisEngine {
         if r.is_ok() {
             // Every gateway's caches let go of this member now (best effort: their
             // time to live bounds it otherwise).
+            let mut notice = redis::cmd("PUBLISH");
+            notice
+                .arg(watch::channel(&self.inner.prefix))
+                .arg(m.to_string());
+            let _ = self.cmd::<i64>(notice).await;
+        }
+        r
+    }
+
+    /// Removes one field of the member's hash and tells every gateway.
+    async fn clear_field(&self, m: u64, field: &str) -> Result<(), Outage> {
+        let mut cmd = redis::cmd("HDEL");
+        cmd.arg(self.keys(m).key("h")).arg(field);
+        let r = self.cmd::<i64>(cmd).await.map(|_| ()).map_err(|f| f.cause);
+        self.inner.forget(m);
+        if r.is_ok() {
             let mut notice = redis::cmd("PUBLISH");
             notice
                 .arg(watch::channel(&self.inner.prefix))

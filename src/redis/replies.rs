@@ -5,7 +5,6 @@ use crate::account::{AccountStatus, InviteSetting, Tier};
 use crate::ids::MemberId;
 use crate::outage::Outage;
 use crate::outcome::DenyReason;
-use crate::policy::Policy;
 use crate::report::{window, Capacity, NoteCapacity};
 use crate::request::InviteRequest;
 use crate::spam_signals::SpamSignals;
@@ -41,6 +40,8 @@ pub(crate) enum ScriptReply {
     Sent {
         seq: u64,
         at: u64,
+        /// Rules in shadow mode that would have denied the send.
+        shadowed: Vec<Rule>,
     },
     Rules {
         now: u64,
@@ -59,6 +60,8 @@ pub(crate) enum ScriptReply {
     Pair(u32),
     Capacity(RawCapacity),
     Mirrored,
+    /// The script saw another policy version stored than the one it was given.
+    Stale,
 }
 
 /// An invite setting as stored in a member's hash.
@@ -151,6 +154,17 @@ fn rule(code: &str, at: i64, a: &String, b: &String) -> Result<Rule, Outage> {
     Ok(Rule { reason, at })
 }
 
+/// Rules as the script lists them: code, instant, two numbers each.
+fn rules(words: &[String]) -> Result<Vec<Rule>, Outage> {
+    if !words.len().is_multiple_of(4) {
+        return Err(Outage::BadData);
+    }
+    words
+        .chunks(4)
+        .map(|c| rule(&c[0], int(Some(&c[1]))?, &c[2], &c[3]))
+        .collect()
+}
+
 impl ScriptReply {
     pub(crate) fn parse(words: Vec<String>) -> Result<Self, Outage> {
         let head = words.first().map(String::as_str).ok_or(Outage::BadData)?;
@@ -158,17 +172,11 @@ impl ScriptReply {
             "sent" | "repeat" => ScriptReply::Sent {
                 seq: int(words.get(1))?,
                 at: int(words.get(2))?,
+                shadowed: rules(words.get(3..).unwrap_or_default())?,
             },
             "rules" => {
                 let now = int(words.get(1))?;
-                let rest = &words[2..];
-                if !rest.len().is_multiple_of(4) {
-                    return Err(Outage::BadData);
-                }
-                let rules = rest
-                    .chunks(4)
-                    .map(|c| rule(&c[0], int(Some(&c[1]))?, &c[2], &c[3]))
-                    .collect::<Result<_, _>>()?;
+                let rules = rules(&words[2..])?;
                 ScriptReply::Rules { now, rules }
             }
             "ok" if words.len() == 1 => ScriptReply::Mirrored,
@@ -184,12 +192,13 @@ impl ScriptReply {
             },
             "expired" => ScriptReply::Expired(int(words.get(1))?),
             "pair" => ScriptReply::Pair(int(words.get(1))?),
+            "stale" => ScriptReply::Stale,
             "capacity" => {
                 let vals = words[1..]
                     .iter()
                     .map(|w| int::<i64>(Some(w)))
                     .collect::<Result<Vec<_>, _>>()?;
-                if vals.len() != 13 {
+                if vals.len() != 17 {
                     return Err(Outage::BadData);
                 }
                 ScriptReply::Capacity(RawCapacity(vals))
@@ -201,8 +210,9 @@ impl ScriptReply {
 
 impl RawCapacity {
     /// Fields: now, tier, status, until, then used / next slot / frees-at for the day
-    /// and the week, notes used / next slot, pending.
-    pub(crate) fn into_capacity(self, policy: &Policy) -> Result<Capacity, Outage> {
+    /// and the week, notes used / next slot, pending, then the limits judged by:
+    /// daily, weekly, notes (-1 none) and note length.
+    pub(crate) fn into_capacity(self) -> Result<Capacity, Outage> {
         let v = self.0;
         let tier = match v[1] {
             0 => Tier::Free,
@@ -225,7 +235,16 @@ impl RawCapacity {
                 frees_at: instant(frees),
             })
         };
-        let limits = policy.limits(tier);
+        // The limits the script judged by: the tier's, or the member's own.
+        let limits = crate::policy::TierLimits {
+            daily: count(v[13])?,
+            weekly: count(v[14])?,
+            notes_per_30d: match v[15] {
+                -1 => None,
+                n => Some(count(n)?),
+            },
+            max_note_chars: count(v[16])?,
+        };
         Ok(Capacity {
             daily: window(usage(v[4], v[5], v[6])?, limits.daily),
             weekly: window(usage(v[7], v[8], v[9])?, limits.weekly),
@@ -304,13 +323,13 @@ mod tests {
     fn capacity_maps_every_field() {
         let raw = ScriptReply::parse(words(&[
             "capacity", "1000", "1", "1", "5000", "3", "9000", "-1", "4", "8000", "-1", "2",
-            "7000", "4",
+            "7000", "4", "100", "500", "-1", "300",
         ]))
         .unwrap();
         let ScriptReply::Capacity(raw) = raw else {
             panic!("not capacity")
         };
-        let c = raw.into_capacity(&Policy::default()).unwrap();
+        let c = raw.into_capacity().unwrap();
         assert_eq!(c.tier, Tier::Premium);
         assert_eq!(
             c.status,
@@ -324,5 +343,25 @@ mod tests {
         assert_eq!(c.daily.available_at, None);
         assert_eq!(c.notes.used, 2);
         assert_eq!(c.pending_sent, 4);
+        assert_eq!(c.notes.limit, None);
+        assert_eq!(c.weekly.limit, 500);
+    }
+
+    #[test]
+    fn a_send_carries_its_shadowed_rules() {
+        let reply = ScriptReply::parse(words(&["sent", "7", "100", "daily", "900", "3", "3"]));
+        let Ok(ScriptReply::Sent { seq, shadowed, .. }) = reply else {
+            panic!("not a send: {reply:?}")
+        };
+        assert_eq!(seq, 7);
+        assert_eq!(
+            shadowed,
+            vec![Rule::new(
+                DenyReason::DailyLimit { used: 3, limit: 3 },
+                Some(900)
+            )]
+        );
+        let torn = words(&["sent", "7", "100", "daily", "900"]);
+        assert_eq!(ScriptReply::parse(torn), Err(Outage::BadData));
     }
 }

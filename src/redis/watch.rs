@@ -1,5 +1,6 @@
 //! Change notices between gateways: a setter publishes the member's id, and every
-//! engine sharing the prefix drops what its caches hold about that member at once.
+//! engine sharing the prefix drops what its caches hold about that member at once;
+//! a policy change publishes `policy`, and every engine reads the policy again.
 //! The caches' time to live still bounds staleness when a notice is lost (a dropped
 //! subscription, a node that dies); the subscription reconnects by itself.
 
@@ -45,7 +46,10 @@ async fn listen(engine: &Weak<Inner>, url: &str, channel: &str) -> bool {
     }
     // Notices sent while there was no subscription are lost: start from empty caches.
     match engine.upgrade() {
-        Some(inner) => inner.forget_all(),
+        Some(inner) => {
+            inner.forget_all();
+            inner.policy_stale();
+        }
         None => return true,
     }
     let mut notices = pubsub.into_on_message();
@@ -55,12 +59,12 @@ async fn listen(engine: &Weak<Inner>, url: &str, channel: &str) -> bool {
                 let Some(inner) = engine.upgrade() else {
                     return true;
                 };
-                if let Some(member) = msg
-                    .get_payload::<String>()
-                    .ok()
-                    .and_then(|p| p.parse::<u64>().ok())
-                {
+                let payload = msg.get_payload::<String>().ok();
+                if let Some(member) = payload.as_deref().and_then(|p| p.parse::<u64>().ok()) {
                     inner.forget(member);
+                } else if payload.as_deref() == Some("policy") {
+                    // The fleet's policy changed: read it before the next decision.
+                    inner.policy_stale();
                 }
             }
             Ok(None) => return false,

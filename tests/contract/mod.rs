@@ -8,6 +8,8 @@ pub(crate) use limits::{
     connections_and_follows_stop_at_their_caps, contact_imports_are_capped,
     emails_are_capped_and_can_be_unregistered, limits,
 };
+pub(crate) mod rollout;
+pub(crate) use rollout::*;
 
 use std::time::Duration;
 
@@ -40,7 +42,7 @@ fn req(s: u64, r: u64) -> InviteRequest {
 }
 
 /// Sends from `s` to `n` fresh recipients starting at `first`; all must pass.
-async fn fill<L: Limiter>(l: &L, s: u64, first: u64, n: u64) {
+pub(crate) async fn fill<L: Limiter>(l: &L, s: u64, first: u64, n: u64) {
     for r in first..first + n {
         l.send(req(s, r)).await.expect("within the limits");
     }
@@ -441,6 +443,9 @@ macro_rules! contract_tests {
         $crate::contract_tests!(@one $make, emails_are_capped_and_can_be_unregistered, contract::quiet());
         $crate::contract_tests!(@one $make, contact_imports_are_capped, contract::quiet());
         $crate::contract_tests!(@one $make, connections_and_follows_stop_at_their_caps, contract::quiet());
+        $crate::contract_tests!(@one $make, shadow_mode_admits_reports_and_counts, contract::quiet());
+        $crate::contract_tests!(@one $make, a_live_policy_applies_at_once, contract::quiet());
+        $crate::contract_tests!(@one $make, a_member_override_replaces_the_tier_limits, contract::quiet());
     };
     (@one $make:expr, $name:ident, $policy:expr) => {
         #[tokio::test]

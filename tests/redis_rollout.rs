@@ -1,0 +1,109 @@
+//! A live policy and shadow set reach every gateway on one Redis prefix: at once for
+//! a gateway that reads the version before each decision (and for every gateway on a
+//! standalone server, whose script checks the version), by the change notice for one
+//! whose refresh bound is long, and on connect for one that joins later.
+#![cfg(feature = "redis")]
+
+mod redis_support;
+
+use std::time::Duration;
+
+use invite_limiter::redis::{RedisEngine, RedisTarget};
+use invite_limiter::{
+    DenyReason, InviteRequest, ManualClock, MemberId, Policy, Shadow, ShadowRule, SpamPolicy,
+    Timestamp,
+};
+use redis_support::{address, unique_prefix, CLUSTER, STANDALONE};
+
+fn policy(daily: u32) -> Policy {
+    let mut p = Policy {
+        spam: SpamPolicy::disabled(),
+        ..Policy::default()
+    };
+    p.free.daily = daily;
+    p
+}
+
+async fn gateway(addr: &str, prefix: &str, clock: &ManualClock, refresh: Duration) -> RedisEngine {
+    RedisEngine::builder(RedisTarget::parse(addr))
+        .prefix(prefix)
+        .policy(policy(30))
+        .clock(clock.clone())
+        .deadline(Duration::from_secs(2))
+        .policy_refresh(refresh)
+        .connect()
+        .await
+        .expect("connects")
+}
+
+fn req(s: u64, r: u64) -> InviteRequest {
+    InviteRequest::new(MemberId(s), MemberId(r))
+}
+
+/// `exact`: the server is standalone, where the script checks the version itself.
+async fn a_change_reaches_every_gateway(var: &str, name: &str, exact_server: bool) {
+    let Some(addr) = address(var) else { return };
+    let prefix = unique_prefix(name);
+    let clock = ManualClock::new(Timestamp::from_millis(1_700_000_000_000));
+    let admin = gateway(&addr, &prefix, &clock, Duration::from_secs(1)).await;
+    let exact = gateway(&addr, &prefix, &clock, Duration::ZERO).await;
+    let notified = gateway(&addr, &prefix, &clock, Duration::from_secs(3600)).await;
+    // Read once, so the long bound alone would keep the builder's policy for an hour.
+    assert_eq!(
+        notified.capacity(MemberId(9)).await.unwrap().daily.limit,
+        30
+    );
+
+    let slow = gateway(&addr, &prefix, &clock, Duration::from_secs(3600)).await;
+    assert_eq!(slow.capacity(MemberId(9)).await.unwrap().daily.limit, 30);
+    admin.set_policy(policy(1)).await.expect("stored");
+    if exact_server {
+        // No notice needed: the script refuses the old version, at once.
+        slow.send(req(5, 6)).await.expect("first");
+        let d = slow.send(req(5, 7)).await.unwrap_err();
+        assert_eq!(*d.reason(), DenyReason::DailyLimit { used: 1, limit: 1 });
+    }
+    // Reading the version before each decision: the next one is under the new policy.
+    exact.send(req(1, 2)).await.expect("first");
+    let d = exact.send(req(1, 3)).await.unwrap_err();
+    assert_eq!(*d.reason(), DenyReason::DailyLimit { used: 1, limit: 1 });
+    // The change notice makes the other gateway read it before its next decision.
+    let mut limit = 30;
+    for _ in 0..200 {
+        limit = notified.capacity(MemberId(9)).await.unwrap().daily.limit;
+        if limit == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(limit, 1, "the notice arrived");
+    assert_eq!(notified.policy().free.daily, 1);
+    // A gateway that joins later decides under the stored policy, not its builder's.
+    let late = gateway(&addr, &prefix, &clock, Duration::from_secs(1)).await;
+    assert_eq!(late.policy().free.daily, 1);
+
+    // The shadow set is shared the same way.
+    admin
+        .set_shadow(Shadow::none().with(ShadowRule::DailyLimit))
+        .await
+        .expect("stored");
+    let sent = exact.send(req(1, 4)).await.expect("shadowed");
+    assert!(sent.shadowed().contains(ShadowRule::DailyLimit));
+    assert_eq!(late.shadow(), Shadow::none(), "not read yet");
+    // A policy change keeps the shadow set, and the reverse.
+    admin.set_policy(policy(2)).await.expect("stored");
+    assert_eq!(admin.shadow(), Shadow::none().with(ShadowRule::DailyLimit));
+    let joined = gateway(&addr, &prefix, &clock, Duration::from_secs(1)).await;
+    assert_eq!(joined.policy().free.daily, 2);
+    assert_eq!(joined.shadow(), Shadow::none().with(ShadowRule::DailyLimit));
+}
+
+#[tokio::test]
+async fn standalone_change_reaches_every_gateway() {
+    a_change_reaches_every_gateway(STANDALONE, "rollout", true).await;
+}
+
+#[tokio::test]
+async fn cluster_change_reaches_every_gateway() {
+    a_change_reaches_every_gateway(CLUSTER, "rollout", false).await;
+}
