@@ -9,6 +9,8 @@ mod contacts;
 mod decide;
 mod email;
 mod engine;
+#[cfg(feature = "http")]
+pub mod http;
 mod ids;
 mod journal;
 mod ledger;
@@ -20,6 +22,7 @@ mod outcome;
 mod persist;
 mod policy;
 mod queue;
+mod reason_code;
 mod records;
 #[cfg(feature = "redis")]
 pub mod redis;
