@@ -32,7 +32,13 @@
 //! ```
 
 mod headers;
+#[cfg(feature = "tower")]
+mod layer;
+#[cfg(all(test, feature = "tower"))]
+mod layer_tests;
 mod problem;
+#[cfg(feature = "tower")]
+mod service;
 #[cfg(test)]
 mod tests;
 
@@ -44,7 +50,11 @@ use crate::report::Capacity;
 use crate::time::Timestamp;
 
 pub use headers::{rate_limit_headers, retry_after_secs, RATELIMIT, RATELIMIT_POLICY};
+#[cfg(feature = "tower")]
+pub use layer::{Extracted, InviteLayer};
 pub use problem::{problem_json, PROBLEM_JSON};
+#[cfg(feature = "tower")]
+pub use service::{InviteService, ResponseFuture};
 
 /// The status a denial is answered with; see the [module docs](self) for why.
 pub fn status(reason: &DenyReason) -> StatusCode {
