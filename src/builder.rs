@@ -84,6 +84,7 @@ impl EngineBuilder {
             emails: DashMap::default(),
             reminders: self.reminders,
             journal: None,
+            obs: crate::observe::Observer::default(),
         })
     }
 }

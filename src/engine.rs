@@ -65,6 +65,8 @@ pub struct Engine {
     pub(crate) journal: Option<crate::journal::Journal>,
     /// Reminder limits.
     pub(crate) reminders: crate::policy::ReminderPolicy,
+    /// The sweeper's liveness and the decision metrics.
+    pub(crate) obs: crate::observe::Observer,
 }
 
 impl std::fmt::Debug for Engine {

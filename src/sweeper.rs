@@ -32,6 +32,7 @@ impl Engine {
                 }
             }
         }
+        self.obs.swept(now);
         usize::try_from(expired).unwrap_or(usize::MAX)
     }
 
@@ -47,10 +48,14 @@ impl Engine {
         let stats = Arc::new(SweepStats::default());
         let engine = Arc::downgrade(self);
         let thread_stats = Arc::clone(&stats);
+        self.obs.sweeper_started(every);
         let thread = std::thread::Builder::new()
             .name("invite-limiter-sweeper".into())
             .spawn(move || run(engine, every, stopped, thread_stats))
             .ok();
+        if thread.is_none() {
+            self.obs.sweeper_stopped();
+        }
         Sweeper {
             stop: Some(stop),
             thread,
@@ -60,6 +65,13 @@ impl Engine {
 }
 
 fn run(engine: Weak<Engine>, every: Duration, stopped: Receiver<()>, stats: Arc<SweepStats>) {
+    passes(&engine, every, &stopped, &stats);
+    if let Some(engine) = engine.upgrade() {
+        engine.obs.sweeper_stopped();
+    }
+}
+
+fn passes(engine: &Weak<Engine>, every: Duration, stopped: &Receiver<()>, stats: &SweepStats) {
     loop {
         match stopped.recv_timeout(every) {
             Err(RecvTimeoutError::Timeout) => {}
@@ -69,6 +81,7 @@ fn run(engine: Weak<Engine>, every: Duration, stopped: Receiver<()>, stats: Arc<
             return;
         };
         let expired = engine.sweep();
+        let _late = engine.obs.sweeper_passed();
         stats.passes.fetch_add(1, Ordering::Relaxed);
         stats.expired.fetch_add(expired as u64, Ordering::Relaxed);
     }

@@ -2,6 +2,7 @@
 
 use std::fmt::Write;
 
+use crate::json::push_str;
 use crate::outcome::{Denied, DenyReason};
 
 /// The media type of a problem document.
@@ -76,24 +77,4 @@ pub fn problem_json(denied: &Denied) -> String {
     }
     out.push('}');
     out
-}
-
-/// `s` as a JSON string literal (RFC 8259): quotes, backslashes and control
-/// characters escaped; everything else, including non-ASCII, as it is.
-pub(crate) fn push_str(out: &mut String, s: &str) {
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if u32::from(c) < 0x20 => {
-                let _ = write!(out, "\\u{:04x}", u32::from(c));
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
 }

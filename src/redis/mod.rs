@@ -51,6 +51,7 @@
 
 mod blocking;
 mod conn;
+mod health;
 mod keys;
 mod near;
 mod replies;
@@ -330,6 +331,7 @@ impl RedisBuilder {
                 script: Script::new(ENGINE_SCRIPT),
                 replace_set: Script::new(REPLACE_SET),
                 unrecorded: AtomicU64::new(0),
+                last_error: parking_lot::Mutex::new(None),
             }),
         };
         let channel = watch::channel(&engine.inner.prefix);
@@ -402,6 +404,8 @@ struct Inner {
     script: Script,
     replace_set: Script,
     unrecorded: AtomicU64,
+    /// The latest failed call's cause and instant (the engine's clock).
+    last_error: parking_lot::Mutex<Option<(Outage, u64)>>,
 }
 
 impl Inner {
@@ -564,6 +568,9 @@ impl RedisEngine {
             Err(f) if f.cause == Outage::BadData => stats.bump(Count::BadData),
             Err(_) => stats.bump(Count::Outage),
             Ok(_) => {}
+        }
+        if let Err(f) = &result {
+            *self.inner.last_error.lock() = Some((f.cause, self.local_now()));
         }
         result
     }
