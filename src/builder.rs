@@ -16,6 +16,8 @@ pub struct EngineBuilder {
     pub(crate) clock: Box<dyn Clock>,
     pub(crate) shards: usize,
     pub(crate) reminders: ReminderPolicy,
+    /// Whether the engine reports metrics (with the `metrics` feature).
+    pub(crate) metrics: bool,
 }
 
 impl std::fmt::Debug for EngineBuilder {
@@ -34,6 +36,7 @@ impl Default for EngineBuilder {
             clock: Box::new(SystemClock),
             shards: 256,
             reminders: ReminderPolicy::default(),
+            metrics: true,
         }
     }
 }
@@ -64,6 +67,14 @@ impl EngineBuilder {
         self
     }
 
+    /// Whether the engine reports to the installed `metrics` recorder (default: it
+    /// does). An engine for dry runs or tests can stay out of the figures.
+    #[cfg(feature = "metrics")]
+    pub fn metrics(mut self, on: bool) -> Self {
+        self.metrics = on;
+        self
+    }
+
     /// Builds the engine.
     ///
     /// # Errors
@@ -84,7 +95,7 @@ impl EngineBuilder {
             emails: DashMap::default(),
             reminders: self.reminders,
             journal: None,
-            obs: crate::observe::Observer::default(),
+            obs: crate::observe::Observer::new(self.metrics),
         })
     }
 }

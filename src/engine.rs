@@ -195,6 +195,10 @@ impl Engine {
         req: &InviteRequest,
         count_attempt: bool,
     ) -> Result<Sent, Denied> {
+        #[cfg(feature = "metrics")]
+        let started = self.obs.metrics.start();
+        #[cfg(feature = "tracing")]
+        let span = crate::observe::decision_span(req).entered();
         let now = self.time.now();
         let email = self.email_match(req);
         let subject = Subject {
@@ -203,13 +207,17 @@ impl Engine {
             note: req.trimmed_note(),
             key: req.key(),
         };
-        let (result, ticket) =
+        let (result, ticket, _near) =
             self.with_sender(&subject, email, now, |engine, shard, now, view| {
                 let result = engine.decide(shard, now, &subject, view, count_attempt, None);
                 let ticket = engine.log_send(now, &subject, view, count_attempt, &result);
-                (result, ticket)
+                (result, ticket, engine.near_limit(shard, subject.sender))
             });
         self.wait_logged(ticket);
+        #[cfg(feature = "metrics")]
+        self.obs.metrics.decided(started, &result, _near);
+        #[cfg(feature = "tracing")]
+        crate::observe::record_decision(&span, &result);
         result
     }
 

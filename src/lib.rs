@@ -19,6 +19,8 @@ mod ledger;
 mod lifecycle;
 mod limiter;
 mod member;
+#[cfg(feature = "metrics")]
+pub mod metrics;
 mod observe;
 mod outage;
 mod outcome;

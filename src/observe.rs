@@ -22,21 +22,27 @@ pub(crate) struct Observer {
     last_pass: AtomicU64,
     /// The engine's instant at the end of the latest sweep, by anyone.
     last_sweep_at: AtomicU64,
+    /// Metric handles.
+    #[cfg(feature = "metrics")]
+    pub(crate) metrics: crate::metrics::EngineMetrics,
 }
 
-impl Default for Observer {
-    fn default() -> Self {
+impl Observer {
+    /// `metrics`: whether the engine reports metrics (ignored without the feature).
+    pub(crate) fn new(metrics: bool) -> Self {
+        #[cfg(not(feature = "metrics"))]
+        let _ = metrics;
         Observer {
             base: Instant::now(),
             sweepers: AtomicU32::new(0),
             every_ms: AtomicU64::new(0),
             last_pass: AtomicU64::new(NEVER),
             last_sweep_at: AtomicU64::new(NEVER),
+            #[cfg(feature = "metrics")]
+            metrics: crate::metrics::EngineMetrics::new("memory", metrics),
         }
     }
-}
 
-impl Observer {
     fn elapsed_ms(&self) -> u64 {
         u64::try_from(self.base.elapsed().as_millis()).unwrap_or(u64::MAX - 1)
     }
@@ -106,13 +112,113 @@ impl crate::engine::Engine {
     }
 }
 
+impl crate::engine::Engine {
+    /// Whether the sender's fullest send window is at or past the near-limit share
+    /// (only computed when metrics are reported).
+    #[inline]
+    pub(crate) fn near_limit(&self, shard: &crate::shard::Shard, sender: u64) -> bool {
+        #[cfg(feature = "metrics")]
+        if self.obs.metrics.is_on() {
+            if let Some(m) = shard.members.get(&sender) {
+                let (day, week) = m.sends.counts();
+                let limits = self.policy.limits(m.tier);
+                return crate::metrics::is_near(day, limits.daily)
+                    || crate::metrics::is_near(week, limits.weekly);
+            }
+        }
+        let _ = (shard, sender);
+        false
+    }
+}
+
+/// The span a decision runs in (feature `tracing`), at debug level.
+#[cfg(feature = "tracing")]
+pub(crate) fn decision_span(req: &crate::request::InviteRequest) -> tracing::Span {
+    tracing::debug_span!(
+        "invite_decision",
+        sender = req.sender().0,
+        recipient = req.recipient().0,
+        outcome = tracing::field::Empty,
+        reason = tracing::field::Empty,
+    )
+}
+
+/// Records the outcome and, for a denial, the reason's code on the decision's span.
+#[cfg(feature = "tracing")]
+pub(crate) fn record_decision(
+    span: &tracing::Span,
+    result: &Result<crate::outcome::Sent, crate::outcome::Denied>,
+) {
+    match result {
+        Ok(_) => {
+            span.record("outcome", "allowed");
+        }
+        Err(d) => {
+            span.record("outcome", "denied");
+            span.record("reason", d.reason().code());
+            span.in_scope(|| {
+                tracing::debug!(reason = d.reason().code(), retry_at = ?d.retry_at(), "{d}");
+            });
+        }
+    }
+}
+
+/// How often the background sweeper samples the gauges that cost a pass over members.
+#[cfg(feature = "metrics")]
+const GAUGE_EVERY: Duration = Duration::from_secs(10);
+
+#[cfg(feature = "metrics")]
+impl crate::engine::Engine {
+    /// After a background sweep pass: its lateness, and (every [`GAUGE_EVERY`]) the
+    /// gauges of member records, pending invitations and the journal.
+    pub(crate) fn sample_metrics(&self, late: Duration, last_sample: &mut Option<Instant>) {
+        let m = &self.obs.metrics;
+        if !m.is_on() {
+            return;
+        }
+        m.sweeper_lag(late);
+        if last_sample.is_some_and(|t| t.elapsed() < GAUGE_EVERY) {
+            return;
+        }
+        *last_sample = Some(Instant::now());
+        let (mut records, mut pending) = (0usize, 0u64);
+        for shard in self.shards.iter() {
+            // One shard at a time, so senders wait for at most one shard's count.
+            let g = shard.0.lock();
+            records += g.members.len();
+            pending += g
+                .members
+                .iter()
+                .map(|(_, m)| u64::from(m.ledger.live()))
+                .sum::<u64>();
+        }
+        use crate::metrics::*;
+        let set = |name, v: f64| {
+            if let Some(g) = m.gauge(name) {
+                g.set(v);
+            }
+        };
+        set(MEMBER_RECORDS, records as f64);
+        set(PENDING_INVITATIONS, pending as f64);
+        if let Some(j) = &self.journal {
+            set(JOURNAL_QUEUE_DEPTH, j.queue_depth() as f64);
+            let age = j.since_last_sync().map_or(f64::NAN, |d| d.as_secs_f64());
+            set(JOURNAL_SYNC_AGE_SECONDS, age);
+            set(
+                JOURNAL_FAILED,
+                if j.failure().is_some() { 1.0 } else { 0.0 },
+            );
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn a_sweeper_that_does_not_pass_falls_behind() {
-        let obs = Observer::default();
+        let obs = Observer::new(false);
         obs.sweeper_started(Duration::from_millis(1));
         std::thread::sleep(Duration::from_millis(30));
         let s = obs.sweeper();
@@ -128,7 +234,7 @@ mod tests {
 
     #[test]
     fn the_latest_sweep_instant_is_kept() {
-        let obs = Observer::default();
+        let obs = Observer::new(false);
         assert_eq!(obs.sweeper().last_sweep_at, None);
         obs.swept(5);
         obs.swept(3);

@@ -33,6 +33,16 @@ impl Engine {
             }
         }
         self.obs.swept(now);
+        #[cfg(feature = "metrics")]
+        if expired > 0 {
+            if let Some(c) = self
+                .obs
+                .metrics
+                .counter(crate::metrics::INVITATIONS_EXPIRED)
+            {
+                c.increment(expired);
+            }
+        }
         usize::try_from(expired).unwrap_or(usize::MAX)
     }
 
@@ -72,6 +82,8 @@ fn run(engine: Weak<Engine>, every: Duration, stopped: Receiver<()>, stats: Arc<
 }
 
 fn passes(engine: &Weak<Engine>, every: Duration, stopped: &Receiver<()>, stats: &SweepStats) {
+    #[cfg(feature = "metrics")]
+    let mut sampled = None;
     loop {
         match stopped.recv_timeout(every) {
             Err(RecvTimeoutError::Timeout) => {}
@@ -82,6 +94,8 @@ fn passes(engine: &Weak<Engine>, every: Duration, stopped: &Receiver<()>, stats:
         };
         let expired = engine.sweep();
         let _late = engine.obs.sweeper_passed();
+        #[cfg(feature = "metrics")]
+        engine.sample_metrics(_late, &mut sampled);
         stats.passes.fetch_add(1, Ordering::Relaxed);
         stats.expired.fetch_add(expired as u64, Ordering::Relaxed);
     }
