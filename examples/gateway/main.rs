@@ -34,11 +34,14 @@ use axum::routing::{get, post, put};
 use axum::{Extension, Router};
 use invite_limiter::http::{rate_limit_headers, Extracted, InviteLayer, PROBLEM_JSON};
 use invite_limiter::{
-    AccountStatus, Capacity, Clock, Engine, Health, InviteRequest, InviteSetting, Limiter,
-    MemberId, Sent, SystemClock, Timestamp, WindowCapacity,
+    Capacity, Clock, Engine, Health, InviteRequest, Limiter, MemberId, Sent, SystemClock,
+    Timestamp, WindowCapacity,
 };
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use serde_json::{json, Value};
+
+mod admin;
+use admin::{connect, set_setting, set_status};
 
 /// Largest request body read.
 const MAX_BODY: usize = 64 * 1024;
@@ -116,6 +119,14 @@ async fn main() {
         Ok(handle) => handle,
         Err(e) => fail(&format!("cannot install the Prometheus recorder: {e}")),
     };
+    // The recorder keeps histogram samples until upkeep folds them in.
+    let upkeep = prometheus.clone();
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(Duration::from_secs(5)).await;
+            upkeep.run_upkeep();
+        }
+    });
     let listener = match tokio::net::TcpListener::bind(args.listen).await {
         Ok(l) => l,
         Err(e) => fail(&format!("cannot listen on {}: {e}", args.listen)),
@@ -332,70 +343,6 @@ async fn diagnose<L: Backend>(
     )
 }
 
-async fn set_status<L: Backend>(
-    State(app): State<App<L>>,
-    Path(id): Path<u64>,
-    body: Body,
-) -> Response<Body> {
-    let v = match read_json(body).await {
-        Ok(v) => v,
-        Err(resp) => return resp,
-    };
-    let until = v
-        .get("until_ms")
-        .and_then(Value::as_u64)
-        .map(Timestamp::from_millis);
-    let status = match v.get("status").and_then(Value::as_str) {
-        Some("active") => AccountStatus::Active,
-        Some("banned") => AccountStatus::Banned,
-        Some("restricted") => AccountStatus::Restricted { until },
-        _ => return bad_request("`status` must be active, banned or restricted"),
-    };
-    match app.limiter.set_status(MemberId(id), status).await {
-        Ok(()) => StatusCode::NO_CONTENT.into_response_body(),
-        Err(outage) => unavailable(outage),
-    }
-}
-
-async fn set_setting<L: Backend>(
-    State(app): State<App<L>>,
-    Path(id): Path<u64>,
-    body: Body,
-) -> Response<Body> {
-    let v = match read_json(body).await {
-        Ok(v) => v,
-        Err(resp) => return resp,
-    };
-    let setting = match v.get("setting").and_then(Value::as_str) {
-        Some("everyone") => InviteSetting::Everyone,
-        Some("email_or_contacts") => InviteSetting::EmailOrContacts,
-        Some("contacts_only") => InviteSetting::ContactsOnly,
-        Some("network_only") => InviteSetting::NetworkOnly,
-        Some("following_only") => InviteSetting::FollowingOnly,
-        Some("nobody") => InviteSetting::Nobody,
-        _ => return bad_request("`setting` is not an invite setting"),
-    };
-    match app.limiter.set_invite_setting(MemberId(id), setting).await {
-        Ok(()) => StatusCode::NO_CONTENT.into_response_body(),
-        Err(outage) => unavailable(outage),
-    }
-}
-
-async fn connect<L: Backend>(State(app): State<App<L>>, body: Body) -> Response<Body> {
-    let v = match read_json(body).await {
-        Ok(v) => v,
-        Err(resp) => return resp,
-    };
-    let (a, b) = match (member(&v, "a"), member(&v, "b")) {
-        (Ok(a), Ok(b)) => (a, b),
-        (Err(e), _) | (_, Err(e)) => return bad_request(&e),
-    };
-    match app.limiter.connect(a, b).await {
-        Ok(()) => StatusCode::NO_CONTENT.into_response_body(),
-        Err(outage) => unavailable(outage),
-    }
-}
-
 async fn healthz<L: Backend>(State(app): State<App<L>>) -> Response<Body> {
     let health = app.limiter.health().await;
     let status = if health.is_ok() {
@@ -419,17 +366,4 @@ async fn metrics<L: Backend>(State(app): State<App<L>>) -> Response<Body> {
         HeaderValue::from_static("text/plain; version=0.0.4"),
     );
     resp
-}
-
-/// An empty response with a status.
-trait EmptyResponse {
-    fn into_response_body(self) -> Response<Body>;
-}
-
-impl EmptyResponse for StatusCode {
-    fn into_response_body(self) -> Response<Body> {
-        let mut resp = Response::new(Body::empty());
-        *resp.status_mut() = self;
-        resp
-    }
 }
