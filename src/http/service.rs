@@ -12,6 +12,7 @@ use tower_service::Service;
 use super::layer::Extracted;
 use super::{denied_response, rate_limit_headers};
 use crate::limiter::Limiter;
+use crate::outcome::DenyReason;
 use crate::time::Clock;
 
 /// The service made by [`InviteLayer`](super::InviteLayer).
@@ -96,7 +97,12 @@ where
                 };
                 let sender = invite.sender();
                 let decision = limiter.send(invite).await;
-                let capacity = limiter.capacity(sender).await.ok();
+                // A backend that could not decide would not tell the capacity either:
+                // asking would only add a second wait.
+                let capacity = match &decision {
+                    Err(d) if matches!(d.reason(), DenyReason::Unavailable { .. }) => None,
+                    _ => limiter.capacity(sender).await.ok(),
+                };
                 let now = clock.now();
                 match decision {
                     Ok(sent) => {
