@@ -237,3 +237,84 @@ fn the_redis_engine_counts_round_trips_and_decisions() {
     assert!(counter(&all, REDIS_ROUND_TRIPS, &[redis]) >= 1);
     no_personal_labels(&all);
 }
+
+#[cfg(feature = "redis")]
+#[test]
+fn a_redis_outage_is_counted_and_opens_the_breaker_gauge() {
+    use invite_limiter::metrics::{REDIS_BREAKER_STATE, REDIS_OUTAGES};
+    use invite_limiter::redis::{BreakerPolicy, RedisEngine, RedisTarget};
+    use std::process::{Command, Stdio};
+    // Needs a redis-server binary: runs where the Redis suite runs.
+    if redis_support::address(redis_support::STANDALONE).is_none() {
+        return;
+    }
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let mut server = Command::new("redis-server")
+        .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+        .args(["--save", "", "--appendonly", "no"])
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("redis-server starts");
+    let start = std::time::Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "redis-server did not start"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let recorder = DebuggingRecorder::new();
+    let snapshotter = recorder.snapshotter();
+    ::metrics::with_local_recorder(&recorder, || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let url = format!("redis://127.0.0.1:{port}/");
+            let e = RedisEngine::builder(RedisTarget::parse(&url))
+                .breaker(BreakerPolicy {
+                    failures: 1,
+                    ..BreakerPolicy::default()
+                })
+                .connect()
+                .await
+                .unwrap();
+            e.send(InviteRequest::new(MemberId(1), MemberId(2)))
+                .await
+                .unwrap();
+            let _ = server.kill();
+            let _ = server.wait();
+            let d = e
+                .send(InviteRequest::new(MemberId(1), MemberId(3)))
+                .await
+                .unwrap_err();
+            assert!(matches!(d.reason(), DenyReason::Unavailable { .. }), "{d}");
+        });
+    });
+    let all = series(&snapshotter);
+    let outages: u64 = all
+        .iter()
+        .filter(|(n, _, _)| n == REDIS_OUTAGES)
+        .map(|(_, _, v)| match v {
+            DebugValue::Counter(c) => *c,
+            other => panic!("{other:?}"),
+        })
+        .sum();
+    assert!(outages >= 1, "{all:?}");
+    let breaker = all.iter().find(|(n, _, _)| n == REDIS_BREAKER_STATE);
+    assert!(
+        matches!(breaker, Some((_, _, DebugValue::Gauge(g))) if g.into_inner() == 1.0),
+        "{breaker:?}"
+    );
+    let unavailable = [
+        ("engine", "redis"),
+        ("outcome", "denied"),
+        ("reason", "unavailable"),
+        ("tier", "within_limit"),
+    ];
+    assert_eq!(counter(&all, DECISIONS, &unavailable), 1);
+}
