@@ -4,9 +4,9 @@
 //! names and labels are listed in `docs/observability.md` and as constants here. No
 //! label carries a member id: label values come from small fixed sets.
 //!
-//! A decision costs two clock reads, one counter increment and one histogram sample
-//! on handles registered at first use, so an engine reports to the recorder that was
-//! installed when it made its first decision.
+//! A decision costs one counter increment on a handle registered at first use (so an
+//! engine reports to the recorder installed when it made its first decision), and one
+//! in [`LATENCY_SAMPLE`] also two clock reads and a histogram sample.
 
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::OnceLock;
@@ -18,7 +18,8 @@ use crate::outcome::{Denied, DenyReason, Sent};
 
 /// Counter: decisions, by `engine`, `outcome`, `reason` and `tier`.
 pub const DECISIONS: &str = "invite_limiter_decisions_total";
-/// Histogram: seconds from a send's call to its decision, by `engine`.
+/// Histogram: seconds from a send's call to its decision, by `engine`; one decision
+/// in [`LATENCY_SAMPLE`] per thread is timed.
 pub const DECISION_SECONDS: &str = "invite_limiter_decision_seconds";
 /// Gauge: invitations pending, sampled by the background sweeper.
 pub const PENDING_INVITATIONS: &str = "invite_limiter_pending_invitations";
@@ -71,6 +72,19 @@ fn reason_index(reason: &DenyReason) -> usize {
         DenyReason::SpamSuspected { .. } => 14,
     }
 }
+
+/// One decision in this many (per thread) is timed for the latency histogram: two
+/// clock reads and a histogram sample cost more than the rest of the metrics together.
+pub const LATENCY_SAMPLE: u32 = 16;
+
+thread_local! {
+    /// Decisions started on this thread, for latency sampling.
+    static TICK: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+}
+
+/// A started decision: the instant, when this one is timed.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Started(Option<Instant>);
 
 /// The `tier` label values.
 const TIERS: [&str; 3] = ["within_limit", "near_limit", "over_limit"];
@@ -134,23 +148,28 @@ impl EngineMetrics {
         self.on
     }
 
-    /// When to start timing a decision; `None` when metrics are off.
+    /// Starts a decision: a clock read for one decision in [`LATENCY_SAMPLE`] on this
+    /// thread, none for the others.
     #[inline]
-    pub(crate) fn start(&self) -> Option<Instant> {
-        self.on.then(Instant::now)
+    pub(crate) fn start(&self) -> Started {
+        if !self.on {
+            return Started(None);
+        }
+        let tick = TICK.with(|t| {
+            let v = t.get();
+            t.set(v.wrapping_add(1));
+            v
+        });
+        Started((tick % LATENCY_SAMPLE == 0).then(Instant::now))
     }
 
-    /// Records a decision that began at `started`; `near` says whether the sender's
-    /// fullest window reached the near-limit share after it.
+    /// Records a decision; `near` says whether the sender's fullest window reached the
+    /// near-limit share after it.
     #[inline]
-    pub(crate) fn decided(
-        &self,
-        started: Option<Instant>,
-        result: &Result<Sent, Denied>,
-        near: bool,
-    ) {
-        let Some(started) = started else { return };
-        let elapsed = started.elapsed();
+    pub(crate) fn decided(&self, started: Started, result: &Result<Sent, Denied>, near: bool) {
+        if !self.on {
+            return;
+        }
         let (row, reason) = match result {
             Ok(_) => (0, "none"),
             Err(d) => (1 + reason_index(d.reason()), d.reason().code()),
@@ -168,9 +187,11 @@ impl EngineMetrics {
                     "reason" => reason, "tier" => TIERS[tier])
             })
             .increment(1);
-        self.latency
-            .get_or_init(|| ::metrics::histogram!(DECISION_SECONDS, "engine" => engine))
-            .record(elapsed.as_secs_f64());
+        if let Some(t) = started.0 {
+            self.latency
+                .get_or_init(|| ::metrics::histogram!(DECISION_SECONDS, "engine" => engine))
+                .record(t.elapsed().as_secs_f64());
+        }
     }
 
     /// A gauge of this engine, looked up at the call (for periodic samples).
