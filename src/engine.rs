@@ -211,7 +211,7 @@ impl Engine {
             self.with_sender(&subject, email, now, |engine, shard, now, view| {
                 let result = engine.decide(shard, now, &subject, view, count_attempt, None);
                 let ticket = engine.log_send(now, &subject, view, count_attempt, &result);
-                (result, ticket, engine.near_limit(shard, subject.sender))
+                (result, ticket, shard.near_limit)
             });
         self.wait_logged(ticket);
         #[cfg(feature = "metrics")]
@@ -341,6 +341,7 @@ impl Engine {
             idle,
             next_seq,
             expired_unswept,
+            near_limit,
             ..
         } = shard;
         let member = members.get_or_insert(s.sender, || {
@@ -383,6 +384,7 @@ impl Engine {
             }
         }
         let denied = verdicts.into_denied();
+        *near_limit = self.near_limit(member, denied.is_none());
         let seq = match forced {
             None => match denied {
                 Some(denied) => return Err(denied),

@@ -114,19 +114,22 @@ impl crate::engine::Engine {
 
 impl crate::engine::Engine {
     /// Whether the sender's fullest send window is at or past the near-limit share
-    /// (only computed when metrics are reported).
+    /// once this decision is done (`adding`: it commits a send). Only computed when
+    /// metrics are reported.
     #[inline]
-    pub(crate) fn near_limit(&self, shard: &crate::shard::Shard, sender: u64) -> bool {
+    pub(crate) fn near_limit(&self, member: &crate::member::Member, adding: bool) -> bool {
         #[cfg(feature = "metrics")]
         if self.obs.metrics.is_on() {
-            if let Some(m) = shard.members.get(&sender) {
-                let (day, week) = m.sends.counts();
-                let limits = self.policy.limits(m.tier);
-                return crate::metrics::is_near(day, limits.daily)
-                    || crate::metrics::is_near(week, limits.weekly);
-            }
+            let (day, week) = member.sends.counts();
+            let (day, week) = (
+                day.saturating_add(adding.into()),
+                week.saturating_add(adding.into()),
+            );
+            let limits = self.policy.limits(member.tier);
+            return crate::metrics::is_near(day, limits.daily)
+                || crate::metrics::is_near(week, limits.weekly);
         }
-        let _ = (shard, sender);
+        let _ = (member, adding);
         false
     }
 }
