@@ -103,6 +103,8 @@ fn baselines(
 /// (1K members: up to 65 between rebuilds; 1M members: up to ~5), as real senders do.
 struct AllowedBed {
     policy: Policy,
+    /// Whether the engine reports metrics (with the `metrics` feature).
+    metrics: bool,
     budget: u64,
     engine: Option<Engine>,
     since_build: u64,
@@ -110,9 +112,10 @@ struct AllowedBed {
 }
 
 impl AllowedBed {
-    fn new(policy: Policy, members: usize, label: String) -> Self {
+    fn new(policy: Policy, metrics: bool, members: usize, label: String) -> Self {
         AllowedBed {
             policy,
+            metrics,
             budget: (64 * members as u64).min(4_000_000),
             engine: None,
             since_build: 0,
@@ -128,7 +131,7 @@ impl AllowedBed {
         }
         drop(self.engine.take());
         let engine = common::timed(&format!("engine {}", self.label), || {
-            let engine = common::engine(self.policy.clone());
+            let engine = common::engine_with(self.policy.clone(), self.metrics);
             let n = keys.ids.len();
             common::fill(&engine, &keys.ids, 1, |i| keys.ids[(i + 1) % n]);
             engine
@@ -143,12 +146,22 @@ fn allowed(c: &mut Criterion, n: usize) {
     let keys = Lazy::new(|| Keys::new(n));
     let mut group = c.benchmark_group(format!("allowed_{size}"));
     group.throughput(Throughput::Elements(1));
-    let contenders = [
-        ("engine_send", common::unlimited_policy()),
-        ("engine_send_spam_on", common::unlimited_spam_on_policy()),
+    // With the `metrics` feature, `engine_send` reports to a Prometheus recorder and
+    // `engine_send_metrics_off` is the same engine built with `.metrics(false)`.
+    let mut contenders = vec![
+        ("engine_send", common::unlimited_policy(), true),
+        (
+            "engine_send_spam_on",
+            common::unlimited_spam_on_policy(),
+            true,
+        ),
     ];
-    for (name, policy) in contenders {
-        let bed = RefCell::new(AllowedBed::new(policy, n, format!("allowed_{size}/{name}")));
+    if cfg!(feature = "metrics") {
+        contenders.push(("engine_send_metrics_off", common::unlimited_policy(), false));
+    }
+    for (name, policy, metrics) in contenders {
+        let label = format!("allowed_{size}/{name}");
+        let bed = RefCell::new(AllowedBed::new(policy, metrics, n, label));
         for threads in THREADS {
             let cursor = Cursor::default();
             let tally = Outcomes::new(format!("allowed_{size}/{name}/{threads}t"), "allowed");
@@ -295,6 +308,8 @@ fn pair_at_cap(c: &mut Criterion, n: usize) {
 }
 
 fn benches(c: &mut Criterion) {
+    #[cfg(feature = "metrics")]
+    common::install_prometheus();
     for n in SIZES {
         allowed(c, n);
         daily_limit(c, n);

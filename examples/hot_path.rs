@@ -10,6 +10,9 @@
 //! - `sweep`: `members / 10` senders with 10 invitations each all fall due; one
 //!   `sweep()` expires them (a manual clock; `ops` is ignored).
 //!
+//! With the `metrics` feature, a fourth argument `metrics` installs a Prometheus
+//! recorder and has the engine report to it; otherwise the engine reports nothing.
+//!
 //! Prints ns per operation. The timed part is the function `measure`, so
 //! `valgrind --tool=callgrind --toggle-collect='hot_path::measure' …` counts only it.
 
@@ -32,7 +35,7 @@ fn measure(engine: &Engine, ids: &[u64], picks: &[usize], to: impl Fn(usize) -> 
     allowed
 }
 
-fn sends(case: &str, n: usize, ops: usize) {
+fn sends(case: &str, n: usize, ops: usize, metrics: bool) {
     let (policy, rounds) = match case {
         "allowed1" => (unlimited(), 1),
         "allowed4" => (unlimited(), 4),
@@ -53,11 +56,20 @@ fn sends(case: &str, n: usize, ops: usize) {
         ),
         other => panic!("unknown case {other}: allowed1, allowed4, pair_cap, daily, sweep"),
     };
-    let engine = Engine::builder()
-        .policy(policy)
-        .clock(SystemClock)
-        .build()
-        .expect("valid policy");
+    let builder = Engine::builder().policy(policy).clock(SystemClock);
+    #[cfg(feature = "metrics")]
+    let builder = {
+        if metrics {
+            let handle = metrics_exporter_prometheus::PrometheusBuilder::new()
+                .install_recorder()
+                .expect("no other recorder");
+            std::mem::forget(handle);
+        }
+        builder.metrics(metrics)
+    };
+    #[cfg(not(feature = "metrics"))]
+    assert!(!metrics, "`metrics` needs the metrics feature");
+    let engine = builder.build().expect("valid policy");
     let ids: Vec<u64> = (0..n as u64).map(|i| scramble(i ^ 0x1DEA_5EED)).collect();
     for i in 0..n {
         for r in 0..rounds {
@@ -117,9 +129,10 @@ fn main() {
         .next()
         .map_or(1_000_000, |s| s.parse().expect("members"));
     let ops = args.next().map_or(2_000_000, |s| s.parse().expect("ops"));
+    let metrics = args.next().is_some_and(|s| s == "metrics");
     if case == "sweep" {
         sweep(n);
     } else {
-        sends(&case, n, ops);
+        sends(&case, n, ops, metrics);
     }
 }

@@ -21,6 +21,8 @@ pub struct EngineBuilder {
     pub(crate) reminders: ReminderPolicy,
     pub(crate) limits: MemberLimits,
     pub(crate) shadow: Shadow,
+    /// Whether the engine reports metrics (with the `metrics` feature).
+    pub(crate) metrics: bool,
 }
 
 impl std::fmt::Debug for EngineBuilder {
@@ -41,6 +43,7 @@ impl Default for EngineBuilder {
             reminders: ReminderPolicy::default(),
             limits: MemberLimits::default(),
             shadow: Shadow::none(),
+            metrics: true,
         }
     }
 }
@@ -84,6 +87,14 @@ impl EngineBuilder {
         self
     }
 
+    /// Whether the engine reports to the installed `metrics` recorder (default: it
+    /// does). An engine for dry runs or tests can stay out of the figures.
+    #[cfg(feature = "metrics")]
+    pub fn metrics(mut self, on: bool) -> Self {
+        self.metrics = on;
+        self
+    }
+
     /// Builds the engine.
     ///
     /// # Errors
@@ -113,6 +124,7 @@ impl EngineBuilder {
             limits: self.limits,
             refused_relations: std::sync::atomic::AtomicU64::new(0),
             journal: None,
+            obs: crate::observe::Observer::new(self.metrics),
         })
     }
 }

@@ -73,6 +73,8 @@ pub struct Engine {
     pub(crate) limits: crate::limits::MemberLimits,
     /// Connections and follows refused at a cap by `connect` and `follow`.
     pub(crate) refused_relations: std::sync::atomic::AtomicU64,
+    /// The sweeper's liveness and the decision metrics.
+    pub(crate) obs: crate::observe::Observer,
 }
 
 impl std::fmt::Debug for Engine {
@@ -203,8 +205,28 @@ impl Engine {
         req: &InviteRequest,
         count_attempt: bool,
     ) -> Result<Sent, Denied> {
-        self.journal_refuses()
-            .map_err(crate::journal::not_durable)?;
+        #[cfg(feature = "metrics")]
+        let started = self.obs.metrics.start();
+        #[cfg(feature = "tracing")]
+        let span = crate::observe::decision_span(req).entered();
+        let (result, _near) = self.send_durably(req, count_attempt);
+        #[cfg(feature = "metrics")]
+        self.obs.metrics.decided(started, &result, _near);
+        #[cfg(feature = "tracing")]
+        crate::observe::record_decision(&span, &result);
+        result
+    }
+
+    /// Decides and commits a send, acknowledged only once the journal's durability
+    /// mode allows; also says whether the sender is near a limit (for metrics).
+    fn send_durably(
+        &self,
+        req: &InviteRequest,
+        count_attempt: bool,
+    ) -> (Result<Sent, Denied>, bool) {
+        if let Err(outage) = self.journal_refuses() {
+            return (Err(crate::journal::not_durable(outage)), false);
+        }
         let now = self.time.now();
         let email = self.email_match(req);
         let subject = Subject {
@@ -213,15 +235,16 @@ impl Engine {
             note: req.judged_note(&self.policy()),
             key: req.key(),
         };
-        let (result, ticket) =
+        let (result, ticket, near) =
             self.with_sender(&subject, email, now, |engine, shard, now, view| {
                 let result = engine.decide(shard, now, &subject, view, count_attempt, None);
                 let ticket = engine.log_send(now, &subject, view, count_attempt, &result);
-                (result, ticket)
+                (result, ticket, shard.near_limit)
             });
-        self.wait_logged(ticket)
-            .map_err(crate::journal::not_durable)?;
-        result
+        if let Err(outage) = self.wait_logged(ticket) {
+            return (Err(crate::journal::not_durable(outage)), near);
+        }
+        (result, near)
     }
 
     /// Replays a journaled send at its instant with the recipient's facts as they were
@@ -370,6 +393,7 @@ impl Engine {
             next_seq,
             expired_unswept,
             rules,
+            near_limit,
             ..
         } = shard;
         let rules: &Rules = rules;
@@ -433,6 +457,7 @@ impl Engine {
             }
         }
         let denied = verdicts.into_denied();
+        *near_limit = self.near_limit(member, policy, denied.is_none());
         let seq = match forced {
             None => match denied {
                 Some(denied) => return Err(denied),

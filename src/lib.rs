@@ -9,14 +9,21 @@ mod contacts;
 mod decide;
 mod email;
 mod engine;
+mod health;
 mod horizon;
+#[cfg(feature = "http")]
+pub mod http;
 mod ids;
 mod journal;
+mod json;
 mod ledger;
 mod lifecycle;
 mod limiter;
 mod limits;
 mod member;
+#[cfg(feature = "metrics")]
+pub mod metrics;
+mod observe;
 mod outage;
 mod outcome;
 mod overrides;
@@ -24,6 +31,7 @@ mod persist;
 mod policy;
 mod policy_codec;
 mod queue;
+mod reason_code;
 mod records;
 #[cfg(feature = "redis")]
 pub mod redis;
@@ -45,6 +53,7 @@ pub use builder::EngineBuilder;
 pub use contacts::{ContactInvite, ContactOutcome, ContactReport, EmailInviteError, Stopped};
 pub use email::EmailError;
 pub use engine::Engine;
+pub use health::{BreakerState, Health, JournalHealth, RedisHealth, SweeperHealth};
 pub use ids::{InviteId, MemberId, ParseInviteIdError};
 pub use journal::{Durability, PersistentBuilder, RecoveryReport, TornRecord};
 pub use lifecycle::{PendingInvite, PendingPage};

@@ -59,6 +59,9 @@ pub(crate) struct Shard {
     pub(crate) now: u64,
     /// Invitations that expired unanswered since the last sweep.
     pub(crate) expired_unswept: u64,
+    /// Whether the latest decision left its sender's fullest send window at or past
+    /// the near-limit share (set only while metrics are reported).
+    pub(crate) near_limit: bool,
 }
 
 impl Shard {
@@ -73,6 +76,7 @@ impl Shard {
             next_seq: 0,
             now: 0,
             expired_unswept: 0,
+            near_limit: false,
         }
     }
 

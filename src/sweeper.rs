@@ -32,6 +32,17 @@ impl Engine {
                 }
             }
         }
+        self.obs.swept(now);
+        #[cfg(feature = "metrics")]
+        if expired > 0 {
+            if let Some(c) = self
+                .obs
+                .metrics
+                .counter(crate::metrics::INVITATIONS_EXPIRED)
+            {
+                c.increment(expired);
+            }
+        }
         usize::try_from(expired).unwrap_or(usize::MAX)
     }
 
@@ -47,10 +58,14 @@ impl Engine {
         let stats = Arc::new(SweepStats::default());
         let engine = Arc::downgrade(self);
         let thread_stats = Arc::clone(&stats);
+        self.obs.sweeper_started(every);
         let thread = std::thread::Builder::new()
             .name("invite-limiter-sweeper".into())
             .spawn(move || run(engine, every, stopped, thread_stats))
             .ok();
+        if thread.is_none() {
+            self.obs.sweeper_stopped();
+        }
         Sweeper {
             stop: Some(stop),
             thread,
@@ -60,6 +75,15 @@ impl Engine {
 }
 
 fn run(engine: Weak<Engine>, every: Duration, stopped: Receiver<()>, stats: Arc<SweepStats>) {
+    passes(&engine, every, &stopped, &stats);
+    if let Some(engine) = engine.upgrade() {
+        engine.obs.sweeper_stopped();
+    }
+}
+
+fn passes(engine: &Weak<Engine>, every: Duration, stopped: &Receiver<()>, stats: &SweepStats) {
+    #[cfg(feature = "metrics")]
+    let mut sampled = None;
     loop {
         match stopped.recv_timeout(every) {
             Err(RecvTimeoutError::Timeout) => {}
@@ -69,6 +93,9 @@ fn run(engine: Weak<Engine>, every: Duration, stopped: Receiver<()>, stats: Arc<
             return;
         };
         let expired = engine.sweep();
+        let _late = engine.obs.sweeper_passed();
+        #[cfg(feature = "metrics")]
+        engine.sample_metrics(_late, &mut sampled);
         stats.passes.fetch_add(1, Ordering::Relaxed);
         stats.expired.fetch_add(expired as u64, Ordering::Relaxed);
     }

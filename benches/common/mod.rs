@@ -296,11 +296,30 @@ pub(crate) fn send(
 
 /// Builds an engine reading the system clock.
 pub(crate) fn engine(policy: Policy) -> Engine {
-    Engine::builder()
-        .policy(policy)
-        .clock(SystemClock)
-        .build()
-        .expect("bench policy is valid")
+    engine_with(policy, true)
+}
+
+/// An engine that reports metrics or not (the flag matters with the `metrics`
+/// feature only).
+#[cfg_attr(not(feature = "metrics"), allow(unused_variables))]
+pub(crate) fn engine_with(policy: Policy, metrics: bool) -> Engine {
+    let builder = Engine::builder().policy(policy).clock(SystemClock);
+    #[cfg(feature = "metrics")]
+    let builder = builder.metrics(metrics);
+    builder.build().expect("bench policy is valid")
+}
+
+/// Installs a Prometheus recorder, drained every second as a server's scrapes and
+/// upkeep would, so engines that report metrics pay what they would in service.
+#[cfg(feature = "metrics")]
+pub(crate) fn install_prometheus() {
+    let handle = metrics_exporter_prometheus::PrometheusBuilder::new()
+        .install_recorder()
+        .expect("no other recorder");
+    std::thread::spawn(move || loop {
+        std::thread::sleep(std::time::Duration::from_secs(1));
+        handle.run_upkeep();
+    });
 }
 
 /// Has member `ids[i]` send `rounds` invitations to `recipient(i)`, on two threads,

@@ -79,6 +79,8 @@ struct Progress {
     synced: u64,
     /// Why the writer stopped writing, if it did.
     failed: Option<String>,
+    /// When the writer last synced successfully.
+    last_sync: Option<Instant>,
 }
 
 #[derive(Debug, Default)]
@@ -194,6 +196,16 @@ impl Journal {
     }
 
     /// Why the writer stopped writing, if it did.
+    /// Records queued for the writer.
+    pub(crate) fn queue_depth(&self) -> usize {
+        self.tx.len()
+    }
+
+    /// Real time since the writer last synced successfully.
+    pub(crate) fn since_last_sync(&self) -> Option<Duration> {
+        self.shared.progress.lock().last_sync.map(|t| t.elapsed())
+    }
+
     pub(crate) fn failure(&self) -> Option<String> {
         self.shared.progress.lock().failed.clone()
     }
@@ -364,6 +376,7 @@ impl Worker {
                 return Err(self.fail(format!("appending to the journal failed: {e}")));
             }
         }
+        self.shared.progress.lock().last_sync = Some(Instant::now());
         if self.batch.is_empty() {
             return Ok(());
         }

@@ -163,6 +163,19 @@ impl Breaker {
         }
     }
 
+    /// The state now, for health reports.
+    pub(crate) fn state(&self) -> crate::health::BreakerState {
+        use crate::health::BreakerState;
+        let s = self.state.lock();
+        match (s.open_until, s.probing) {
+            (None, _) => BreakerState::Closed,
+            (Some(_), Some(_)) => BreakerState::Probing,
+            (Some(until), None) => BreakerState::Open {
+                retry_in: until.saturating_duration_since(Instant::now()),
+            },
+        }
+    }
+
     /// How long a caller should wait before trying again after a failure.
     pub(crate) fn retry_after(&self) -> Duration {
         let s = self.state.lock();

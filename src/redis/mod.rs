@@ -51,6 +51,7 @@
 
 mod blocking;
 mod conn;
+mod health;
 mod keys;
 mod live;
 mod members;
@@ -328,6 +329,11 @@ impl RedisBuilder {
                 members: members::Scripts::new(),
                 unrecorded: AtomicU64::new(0),
                 limits: self.limits,
+                last_error: parking_lot::Mutex::new(None),
+                #[cfg(feature = "metrics")]
+                metrics: crate::metrics::EngineMetrics::new("redis", true),
+                #[cfg(feature = "metrics")]
+                redis_metrics: crate::metrics::RedisMetrics::new(true),
             }),
         };
         let channel = watch::channel(&engine.inner.prefix);
@@ -412,6 +418,12 @@ struct Inner {
     members: members::Scripts,
     unrecorded: AtomicU64,
     limits: MemberLimits,
+    /// The latest failed call's cause and instant (the engine's clock).
+    last_error: parking_lot::Mutex<Option<(Outage, u64)>>,
+    #[cfg(feature = "metrics")]
+    metrics: crate::metrics::EngineMetrics,
+    #[cfg(feature = "metrics")]
+    redis_metrics: crate::metrics::RedisMetrics,
 }
 
 impl Inner {
@@ -572,11 +584,24 @@ impl RedisEngine {
     async fn call<T>(&self, f: impl Future<Output = redis::RedisResult<T>>) -> Result<T, Failure> {
         let stats = &self.inner.stats;
         stats.bump(Count::RoundTrip);
+        #[cfg(feature = "metrics")]
+        self.inner.redis_metrics.round_trip();
         let result = guarded(&self.inner.breaker, self.inner.deadline, f).await;
         match &result {
             Err(f) if f.cause == Outage::BadData => stats.bump(Count::BadData),
             Err(_) => stats.bump(Count::Outage),
             Ok(_) => {}
+        }
+        if let Err(f) = &result {
+            *self.inner.last_error.lock() = Some((f.cause, self.local_now()));
+            #[cfg(feature = "metrics")]
+            self.inner
+                .redis_metrics
+                .outage(f.cause, self.inner.breaker.state());
+        }
+        #[cfg(feature = "metrics")]
+        if result.is_ok() && self.inner.redis_metrics.breaker_was_open() {
+            self.inner.redis_metrics.breaker(self.inner.breaker.state());
         }
         result
     }
@@ -895,6 +920,22 @@ impl RedisEngine {
     /// [`Denied`] with the first rule that denies and the instant all of them clear;
     /// [`DenyReason::Unavailable`] when Redis cannot answer (see [`FailureMode`]).
     pub async fn send(&self, req: InviteRequest) -> Result<Sent, Denied> {
+        #[cfg(feature = "metrics")]
+        let started = self.inner.metrics.start();
+        #[cfg(feature = "tracing")]
+        let span = crate::observe::decision_span(&req);
+        #[cfg(feature = "tracing")]
+        let result = tracing::Instrument::instrument(self.decide_send(req), span.clone()).await;
+        #[cfg(not(feature = "tracing"))]
+        let result = self.decide_send(req).await;
+        #[cfg(feature = "metrics")]
+        self.inner.metrics.decided(started, &result, false);
+        #[cfg(feature = "tracing")]
+        crate::observe::record_decision(&span, &result);
+        result
+    }
+
+    async fn decide_send(&self, req: InviteRequest) -> Result<Sent, Denied> {
         let s = req.sender().0;
         // A burst signal counts every attempt, so with it on every attempt must reach
         // Redis; a keyed request must get its first decision back.
@@ -903,6 +944,8 @@ impl RedisEngine {
         if let (true, Some(near)) = (cacheable, &self.inner.near) {
             if let Some(d) = near.get(s, self.local_now()) {
                 self.inner.stats.bump(Count::NearCacheHit);
+                #[cfg(feature = "metrics")]
+                self.inner.redis_metrics.near_cache_hit();
                 return Err(d);
             }
         }

@@ -1,0 +1,80 @@
+//! A denial as an RFC 9457 problem document.
+
+use std::fmt::Write;
+
+use crate::json::push_str;
+use crate::outcome::{Denied, DenyReason};
+
+/// The media type of a problem document.
+pub const PROBLEM_JSON: &str = "application/problem+json";
+
+/// Where a problem type is described: the reason's entry in the crate's docs.
+const TYPE_BASE: &str =
+    "https://docs.rs/invite-limiter/latest/invite_limiter/enum.DenyReason.html#variant.";
+
+/// The reason's variant name (the anchor of its docs) and a short title that is the
+/// same for every occurrence of the type, as RFC 9457 asks.
+fn kind(reason: &DenyReason) -> (&'static str, &'static str) {
+    match reason {
+        DenyReason::Unavailable { .. } => ("Unavailable", "The limiter could not decide"),
+        DenyReason::IdempotencyConflict { .. } => (
+            "IdempotencyConflict",
+            "Idempotency key already used for another recipient",
+        ),
+        DenyReason::SelfInvite => ("SelfInvite", "Cannot invite yourself"),
+        DenyReason::SenderBanned => ("SenderBanned", "Sender is banned"),
+        DenyReason::SenderRestricted { .. } => ("SenderRestricted", "Sender is restricted"),
+        DenyReason::RecipientUnavailable => ("RecipientUnavailable", "Recipient unavailable"),
+        DenyReason::AlreadyConnected => ("AlreadyConnected", "Already connected"),
+        DenyReason::RecipientNotAccepting { .. } => (
+            "RecipientNotAccepting",
+            "Recipient does not accept this invitation",
+        ),
+        DenyReason::PairPendingLimit { .. } => (
+            "PairPendingLimit",
+            "Too many pending invitations to this recipient",
+        ),
+        DenyReason::ReinviteCooldown { .. } => ("ReinviteCooldown", "Re-invite cooldown"),
+        DenyReason::DailyLimit { .. } => ("DailyLimit", "Daily invitation limit reached"),
+        DenyReason::WeeklyLimit { .. } => ("WeeklyLimit", "Weekly invitation limit reached"),
+        DenyReason::NoteQuota { .. } => ("NoteQuota", "Monthly note quota used up"),
+        DenyReason::NoteTooLong { .. } => ("NoteTooLong", "Note too long"),
+        DenyReason::SpamSuspected { .. } => ("SpamSuspected", "Activity looks like spam"),
+    }
+}
+
+/// The denial as an `application/problem+json` document (RFC 9457):
+///
+/// ```json
+/// {"type":"https://docs.rs/…/enum.DenyReason.html#variant.DailyLimit",
+///  "title":"Daily invitation limit reached","status":429,
+///  "detail":"30 of 30 invitations in the last 24 hours are used",
+///  "code":"daily_limit","remedy":"pace your invitations …",
+///  "retry_at":"2023-11-15T22:13:20.000Z"}
+/// ```
+///
+/// `detail` is the reason's own sentence and `code` its [`DenyReason::code`];
+/// `retry_at` is `null` when only an action clears the denial.
+pub fn problem_json(denied: &Denied) -> String {
+    let reason = denied.reason();
+    let (variant, title) = kind(reason);
+    let mut out = String::with_capacity(320);
+    out.push_str("{\"type\":");
+    push_str(&mut out, &format!("{TYPE_BASE}{variant}"));
+    out.push_str(",\"title\":");
+    push_str(&mut out, title);
+    let _ = write!(out, ",\"status\":{}", super::status(reason).as_u16());
+    out.push_str(",\"detail\":");
+    push_str(&mut out, &reason.to_string());
+    out.push_str(",\"code\":");
+    push_str(&mut out, reason.code());
+    out.push_str(",\"remedy\":");
+    push_str(&mut out, reason.remedy());
+    out.push_str(",\"retry_at\":");
+    match denied.retry_at() {
+        Some(at) => push_str(&mut out, &at.to_string()),
+        None => out.push_str("null"),
+    }
+    out.push('}');
+    out
+}
