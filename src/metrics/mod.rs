@@ -166,7 +166,7 @@ impl EngineMetrics {
             t.set(v.wrapping_add(1));
             v
         });
-        Started((tick % LATENCY_SAMPLE == 0).then(Instant::now))
+        Started(tick.is_multiple_of(LATENCY_SAMPLE).then(Instant::now))
     }
 
     /// Records a decision; `near` says whether the sender's fullest window reached the
