@@ -205,7 +205,9 @@ local function profile()
   -- count as active.
   local tier = ({ ['0'] = 0, ['1'] = 1 })[M.tier] or bad('tier')
   local st = ({ ['0'] = 0, ['1'] = 1, ['2'] = 2 })[M.st] or bad('status')
-  local untl = tonumber(M['until']) or bad('until')
+  -- An integer; replies carry it as written, since a double holds an instant past
+  -- 2^53 ms inexactly (a far `until` is how a gateway says "until further notice").
+  local untl = string.match(M['until'], '^%-?%d+$') and tonumber(M['until']) or bad('until')
   local pend = tonumber(M.pend) or bad('pend')
   if st == 1 and untl >= 0 and untl <= now then st = 0 end
   local base = 11 + tier * 4
@@ -312,7 +314,7 @@ if mode == 'send' or mode == 'diag' then
   local out = { 'rules', fmt(now) }
   local function deny(code, at, a, b)
     out[#out + 1] = code
-    out[#out + 1] = fmt(at)
+    out[#out + 1] = type(at) == 'string' and at or fmt(at)
     out[#out + 1] = a
     out[#out + 1] = b
   end
@@ -365,7 +367,7 @@ if mode == 'send' or mode == 'diag' then
   end
   for _, e in ipairs(inline_rules) do deny(e[1], -1, e[2], '0') end
   if st == 2 then deny('banned', -1, '0', '0') end
-  if st == 1 then deny('restricted', untl, '0', '0') end
+  if st == 1 then deny('restricted', M['until'], '0', '0') end
   if redis.call('SISMEMBER', C, r) == 1 then deny('connected', -1, '0', '0') end
   local cool, list = pair_get(r)
   if #list >= CAP then
@@ -489,7 +491,7 @@ if mode == 'capacity' then
   local du, df, dn = usage(S, DAY, lim.daily, true)
   local wu, wf, wn = usage(S, WEEK, lim.weekly, true)
   local nu, _, nn = usage(N, NOTE, -1, true)
-  return finish({ 'capacity', fmt(now), fmt(tier), fmt(st), fmt(untl), fmt(du), fmt(dn), fmt(df),
+  return finish({ 'capacity', fmt(now), fmt(tier), fmt(st), M['until'], fmt(du), fmt(dn), fmt(df),
     fmt(wu), fmt(wn), fmt(wf), fmt(nu), fmt(nn), fmt(pend) })
 end
 

@@ -3,7 +3,9 @@
 
 #![allow(dead_code)] // each test crate uses the suite through the macro
 
+mod horizon;
 mod limits;
+pub(crate) use horizon::a_restriction_past_the_end_of_time_never_lifts;
 pub(crate) use limits::{
     connections_and_follows_stop_at_their_caps, contact_imports_are_capped,
     emails_are_capped_and_can_be_unregistered, limits,
@@ -441,6 +443,7 @@ macro_rules! contract_tests {
         $crate::contract_tests!(@one $make, emails_are_capped_and_can_be_unregistered, contract::quiet());
         $crate::contract_tests!(@one $make, contact_imports_are_capped, contract::quiet());
         $crate::contract_tests!(@one $make, connections_and_follows_stop_at_their_caps, contract::quiet());
+        $crate::contract_tests!(@one $make, a_restriction_past_the_end_of_time_never_lifts, contract::quiet());
     };
     (@one $make:expr, $name:ident, $policy:expr) => {
         #[tokio::test]
