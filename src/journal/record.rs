@@ -199,6 +199,11 @@ pub(crate) fn decode(payload: &[u8], base: usize) -> Result<(u64, Op), DecodeErr
     let mut r = Reader::new(payload, base);
     let tag = r.u8()?;
     let now = r.u64()?;
+    // The engine never acts later: replayed there, a record would move its shard's
+    // clock past the instant up to which every rule is exact.
+    if now > Timestamp::MAX.as_millis() {
+        return r.fail("instant after Timestamp::MAX");
+    }
     let member = |r: &mut Reader<'_>| r.u64().map(MemberId);
     let invite = |r: &mut Reader<'_>| -> Result<InviteId, DecodeError> {
         let sender = MemberId(r.u64()?);

@@ -114,6 +114,9 @@ pub(super) fn decode(bytes: &[u8]) -> Result<State, PersistError> {
         ..State::default()
     };
     f.crc(&bytes[..HEADER_LEN], "header checksum mismatch")?;
+    if state.latest > Timestamp::MAX.as_millis() {
+        return err(16, "instant after Timestamp::MAX");
+    }
     if shards == 0 || shards > MAX_SHARDS || !shards.is_power_of_two() {
         return err(12, "invalid shard count");
     }
@@ -157,7 +160,13 @@ fn read_section(
     seen: &mut FastSet<u64>,
     pairs: &mut FastSet<(u64, u64)>,
 ) -> Result<(), DecodeError> {
-    state.latest = state.latest.max(r.u64()?);
+    let latest = r.u64()?;
+    // Restored there, a shard would act past the instant up to which every rule is
+    // exact.
+    if latest > Timestamp::MAX.as_millis() {
+        return r.fail("instant after Timestamp::MAX");
+    }
+    state.latest = state.latest.max(latest);
     let counter = r.u64()?;
     state.writer_next_seq = state.writer_next_seq.max(counter);
     state.next_seq = state.next_seq.max(counter);
