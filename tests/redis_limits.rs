@@ -310,3 +310,91 @@ async fn try_connect_and_try_follow_name_the_member_at_the_cap() {
         })
     );
 }
+
+/// Whether the raw state shows `register_email(1, email)` has made its first write.
+async fn first_write_seen(
+    conn: &mut redis::aio::MultiplexedConnection,
+    prefix: &str,
+    email: &str,
+) -> bool {
+    let in_set: i64 = redis::cmd("SISMEMBER")
+        .arg(format!("{{{prefix}:1}}:em"))
+        .arg(email)
+        .query_async(conn)
+        .await
+        .unwrap();
+    let owner: Option<String> = redis::cmd("GET")
+        .arg(format!("{{{prefix}:@{email}}}"))
+        .query_async(conn)
+        .await
+        .unwrap();
+    in_set == 1 || owner.is_some()
+}
+
+/// A registration dropped between its steps (a gateway cancels a request whose
+/// client went away) never lets the member pass, in a contacts check, for an
+/// address another member then registers.
+#[tokio::test]
+async fn a_registration_dropped_half_way_claims_no_one_elses_address() {
+    use std::future::Future;
+    let Some(b) = builder(STANDALONE, "dropped") else {
+        return;
+    };
+    let limits = MemberLimits {
+        max_emails: 1,
+        ..MemberLimits::default()
+    };
+    let engine = b
+        .policy(quiet())
+        .limits(limits)
+        .clock(clock())
+        .connect()
+        .await
+        .unwrap();
+    let prefix = prefix_of(&engine);
+    let mut conn = raw(STANDALONE).await.unwrap();
+    let email = "victim@example.com";
+    {
+        let mut fut = Box::pin(engine.register_email(MemberId(1), email));
+        loop {
+            let step =
+                std::future::poll_fn(|cx| std::task::Poll::Ready(fut.as_mut().poll(cx))).await;
+            assert!(step.is_pending(), "finished before it could be dropped");
+            tokio::time::sleep(Duration::from_millis(30)).await;
+            if first_write_seen(&mut conn, &prefix, email).await {
+                break;
+            }
+        }
+    }
+    // The address's rightful owner registers it, if it is still free, and a third
+    // member lists it as a contact and takes invitations from contacts only.
+    let taken = engine.register_email(MemberId(2), email).await;
+    engine.import_contacts(MemberId(3), [email]).await.unwrap();
+    engine
+        .set_invite_setting(MemberId(3), InviteSetting::ContactsOnly)
+        .await
+        .unwrap();
+    let owner: Option<String> = redis::cmd("GET")
+        .arg(format!("{{{prefix}:@{email}}}"))
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    let passes = engine.send(req(1, 3)).await.is_ok();
+    assert!(
+        !passes || owner.as_deref() == Some("1"),
+        "member 1 passes for {email}, owned by {owner:?} (member 2: {taken:?})"
+    );
+    // Whatever the step it stopped at, member 1 can complete or undo it, and its
+    // address count is not held by an address it does not own.
+    if owner.as_deref() == Some("1") {
+        engine.register_email(MemberId(1), email).await.unwrap();
+        assert!(engine.send(req(1, 3)).await.is_ok(), "now it is member 1's");
+        engine.unregister_email(MemberId(1), email).await.unwrap();
+    } else {
+        let _ = engine.unregister_email(MemberId(1), email).await;
+    }
+    engine
+        .register_email(MemberId(1), "own@example.com")
+        .await
+        .expect("member 1 holds no address, so one fits under the cap");
+}

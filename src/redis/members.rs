@@ -200,56 +200,55 @@ impl RedisEngine {
 
     /// Registers `email` as the member's. An address belongs to at most one member.
     ///
+    /// The owner key is claimed first, then the address joins the member's set under
+    /// the cap, and unregistering undoes them in the other order: the set (which
+    /// contact checks read) holds only addresses the member owns, whatever step an
+    /// interrupted or dropped call stops at. Repeating the call completes it.
+    ///
     /// # Errors
     /// [`EmailError::Invalid`], [`EmailError::Taken`],
     /// [`EmailError::TooManyEmails`] past [`crate::MemberLimits::max_emails`], or
     /// `Unavailable`.
     pub async fn register_email(&self, m: MemberId, email: &str) -> Result<(), EmailError> {
         let email = normalize(email)?;
-        let unavailable = |cause| EmailError::Unavailable(cause);
+        let unavailable = EmailError::Unavailable;
         let owner_key = email_owner(&self.inner.prefix, &email);
-        let taken = |owner: Option<String>| -> Result<Option<MemberId>, EmailError> {
-            match owner.map(|o| o.parse::<u64>()) {
-                None => Ok(None),
-                Some(Ok(o)) if o == m.0 => Ok(None),
-                Some(Ok(o)) => Ok(Some(MemberId(o))),
-                Some(Err(_)) => Err(unavailable(Outage::BadData)),
+        let mut set = redis::cmd("SET");
+        set.arg(&owner_key)
+            .arg(m.0.to_string())
+            .arg("NX")
+            .arg("GET");
+        let prev: Option<String> = self.cmd(set).await.map_err(|f| unavailable(f.cause))?;
+        match prev.map(|o| o.parse::<u64>()) {
+            None => {}
+            Some(Ok(o)) if o == m.0 => {}
+            Some(Ok(o)) => {
+                return Err(EmailError::Taken {
+                    email,
+                    owner: MemberId(o),
+                })
             }
-        };
-        let mut get = redis::cmd("GET");
-        get.arg(&owner_key);
-        let owner = self.cmd(get).await.map_err(|f| unavailable(f.cause))?;
-        if let Some(owner) = taken(owner)? {
-            return Err(EmailError::Taken { email, owner });
+            Some(Err(_)) => return Err(unavailable(Outage::BadData)),
         }
-        // The member's set first, under the cap; then the owner key. A race lost to
-        // another member undoes the first step.
+        let max = self.inner.limits.max_emails;
         let mut add = self.inner.members.add_capped.prepare_invoke();
-        add.key(self.keys(m.0).key("em"))
-            .arg(&email)
-            .arg(self.inner.limits.max_emails);
+        add.key(self.keys(m.0).key("em")).arg(&email).arg(max);
         let mut conn = self.conn();
         let added: i64 = self
             .call(async move { add.invoke_async(&mut conn).await })
             .await
             .map_err(|f| unavailable(f.cause))?;
         if added == -1 {
-            let max = self.inner.limits.max_emails;
+            // Not the member's after all: the claim (new, or left by an interrupted
+            // call) is released.
+            self.run(
+                &self.inner.members.release_owner,
+                &[owner_key],
+                &[m.0.to_string()],
+            )
+            .await
+            .map_err(unavailable)?;
             return Err(EmailError::TooManyEmails { member: m, max });
-        }
-        let mut set = redis::cmd("SET");
-        set.arg(&owner_key)
-            .arg(m.0.to_string())
-            .arg("NX")
-            .arg("GET");
-        let prev = self.cmd(set).await.map_err(|f| unavailable(f.cause))?;
-        if let Some(owner) = taken(prev)? {
-            if added == 1 {
-                self.set_op("SREM", self.keys(m.0).key("em"), email.clone())
-                    .await
-                    .map_err(unavailable)?;
-            }
-            return Err(EmailError::Taken { email, owner });
         }
         Ok(())
     }
@@ -264,6 +263,12 @@ impl RedisEngine {
         let email = normalize(email)?;
         let unavailable = EmailError::Unavailable;
         let owner_key = email_owner(&self.inner.prefix, &email);
+        // The member's set first (see `register_email`); this also clears an entry
+        // an older version's interrupted registration left for another's address.
+        let removed = self
+            .set_op("SREM", self.keys(m.0).key("em"), email.clone())
+            .await
+            .map_err(unavailable)?;
         let released = self
             .run(
                 &self.inner.members.release_owner,
@@ -272,14 +277,7 @@ impl RedisEngine {
             )
             .await
             .map_err(unavailable)?;
-        if released == -1 {
-            return Err(EmailError::NotRegistered { email, member: m });
-        }
-        let removed = self
-            .set_op("SREM", self.keys(m.0).key("em"), email.clone())
-            .await
-            .map_err(unavailable)?;
-        if released == 0 && removed == 0 {
+        if released == -1 || (released == 0 && removed == 0) {
             return Err(EmailError::NotRegistered { email, member: m });
         }
         Ok(())
