@@ -398,3 +398,29 @@ async fn a_registration_dropped_half_way_claims_no_one_elses_address() {
         .await
         .expect("member 1 holds no address, so one fits under the cap");
 }
+
+/// Every attempt is recorded for the burst signal, denied ones included; only the
+/// latest `max` are kept, so hammering through a denial does not grow the set.
+#[tokio::test]
+async fn hammering_keeps_only_the_attempts_the_burst_rule_reads() {
+    let Some(b) = builder(STANDALONE, "hammer") else {
+        return;
+    };
+    let engine = b.clock(clock()).connect().await.unwrap();
+    let prefix = prefix_of(&engine);
+    let mut conn = raw(STANDALONE).await.unwrap();
+    let mut denied = 0;
+    for r in 0..200 {
+        if engine.send(req(1, 1_000 + r)).await.is_err() {
+            denied += 1;
+        }
+    }
+    assert!(denied >= 190, "the burst signal denies: {denied}");
+    let burst = Policy::default().spam.burst.expect("on by default").max;
+    let kept: i64 = redis::cmd("ZCARD")
+        .arg(format!("{{{prefix}:1}}:a"))
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(kept, i64::from(burst));
+}

@@ -355,6 +355,9 @@ if mode == 'send' or mode == 'diag' then
     if counted then
       if BURST.max >= 0 then
         redis.call('ZADD', A, fmt(now), event_id())
+        -- Only the latest `max` attempts tell whether `max` lie in the window: a
+        -- client hammering through a denial does not grow the set.
+        redis.call('ZREMRANGEBYRANK', A, 0, -(math.max(BURST.max, 1) + 1))
         mark(A)
       end
       if verdict and not cooling then
