@@ -424,3 +424,87 @@ async fn hammering_keeps_only_the_attempts_the_burst_rule_reads() {
         .unwrap();
     assert_eq!(kept, i64::from(burst));
 }
+
+/// Polls `fut` once unless it has finished (a poll sends at most one command), then
+/// lets the reply arrive; whether it has finished now.
+async fn step<F: std::future::Future + Unpin>(fut: &mut F, done: &mut bool) {
+    if !*done {
+        *done = std::future::poll_fn(|cx| {
+            std::task::Poll::Ready(std::pin::Pin::new(&mut *fut).poll(cx).is_ready())
+        })
+        .await;
+    }
+    tokio::time::sleep(Duration::from_millis(30)).await;
+}
+
+/// A member racing its own registration and unregistration of one address (each
+/// call's steps interleaved with the other's) never ends with the address in its
+/// set but not its own: else a later owner's address would pass for the member's.
+#[tokio::test]
+async fn racing_register_and_unregister_leave_no_unowned_address_in_the_set() {
+    let Some(b) = builder(STANDALONE, "race") else {
+        return;
+    };
+    let engine = b.policy(quiet()).clock(clock()).connect().await.unwrap();
+    let prefix = prefix_of(&engine);
+    let mut conn = raw(STANDALONE).await.unwrap();
+    // Loads the scripts, so each step below is one command.
+    engine
+        .register_email(MemberId(9), "warm@x.co")
+        .await
+        .unwrap();
+    engine
+        .unregister_email(MemberId(9), "warm@x.co")
+        .await
+        .unwrap();
+    let email = "race@x.co";
+    // Interleavings of register (R) and unregister (U), as the order of their steps.
+    let schedules: [&[u8]; 5] = [
+        b"URURUUUU",
+        b"URUURRRR",
+        b"RUURRRRR",
+        b"UURRRRRR",
+        b"RRUUUURR",
+    ];
+    for schedule in schedules {
+        engine.register_email(MemberId(1), email).await.unwrap();
+        let mut r = Box::pin(engine.register_email(MemberId(1), email));
+        let mut u = Box::pin(engine.unregister_email(MemberId(1), email));
+        let (mut r_done, mut u_done) = (false, false);
+        for &who in schedule {
+            if who == b'R' {
+                step(&mut r, &mut r_done).await;
+            } else {
+                step(&mut u, &mut u_done).await;
+            }
+        }
+        while !(r_done && u_done) {
+            step(&mut r, &mut r_done).await;
+            step(&mut u, &mut u_done).await;
+        }
+        let in_set: i64 = redis::cmd("SISMEMBER")
+            .arg(format!("{{{prefix}:1}}:em"))
+            .arg(email)
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+        let owner: Option<String> = redis::cmd("GET")
+            .arg(format!("{{{prefix}:@{email}}}"))
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+        assert!(
+            in_set == 0 || owner.as_deref() == Some("1"),
+            "{}: in the set, owned by {owner:?}",
+            String::from_utf8_lossy(schedule)
+        );
+        // Clean for the next schedule.
+        let _ = engine.unregister_email(MemberId(1), email).await;
+        let _: i64 = redis::cmd("SREM")
+            .arg(format!("{{{prefix}:1}}:em"))
+            .arg(email)
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+    }
+}

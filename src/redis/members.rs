@@ -201,9 +201,11 @@ impl RedisEngine {
     /// Registers `email` as the member's. An address belongs to at most one member.
     ///
     /// The owner key is claimed first, then the address joins the member's set under
-    /// the cap, and unregistering undoes them in the other order: the set (which
-    /// contact checks read) holds only addresses the member owns, whatever step an
-    /// interrupted or dropped call stops at. Repeating the call completes it.
+    /// the cap, and the claim is read again after; every release of a claim is
+    /// followed by removal from the set. So the set (which contact checks read)
+    /// holds only addresses the member owns, whatever step an interrupted or dropped
+    /// call stops at, and however calls for one address interleave. Repeating the
+    /// call completes it.
     ///
     /// # Errors
     /// [`EmailError::Invalid`], [`EmailError::Taken`],
@@ -241,16 +243,44 @@ impl RedisEngine {
         if added == -1 {
             // Not the member's after all: the claim (new, or left by an interrupted
             // call) is released.
-            self.run(
+            self.release_email(m, owner_key, &email).await?;
+            return Err(EmailError::TooManyEmails { member: m, max });
+        }
+        // A concurrent unregistration may have released the claim before the set
+        // took the address: then it leaves the set too (unregistered after all).
+        let mut get = redis::cmd("GET");
+        get.arg(&owner_key);
+        let now: Option<String> = self.cmd(get).await.map_err(|f| unavailable(f.cause))?;
+        if now.as_deref() != Some(m.0.to_string().as_str()) {
+            self.set_op("SREM", self.keys(m.0).key("em"), email)
+                .await
+                .map_err(unavailable)?;
+        }
+        Ok(())
+    }
+
+    /// Releases the member's claim on `email`, then removes it from the member's set
+    /// (a registration racing this one may have added it after the claim was read):
+    /// how far the release went (1 released, 0 no claim, -1 another's).
+    async fn release_email(
+        &self,
+        m: MemberId,
+        owner_key: String,
+        email: &str,
+    ) -> Result<i64, EmailError> {
+        let unavailable = EmailError::Unavailable;
+        let released = self
+            .run(
                 &self.inner.members.release_owner,
                 &[owner_key],
                 &[m.0.to_string()],
             )
             .await
             .map_err(unavailable)?;
-            return Err(EmailError::TooManyEmails { member: m, max });
-        }
-        Ok(())
+        self.set_op("SREM", self.keys(m.0).key("em"), email.to_owned())
+            .await
+            .map_err(unavailable)?;
+        Ok(released)
     }
 
     /// Removes `email` from the member's addresses; another member may then
@@ -269,14 +299,7 @@ impl RedisEngine {
             .set_op("SREM", self.keys(m.0).key("em"), email.clone())
             .await
             .map_err(unavailable)?;
-        let released = self
-            .run(
-                &self.inner.members.release_owner,
-                &[owner_key],
-                &[m.0.to_string()],
-            )
-            .await
-            .map_err(unavailable)?;
+        let released = self.release_email(m, owner_key, &email).await?;
         if released == -1 || (released == 0 && removed == 0) {
             return Err(EmailError::NotRegistered { email, member: m });
         }
