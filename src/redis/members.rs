@@ -22,10 +22,12 @@ const ADD_CAPPED: &str = "if redis.call('SISMEMBER', KEYS[1], ARGV[1]) == 1 then
 const RELEASE_OWNER: &str = "local v = redis.call('GET', KEYS[1]) \
     if v == ARGV[1] then redis.call('DEL', KEYS[1]) return 1 end \
     if v then return -1 end return 0";
-/// Adds ARGV to the staging set KEYS[1] and keeps it for a day at most, so an
-/// import interrupted half way leaves nothing behind for long.
+/// Adds ARGV to the staging set KEYS[1] and keeps it for five minutes after each
+/// step: an import takes a few round trips, and one interrupted half way (a gateway
+/// dropping the call of a client that went away, which a client can time) must not
+/// leave its megabyte behind for long, or repeated interruptions fill the server.
 const STAGE: &str = "redis.call('SADD', KEYS[1], unpack(ARGV)) \
-    redis.call('PEXPIRE', KEYS[1], 86400000) return 1";
+    redis.call('PEXPIRE', KEYS[1], 300000) return 1";
 /// Replaces the contacts KEYS[2] with the staged set KEYS[1] if it holds exactly
 /// ARGV[1] members (else it expired or was tampered with): 1 done, -1 not.
 const SWAP: &str = "if redis.call('SCARD', KEYS[1]) ~= tonumber(ARGV[1]) then \
