@@ -48,7 +48,9 @@ pub(crate) use writer::Journal;
 pub enum Durability {
     /// The writer appends and syncs whatever has been queued every interval (at
     /// least 1 ms); decisions never wait on the disk. A crash loses the decisions of
-    /// at most the last interval (plus what is still queued).
+    /// at most the last interval (plus what is still queued). An interval too long
+    /// to add to an instant (`Duration::MAX`) never comes due: the writer then syncs
+    /// when asked ([`crate::Engine::sync_journal`]), when its batch fills, or on close.
     FlushEvery(Duration),
     /// A call that changes state returns only once its record is synced; calls that
     /// arrive during a sync share the next one (group commit). A crash loses nothing

@@ -189,7 +189,10 @@ struct Worker {
 
 impl Worker {
     fn run(mut self, rx: &Receiver<Msg>, every: Option<Duration>) {
-        let mut deadline = every.map(|d| Instant::now() + d);
+        // A period too long to add to an instant (`Duration::MAX`) never comes due:
+        // such a journal is flushed when asked, when full, or on close.
+        let next = |d: Duration| Instant::now().checked_add(d);
+        let mut deadline = every.and_then(next);
         loop {
             let msg = match deadline {
                 None => rx.recv().ok(),
@@ -223,7 +226,7 @@ impl Worker {
                 }
                 (Some(d), Some(at)) if Instant::now() >= at => {
                     let _ = self.commit();
-                    deadline = Some(Instant::now() + d);
+                    deadline = next(d);
                 }
                 _ if self.buf.len() >= BATCH_BYTES => {
                     let _ = self.commit();
