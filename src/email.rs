@@ -72,9 +72,23 @@ impl fmt::Display for EmailError {
 
 impl std::error::Error for EmailError {}
 
-/// Trims and lower-cases `text`, and checks it is `local@domain.tld`.
+/// The longest address accepted, in bytes once normalised: RFC 5321's limit on a
+/// path (256) less its angle brackets. Addresses are stored, journaled and
+/// snapshotted, so without a bound one import could hold gigabytes.
+pub(crate) const MAX_EMAIL_BYTES: usize = 254;
+
+/// Trims and lower-cases `text`, and checks it is `local@domain.tld` of at most
+/// [`MAX_EMAIL_BYTES`].
 pub(crate) fn normalize(text: &str) -> Result<String, EmailError> {
     let trimmed = text.trim();
+    if trimmed.len() > MAX_EMAIL_BYTES {
+        // Named by its start: the error need not copy what was refused.
+        let end = (0..=64.min(text.len()))
+            .rev()
+            .find(|&i| text.is_char_boundary(i))
+            .unwrap_or(0);
+        return Err(EmailError::Invalid(format!("{}…", &text[..end])));
+    }
     let invalid = || EmailError::Invalid(text.to_owned());
     let (local, domain) = trimmed.split_once('@').ok_or_else(invalid)?;
     let labels_ok = domain
@@ -88,7 +102,12 @@ pub(crate) fn normalize(text: &str) -> Result<String, EmailError> {
     if !local_ok || !labels_ok || tld.chars().count() < 2 {
         return Err(invalid());
     }
-    Ok(trimmed.to_lowercase())
+    let email = trimmed.to_lowercase();
+    // Lower-casing may lengthen a few characters.
+    if email.len() > MAX_EMAIL_BYTES {
+        return Err(invalid());
+    }
+    Ok(email)
 }
 
 #[cfg(test)]
@@ -105,6 +124,25 @@ mod tests {
             normalize("a.b+c@mail.example.org").unwrap(),
             "a.b+c@mail.example.org"
         );
+    }
+
+    #[test]
+    fn addresses_longer_than_a_mail_path_allows_are_refused() {
+        let at_most = format!("{}@example.com", "a".repeat(MAX_EMAIL_BYTES - 12));
+        assert_eq!(at_most.len(), MAX_EMAIL_BYTES);
+        assert_eq!(normalize(&format!("  {at_most}\n")), Ok(at_most.clone()));
+        let over = format!("b{at_most}");
+        assert!(matches!(normalize(&over), Err(EmailError::Invalid(_))));
+        // Valid but for its length, 50 MB is refused, and the error holds its start.
+        let huge = format!("{}@example.com", "\u{e9}".repeat(25 << 20));
+        let Err(EmailError::Invalid(named)) = normalize(&huge) else {
+            panic!("refused");
+        };
+        assert!(named.len() < 100 && named.starts_with('\u{e9}'), "{named}");
+        // 122 'İ' (two bytes each) lower-case to three bytes each: too long then.
+        let grows = format!("{}@b.co", "\u{130}".repeat(122));
+        assert!(grows.len() <= MAX_EMAIL_BYTES);
+        assert!(matches!(normalize(&grows), Err(EmailError::Invalid(_))));
     }
 
     #[test]

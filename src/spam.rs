@@ -277,8 +277,14 @@ impl SpamState {
         self.prune(now, p);
         let cooling = self.rare().cooldown.is_some();
         let verdict = self.check(now, a, p, kw);
-        if p.burst.is_some() {
+        if let Some(burst) = p.burst {
             push(&mut self.attempts, now, ());
+            // The rule asks only whether `max` attempts lie in its window, and the
+            // latest `max` tell: older ones are dropped, so a client hammering
+            // through a denial grows neither this queue nor the time to count it.
+            let keep = usize::try_from(burst.max).unwrap_or(usize::MAX).max(1);
+            let extra = self.attempts.len().saturating_sub(keep);
+            self.attempts.drop_front(extra);
         }
         if let (Some(v), false) = (verdict, cooling) {
             let rare = self.rare_mut();

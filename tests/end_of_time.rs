@@ -179,3 +179,28 @@ fn huge_durations_are_config_errors_naming_the_field() {
     })
     .is_ok());
 }
+
+/// `FlushEvery` with a period no clock can add (`Duration::MAX`) flushes only when
+/// asked or full: its writer must not die at start while `open()` says `Ok`.
+#[test]
+fn a_journal_flushed_every_duration_max_still_writes() {
+    let dir = std::env::temp_dir().join(format!("invite-eot-flush-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let open = || {
+        Engine::builder()
+            .policy(quiet())
+            .clock(ManualClock::new(Timestamp::from_millis(END - DAY)))
+            .persistence(&dir, invite_limiter::Durability::FlushEvery(Duration::MAX))
+            .open()
+            .expect("opens")
+    };
+    let e = open();
+    send(&e, 1, 2).unwrap();
+    let synced = bounded(move || e.sync_journal());
+    assert!(synced.is_ok(), "{synced:?}");
+    let e = open();
+    assert_eq!(e.capacity(MemberId(1)).daily.used, 1, "replayed");
+    drop(e);
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -333,8 +333,16 @@ fn run(
     Ok(())
 }
 
+/// Cases per property: `PROPTEST_CASES` when set (for a longer run), else 64.
+fn cases() -> u32 {
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(64)
+}
+
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(64))]
+    #![proptest_config(ProptestConfig::with_cases(cases()))]
 
     /// Any policy builds or is a `ConfigError` naming a field; a built engine takes
     /// any sequence of calls at any instants and keeps every limit.

@@ -102,8 +102,8 @@ fn journal_values_are_checked_like_a_snapshots() {
     let max = Timestamp::MAX.as_millis();
     for (what, record) in [
         ("sequence numbers exhausted", send_record(T0, 2, u64::MAX)),
-        ("instant after the latest", send_record(max + 1, 2, 1)),
-        ("instant after the latest", send_record(u64::MAX, 2, 1)),
+        ("instant after Timestamp::MAX", send_record(max + 1, 2, 1)),
+        ("instant after Timestamp::MAX", send_record(u64::MAX, 2, 1)),
     ] {
         let dir = TempDir::new("values");
         drop(open(dir.path(), &clock, FAST).expect("open"));

@@ -114,6 +114,28 @@ fn a_refused_import_keeps_the_previous_list() {
     assert_eq!(e.contacts(m(1)), ["a@x.co", "b@x.co"]);
 }
 
+/// Addresses are stored per member: one longer than a mail path allows (254 bytes)
+/// is invalid wherever an address is taken, so no import holds megabytes.
+#[test]
+fn an_address_longer_than_a_mail_path_is_invalid_everywhere() {
+    let e = engine(MemberLimits::default());
+    let long = format!("{}@example.com", "x".repeat(243));
+    assert_eq!(long.len(), 255);
+    let invalid = |r: Result<(), EmailError>| matches!(r, Err(EmailError::Invalid(_)));
+    assert!(invalid(e.register_email(m(1), &long)));
+    assert!(invalid(e.import_contacts(m(1), ["a@x.co", long.as_str()])));
+    assert!(matches!(
+        e.resolve_email(&long),
+        Err(EmailError::Invalid(_))
+    ));
+    assert!(e.send_by_email(m(2), &long).is_err());
+    let huge = format!("{}@example.com", "x".repeat(50 << 20));
+    assert!(invalid(e.register_email(m(1), &huge)));
+    assert_eq!(e.email_count(m(1)), 0);
+    assert!(e.contacts(m(1)).is_empty());
+    e.register_email(m(1), &long[1..]).expect("254 bytes fit");
+}
+
 #[test]
 fn unregistering_is_journaled_and_snapshotted_and_replay_keeps_past_registrations() {
     let dir = TempDir::new("unregister");

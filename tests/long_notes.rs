@@ -125,3 +125,54 @@ fn a_denied_huge_note_is_journaled_only_as_far_as_the_rules_read() {
         .expect("reopen");
     assert_eq!(e.recovery_report().expect("persistent").replayed, 3);
 }
+
+/// The cut is at four bytes a character of the longest limit of any tier, so every
+/// note within a tier's limit is judged whole: a limit's worth of four-byte
+/// characters passes (padding around it trimmed first), one more is counted
+/// exactly, and a tier whose limit is the larger one is not cut at the other's.
+#[test]
+fn the_bound_is_exact_for_wide_characters_and_the_larger_tier() {
+    let wide = |n: usize| "\u{1F600}".repeat(n);
+    let e = engine(Policy {
+        spam: SpamPolicy::disabled(),
+        ..Policy::default()
+    });
+    e.set_tier(MemberId(1), Tier::Premium);
+    assert_eq!(wide(300).len(), 1_200);
+    e.send(req(1, 2).note(format!("  {}\n\t", wide(300))))
+        .expect("300 characters in 1,200 bytes fit Premium");
+    let over = e.send(req(1, 3).note(wide(301))).unwrap_err();
+    assert_eq!(
+        *over.reason(),
+        DenyReason::NoteTooLong {
+            chars: 301,
+            limit: 300
+        }
+    );
+    e.send(req(4, 5).note(wide(200))).expect("Free allows 200");
+    let free_over = e.send(req(4, 6).note(wide(201))).unwrap_err();
+    assert_eq!(
+        *free_over.reason(),
+        DenyReason::NoteTooLong {
+            chars: 201,
+            limit: 200
+        }
+    );
+    // Free allowed more than Premium: the bound follows the larger limit.
+    let mut policy = Policy {
+        spam: SpamPolicy::disabled(),
+        ..Policy::default()
+    };
+    policy.free.max_note_chars = 400;
+    let e = engine(policy);
+    e.send(req(1, 2).note(wide(400)))
+        .expect("400 characters fit Free");
+    let cut = e.send(req(1, 3).note(wide(10_000))).unwrap_err();
+    assert!(matches!(
+        *cut.reason(),
+        DenyReason::NoteTooLong {
+            chars: 401,
+            limit: 400
+        }
+    ));
+}

@@ -12,7 +12,7 @@ use invite_limiter::{
     DenyReason, EmailError, InviteRequest, InviteSetting, ManualClock, MemberId, MemberLimits,
     Outage, Policy, RelationError, SpamPolicy, Timestamp,
 };
-use redis_support::{builder, CLUSTER, STANDALONE};
+use redis_support::{builder, prefix_of, raw, CLUSTER, STANDALONE};
 
 fn quiet() -> Policy {
     Policy {
@@ -87,13 +87,6 @@ async fn huge_durations_are_refused_before_connecting() {
     }
 }
 
-async fn raw(var: &str) -> Option<redis::aio::MultiplexedConnection> {
-    let addr = redis_support::address(var)?;
-    let first = addr.split(',').next().unwrap_or_default().to_string();
-    let client = redis::Client::open(first).unwrap();
-    Some(client.get_multiplexed_async_connection().await.unwrap())
-}
-
 #[tokio::test]
 async fn stored_tier_or_status_codes_it_did_not_write_are_bad_data() {
     let Some(b) = builder(STANDALONE, "codes") else {
@@ -135,15 +128,6 @@ async fn stored_tier_or_status_codes_it_did_not_write_are_bad_data() {
             );
         }
     }
-}
-
-fn prefix_of(engine: &RedisEngine) -> String {
-    let dbg = format!("{engine:?}");
-    dbg.split("prefix: \"")
-        .nth(1)
-        .and_then(|s| s.split('"').next())
-        .unwrap()
-        .to_owned()
 }
 
 #[tokio::test]

@@ -74,6 +74,20 @@ fn every_record_round_trips() {
     assert_eq!(Op::Send(r).encode(10), bytes);
 }
 
+/// A record dated past `Timestamp::MAX` is damage: replayed, it would move its
+/// shard's clock to where the rules are no longer exact.
+#[test]
+fn a_record_past_the_end_of_time_is_refused() {
+    let end = Timestamp::MAX.as_millis();
+    for op in ops() {
+        assert!(decode(&op.encode(end), 0).is_ok());
+        for beyond in [end + 1, u64::MAX] {
+            let err = decode(&op.encode(beyond), 0).expect_err("refused");
+            assert_eq!(err.what, "instant after Timestamp::MAX");
+        }
+    }
+}
+
 /// Journal `gen` as the writer leaves it, without touching the disk: the header,
 /// then the records in batches of three.
 fn journal(gen: u64) -> Vec<u8> {

@@ -120,7 +120,7 @@ pub(super) fn check_header(bytes: &[u8]) -> Result<(u32, u32, u64), PersistError
         return err(12, "invalid shard count");
     }
     if latest > Timestamp::MAX.as_millis() {
-        return err(16, "instant after the latest the engine accepts");
+        return err(16, "instant after Timestamp::MAX");
     }
     Ok((found, shards, latest))
 }
@@ -349,7 +349,7 @@ fn read_extra(r: &mut Reader<'_>, state: &mut State) -> Result<(Extra, SpamState
 pub(crate) fn instant(r: &mut Reader<'_>) -> Result<u64, DecodeError> {
     let t = r.u64()?;
     if t > Timestamp::MAX.as_millis() {
-        return r.fail("instant after the latest the engine accepts");
+        return r.fail("instant after Timestamp::MAX");
     }
     Ok(t)
 }

@@ -86,6 +86,45 @@ fn restore_rebuilds_every_record_and_queue_exactly() {
     }
 }
 
+/// A snapshot whose shard acted past `Timestamp::MAX` (one no engine writes, but a
+/// damaged or forged file can hold) is refused: restored, that shard would act at
+/// `u64::MAX`, where every send leaves its windows at once and none is ever denied.
+#[test]
+fn an_instant_past_the_end_of_time_is_refused() {
+    let clock = ManualClock::new(Timestamp::from_millis(T0));
+    let e = engine(&clock);
+    e.send(InviteRequest::new(MemberId(1), MemberId(2)))
+        .expect("allowed");
+    e.shards[0].0.lock().now = u64::MAX;
+    let mut bytes = Vec::new();
+    e.snapshot(&mut bytes).expect("in memory");
+    let restored = Engine::builder()
+        .clock(clock.clone())
+        .restore(&mut &bytes[..]);
+    match restored {
+        Err(PersistError::Corrupt { what, .. }) => {
+            assert_eq!(what, "instant after Timestamp::MAX");
+        }
+        other => panic!("restored: {:?}", other.map(|_| ())),
+    }
+    // In the header too.
+    e.shards[0].0.lock().now = T0;
+    let mut bytes = Vec::new();
+    e.snapshot(&mut bytes).expect("in memory");
+    bytes[16..24].copy_from_slice(&u64::MAX.to_le_bytes());
+    let crc = crc32fast::hash(&bytes[..HEADER_LEN]);
+    bytes[HEADER_LEN..HEADER_LEN + 4].copy_from_slice(&crc.to_le_bytes());
+    let sections = payloads(&bytes);
+    reseal(&mut bytes, &sections);
+    assert!(matches!(
+        Engine::builder().clock(clock).restore(&mut &bytes[..]),
+        Err(PersistError::Corrupt {
+            what: "instant after Timestamp::MAX",
+            ..
+        })
+    ));
+}
+
 /// Where each section's payload lies, from a snapshot's framing.
 fn payloads(bytes: &[u8]) -> Vec<std::ops::Range<usize>> {
     let shards = u32::from_le_bytes(bytes[12..16].try_into().expect("4 bytes"));

@@ -211,7 +211,9 @@ local function profile()
   -- count as active.
   local tier = ({ ['0'] = 0, ['1'] = 1 })[M.tier] or bad('tier')
   local st = ({ ['0'] = 0, ['1'] = 1, ['2'] = 2 })[M.st] or bad('status')
-  local untl = tonumber(M['until']) or bad('until')
+  -- An integer; replies carry it as written, since a double holds an instant past
+  -- 2^53 ms inexactly (a far `until` is how a gateway says "until further notice").
+  local untl = string.match(M['until'], '^%-?%d+$') and tonumber(M['until']) or bad('until')
   local pend = tonumber(M.pend) or bad('pend')
   if st == 1 and untl >= 0 and untl <= now then st = 0 end
   local base = 11 + tier * 4
@@ -332,7 +334,7 @@ if mode == 'send' or mode == 'diag' then
     local to = out
     if bit_of and bit.band(SHADOW, bit_of) ~= 0 then to = shadowed end
     to[#to + 1] = code
-    to[#to + 1] = fmt(at)
+    to[#to + 1] = type(at) == 'string' and at or fmt(at)
     to[#to + 1] = a
     to[#to + 1] = b
   end
@@ -373,6 +375,9 @@ if mode == 'send' or mode == 'diag' then
     if counted then
       if BURST.max >= 0 then
         redis.call('ZADD', A, fmt(now), event_id())
+        -- Only the latest `max` attempts tell whether `max` lie in the window: a
+        -- client hammering through a denial does not grow the set.
+        redis.call('ZREMRANGEBYRANK', A, 0, -(math.max(BURST.max, 1) + 1))
         mark(A)
       end
       if verdict and not cooling then
@@ -385,7 +390,7 @@ if mode == 'send' or mode == 'diag' then
   end
   for _, e in ipairs(inline_rules) do deny(e[1], -1, e[2], '0') end
   if st == 2 then deny('banned', -1, '0', '0') end
-  if st == 1 then deny('restricted', untl, '0', '0') end
+  if st == 1 then deny('restricted', M['until'], '0', '0') end
   if redis.call('SISMEMBER', C, r) == 1 then deny('connected', -1, '0', '0') end
   local cool, list = pair_get(r)
   if #list >= CAP then
@@ -513,7 +518,7 @@ if mode == 'capacity' then
   local du, df, dn = usage(S, DAY, lim.daily, true)
   local wu, wf, wn = usage(S, WEEK, lim.weekly, true)
   local nu, _, nn = usage(N, NOTE, -1, true)
-  return finish({ 'capacity', fmt(now), fmt(tier), fmt(st), fmt(untl), fmt(du), fmt(dn), fmt(df),
+  return finish({ 'capacity', fmt(now), fmt(tier), fmt(st), M['until'], fmt(du), fmt(dn), fmt(df),
     fmt(wu), fmt(wn), fmt(wf), fmt(nu), fmt(nn), fmt(pend), fmt(lim.daily), fmt(lim.weekly),
     fmt(lim.notes), fmt(lim.chars) })
 end

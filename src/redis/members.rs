@@ -22,10 +22,12 @@ const ADD_CAPPED: &str = "if redis.call('SISMEMBER', KEYS[1], ARGV[1]) == 1 then
 const RELEASE_OWNER: &str = "local v = redis.call('GET', KEYS[1]) \
     if v == ARGV[1] then redis.call('DEL', KEYS[1]) return 1 end \
     if v then return -1 end return 0";
-/// Adds ARGV to the staging set KEYS[1] and keeps it for a day at most, so an
-/// import interrupted half way leaves nothing behind for long.
+/// Adds ARGV to the staging set KEYS[1] and keeps it for five minutes after each
+/// step: an import takes a few round trips, and one interrupted half way (a gateway
+/// dropping the call of a client that went away, which a client can time) must not
+/// leave its megabyte behind for long, or repeated interruptions fill the server.
 const STAGE: &str = "redis.call('SADD', KEYS[1], unpack(ARGV)) \
-    redis.call('PEXPIRE', KEYS[1], 86400000) return 1";
+    redis.call('PEXPIRE', KEYS[1], 300000) return 1";
 /// Replaces the contacts KEYS[2] with the staged set KEYS[1] if it holds exactly
 /// ARGV[1] members (else it expired or was tampered with): 1 done, -1 not.
 const SWAP: &str = "if redis.call('SCARD', KEYS[1]) ~= tonumber(ARGV[1]) then \
@@ -200,58 +202,87 @@ impl RedisEngine {
 
     /// Registers `email` as the member's. An address belongs to at most one member.
     ///
+    /// The owner key is claimed first, then the address joins the member's set under
+    /// the cap, and the claim is read again after; every release of a claim is
+    /// followed by removal from the set. So the set (which contact checks read)
+    /// holds only addresses the member owns, whatever step an interrupted or dropped
+    /// call stops at, and however calls for one address interleave. Repeating the
+    /// call completes it.
+    ///
     /// # Errors
     /// [`EmailError::Invalid`], [`EmailError::Taken`],
     /// [`EmailError::TooManyEmails`] past [`crate::MemberLimits::max_emails`], or
     /// `Unavailable`.
     pub async fn register_email(&self, m: MemberId, email: &str) -> Result<(), EmailError> {
         let email = normalize(email)?;
-        let unavailable = |cause| EmailError::Unavailable(cause);
+        let unavailable = EmailError::Unavailable;
         let owner_key = email_owner(&self.inner.prefix, &email);
-        let taken = |owner: Option<String>| -> Result<Option<MemberId>, EmailError> {
-            match owner.map(|o| o.parse::<u64>()) {
-                None => Ok(None),
-                Some(Ok(o)) if o == m.0 => Ok(None),
-                Some(Ok(o)) => Ok(Some(MemberId(o))),
-                Some(Err(_)) => Err(unavailable(Outage::BadData)),
+        let mut set = redis::cmd("SET");
+        set.arg(&owner_key)
+            .arg(m.0.to_string())
+            .arg("NX")
+            .arg("GET");
+        let prev: Option<String> = self.cmd(set).await.map_err(|f| unavailable(f.cause))?;
+        match prev.map(|o| o.parse::<u64>()) {
+            None => {}
+            Some(Ok(o)) if o == m.0 => {}
+            Some(Ok(o)) => {
+                return Err(EmailError::Taken {
+                    email,
+                    owner: MemberId(o),
+                })
             }
-        };
-        let mut get = redis::cmd("GET");
-        get.arg(&owner_key);
-        let owner = self.cmd(get).await.map_err(|f| unavailable(f.cause))?;
-        if let Some(owner) = taken(owner)? {
-            return Err(EmailError::Taken { email, owner });
+            Some(Err(_)) => return Err(unavailable(Outage::BadData)),
         }
-        // The member's set first, under the cap; then the owner key. A race lost to
-        // another member undoes the first step.
+        let max = self.inner.limits.max_emails;
         let mut add = self.inner.members.add_capped.prepare_invoke();
-        add.key(self.keys(m.0).key("em"))
-            .arg(&email)
-            .arg(self.inner.limits.max_emails);
+        add.key(self.keys(m.0).key("em")).arg(&email).arg(max);
         let mut conn = self.conn();
         let added: i64 = self
             .call(async move { add.invoke_async(&mut conn).await })
             .await
             .map_err(|f| unavailable(f.cause))?;
         if added == -1 {
-            let max = self.inner.limits.max_emails;
+            // Not the member's after all: the claim (new, or left by an interrupted
+            // call) is released.
+            self.release_email(m, owner_key, &email).await?;
             return Err(EmailError::TooManyEmails { member: m, max });
         }
-        let mut set = redis::cmd("SET");
-        set.arg(&owner_key)
-            .arg(m.0.to_string())
-            .arg("NX")
-            .arg("GET");
-        let prev = self.cmd(set).await.map_err(|f| unavailable(f.cause))?;
-        if let Some(owner) = taken(prev)? {
-            if added == 1 {
-                self.set_op("SREM", self.keys(m.0).key("em"), email.clone())
-                    .await
-                    .map_err(unavailable)?;
-            }
-            return Err(EmailError::Taken { email, owner });
+        // A concurrent unregistration may have released the claim before the set
+        // took the address: then it leaves the set too (unregistered after all).
+        let mut get = redis::cmd("GET");
+        get.arg(&owner_key);
+        let now: Option<String> = self.cmd(get).await.map_err(|f| unavailable(f.cause))?;
+        if now.as_deref() != Some(m.0.to_string().as_str()) {
+            self.set_op("SREM", self.keys(m.0).key("em"), email)
+                .await
+                .map_err(unavailable)?;
         }
         Ok(())
+    }
+
+    /// Releases the member's claim on `email`, then removes it from the member's set
+    /// (a registration racing this one may have added it after the claim was read):
+    /// how far the release went (1 released, 0 no claim, -1 another's).
+    async fn release_email(
+        &self,
+        m: MemberId,
+        owner_key: String,
+        email: &str,
+    ) -> Result<i64, EmailError> {
+        let unavailable = EmailError::Unavailable;
+        let released = self
+            .run(
+                &self.inner.members.release_owner,
+                &[owner_key],
+                &[m.0.to_string()],
+            )
+            .await
+            .map_err(unavailable)?;
+        self.set_op("SREM", self.keys(m.0).key("em"), email.to_owned())
+            .await
+            .map_err(unavailable)?;
+        Ok(released)
     }
 
     /// Removes `email` from the member's addresses; another member may then
@@ -264,22 +295,14 @@ impl RedisEngine {
         let email = normalize(email)?;
         let unavailable = EmailError::Unavailable;
         let owner_key = email_owner(&self.inner.prefix, &email);
-        let released = self
-            .run(
-                &self.inner.members.release_owner,
-                &[owner_key],
-                &[m.0.to_string()],
-            )
-            .await
-            .map_err(unavailable)?;
-        if released == -1 {
-            return Err(EmailError::NotRegistered { email, member: m });
-        }
+        // The member's set first (see `register_email`); this also clears an entry
+        // an older version's interrupted registration left for another's address.
         let removed = self
             .set_op("SREM", self.keys(m.0).key("em"), email.clone())
             .await
             .map_err(unavailable)?;
-        if released == 0 && removed == 0 {
+        let released = self.release_email(m, owner_key, &email).await?;
+        if released == -1 || (released == 0 && removed == 0) {
             return Err(EmailError::NotRegistered { email, member: m });
         }
         Ok(())

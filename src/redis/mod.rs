@@ -1174,7 +1174,8 @@ impl RedisEngine {
         self.set_fields(m.0, &[("tier", code.into())]).await
     }
 
-    /// Sets the member's account status.
+    /// Sets the member's account status. A restriction's `until` is kept exactly up
+    /// to `i64::MAX` milliseconds; a later one is stored (and reported) as that.
     ///
     /// # Errors
     /// [`Outage`] when Redis cannot answer.

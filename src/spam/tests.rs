@@ -329,3 +329,29 @@ fn rare_parts_are_allocated_only_while_they_hold_something() {
         "an empty rare part equals none"
     );
 }
+
+/// A client hammering through a denial records an attempt each time, but the burst
+/// rule only asks whether `max` of them lie in its window, and those are the
+/// latest: the sender keeps at most `max`, so the hammering costs neither memory
+/// nor time under the sender's lock, and the rule answers as before.
+#[test]
+fn hammering_keeps_only_the_attempts_the_burst_rule_reads() {
+    let p = only(|p| p.burst = rule(10, MIN));
+    let (mut s, kw, plain) = (SpamState::default(), Keywords::new(&[]), att(false, None));
+    for i in 0..100_000u64 {
+        let _ = s.attempt(i / 100, &plain, &p, &kw);
+    }
+    assert_eq!(s.attempts.len(), 10);
+    // The latest ten, at 999: they count until they leave the window.
+    assert_eq!(in_window(&s.attempts, 999 + MIN - 1, MIN).count(), 10);
+    assert_eq!(in_window(&s.attempts, 999 + MIN, MIN).count(), 0);
+    assert_eq!(fired(&s, 999 + MIN - 1, &plain, &p), [SpamSignal::Burst]);
+    // A zero max trips on every attempt; the latest is kept for the idle instant.
+    let p = only(|p| p.burst = rule(0, MIN));
+    let mut s = SpamState::default();
+    for t in 0..100 {
+        let _ = s.attempt(t, &plain, &p, &kw);
+    }
+    assert_eq!(s.attempts.len(), 1);
+    assert_eq!(last(&s.attempts), Some(99));
+}

@@ -3,7 +3,9 @@
 
 #![allow(dead_code)] // each test crate uses the suite through the macro
 
+mod horizon;
 mod limits;
+pub(crate) use horizon::a_restriction_past_the_end_of_time_never_lifts;
 pub(crate) use limits::{
     connections_and_follows_stop_at_their_caps, contact_imports_are_capped,
     emails_are_capped_and_can_be_unregistered, limits,
@@ -446,6 +448,7 @@ macro_rules! contract_tests {
         $crate::contract_tests!(@one $make, shadow_mode_admits_reports_and_counts, contract::quiet());
         $crate::contract_tests!(@one $make, a_live_policy_applies_at_once, contract::quiet());
         $crate::contract_tests!(@one $make, a_member_override_replaces_the_tier_limits, contract::quiet());
+        $crate::contract_tests!(@one $make, a_restriction_past_the_end_of_time_never_lifts, contract::quiet());
     };
     (@one $make:expr, $name:ident, $policy:expr) => {
         #[tokio::test]

@@ -66,3 +66,21 @@ pub(crate) async fn engine_with(
             .expect("connects"),
     )
 }
+
+/// A plain connection to the first address in `var`, for reading keys directly.
+pub(crate) async fn raw(var: &str) -> Option<redis::aio::MultiplexedConnection> {
+    let addr = address(var)?;
+    let first = addr.split(',').next().unwrap_or_default().to_string();
+    let client = redis::Client::open(first).unwrap();
+    Some(client.get_multiplexed_async_connection().await.unwrap())
+}
+
+/// The key prefix an engine was built with.
+pub(crate) fn prefix_of(engine: &RedisEngine) -> String {
+    let dbg = format!("{engine:?}");
+    dbg.split("prefix: \"")
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .unwrap()
+        .to_owned()
+}
