@@ -24,6 +24,14 @@ pub enum Outage {
     /// A blocking call was made from inside an async runtime, where it would stall
     /// the executor; use the async method instead.
     BlockingInAsync,
+    /// Fewer replicas than the engine waits for confirmed the change in time, so it
+    /// is not acknowledged (a send is not admitted): a failover could lose it.
+    ReplicasUnconfirmed {
+        /// The replicas the engine waits for.
+        wanted: u32,
+        /// The replicas that confirmed in time.
+        confirmed: u32,
+    },
 }
 
 impl Outage {
@@ -32,6 +40,9 @@ impl Outage {
         match self {
             Outage::BadData => "check what else writes under the engine's key prefix",
             Outage::BlockingInAsync => "call the async method from async code",
+            Outage::ReplicasUnconfirmed { .. } => {
+                "retry after the given instant; if a replica is down or missing, restart or attach one"
+            }
             _ => "retry after the given instant; the engine reconnects by itself",
         }
     }
@@ -47,8 +58,35 @@ impl fmt::Display for Outage {
             Outage::Refused => "the backend refused the command",
             Outage::BadData => "the backend holds data the engine cannot read",
             Outage::BlockingInAsync => "a blocking call was made inside an async runtime",
+            Outage::ReplicasUnconfirmed { wanted, confirmed } => {
+                return write!(
+                    f,
+                    "only {confirmed} of the {wanted} replicas confirmed the change in time, \
+                     so it was not acknowledged; {}",
+                    self.remedy()
+                );
+            }
         })
     }
 }
 
 impl std::error::Error for Outage {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unconfirmed_replicas_say_what_happened_and_what_to_do() {
+        let o = Outage::ReplicasUnconfirmed {
+            wanted: 2,
+            confirmed: 1,
+        };
+        assert_eq!(
+            o.to_string(),
+            "only 1 of the 2 replicas confirmed the change in time, so it was not \
+             acknowledged; retry after the given instant; if a replica is down or missing, \
+             restart or attach one"
+        );
+    }
+}

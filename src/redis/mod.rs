@@ -54,7 +54,9 @@ mod conn;
 mod keys;
 mod near;
 mod replies;
+mod sentinel;
 mod stats;
+mod wait;
 mod watch;
 
 use std::future::Future;
@@ -110,16 +112,32 @@ pub enum FailureMode {
 
 /// Where the Redis engine connects.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum RedisTarget {
     /// One server, e.g. `redis://127.0.0.1:6379/`.
     Standalone(String),
     /// Some nodes of a cluster; the client learns the rest.
     Cluster(Vec<String>),
+    /// A master that Redis Sentinel manages: the engine asks `sentinels` (each
+    /// `host:port`) which server is the master of `service`, and asks again after a
+    /// failover.
+    Sentinel {
+        /// The name the Sentinels monitor the master under.
+        service: String,
+        /// The Sentinels' addresses, `host:port`.
+        sentinels: Vec<String>,
+    },
 }
 
 impl RedisTarget {
-    /// One address is a standalone server; a comma-separated list is a cluster.
+    /// One address is a standalone server; a comma-separated list is a cluster;
+    /// `redis+sentinel://host:port,host:port/service` is a Sentinel-managed master.
+    /// Parsing never fails: a Sentinel address without a service or a Sentinel is
+    /// kept as given and [`RedisBuilder::connect`] reports what it lacks.
     pub fn parse(text: &str) -> Self {
+        if let Some(target) = sentinel::parse(text) {
+            return target;
+        }
         let nodes: Vec<String> = text
             .split(',')
             .map(str::trim)
@@ -141,6 +159,16 @@ pub enum RedisSetupError {
     Config(ConfigError),
     /// The server or cluster could not be reached or refused the connection.
     Connect(String),
+    /// [`RedisBuilder::wait_for_replicas`] asks for more replicas than a master has
+    /// connected.
+    Replicas {
+        /// The replicas asked for.
+        wanted: usize,
+        /// The fewest replicas connected to a master of the target.
+        connected: usize,
+    },
+    /// The durability settings cannot work together or on this server.
+    Durability(String),
 }
 
 impl std::fmt::Display for RedisSetupError {
@@ -151,6 +179,12 @@ impl std::fmt::Display for RedisSetupError {
                 f,
                 "could not connect to Redis ({e}); check the address and that the server runs"
             ),
+            RedisSetupError::Replicas { wanted, connected } => write!(
+                f,
+                "wait_for_replicas asks for {wanted} replicas but a master has {connected} \
+                 connected; attach replicas or ask for fewer"
+            ),
+            RedisSetupError::Durability(why) => f.write_str(why),
         }
     }
 }
@@ -169,6 +203,7 @@ pub struct RedisBuilder {
     near_cache: Option<Duration>,
     facts_ttl: Duration,
     connections: usize,
+    wait: Option<wait::Wait>,
 }
 
 impl std::fmt::Debug for RedisBuilder {
@@ -246,8 +281,50 @@ impl RedisBuilder {
         self
     }
 
+    /// Acknowledges a change (a send admitted, an invitation ended, a setter, a
+    /// relation, contacts, an email) only after `replicas` replicas of the master
+    /// that owns it confirmed it within `timeout`, so a failover cannot lose it.
+    /// When they do not, a send is denied with [`DenyReason::Unavailable`] and
+    /// [`Outage::ReplicasUnconfirmed`], and the other calls fail with that outage;
+    /// what the master recorded without confirmation can then only under-admit.
+    /// `replicas` should be every replica of a master, since a failover may promote
+    /// any of them (see `docs/redis.md`, "Failover"). Each change then waits a
+    /// replica round trip; calls get `timeout` on top of their deadline.
+    pub fn wait_for_replicas(mut self, replicas: usize, timeout: Duration) -> Self {
+        self.wait = Some(wait::Wait {
+            replicas,
+            timeout,
+            fsync: self.wait.is_some_and(|w| w.fsync),
+        });
+        self
+    }
+
+    /// With [`RedisBuilder::wait_for_replicas`], also waits for the master's and the
+    /// replicas' append-only file to reach the disk (`WAITAOF`, Redis 7.2 and later,
+    /// with `appendonly yes`); [`RedisBuilder::connect`] refuses it on older servers.
+    pub fn wait_for_fsync(mut self) -> Self {
+        self.wait = Some(wait::Wait {
+            fsync: true,
+            ..self.wait.unwrap_or(wait::Wait {
+                replicas: 0,
+                timeout: Duration::ZERO,
+                fsync: true,
+            })
+        });
+        self
+    }
+
     fn check(&self) -> Result<(), RedisSetupError> {
-        self.policy.validate().map_err(RedisSetupError::Config)
+        self.policy.validate().map_err(RedisSetupError::Config)?;
+        match self.wait {
+            Some(w) => w.check(self.failure == FailureMode::Open),
+            None => Ok(()),
+        }
+    }
+
+    /// The longest a call may take: the deadline, plus the wait for replicas.
+    fn call_deadline(&self) -> Duration {
+        self.deadline + self.wait.map_or(Duration::ZERO, |w| w.timeout)
     }
 
     /// Connects and returns the engine. Must run inside a tokio runtime with its time
@@ -261,6 +338,11 @@ impl RedisBuilder {
         let mut conns = Vec::new();
         for _ in 0..self.connections.max(1) {
             conns.push(self.open().await?);
+        }
+        if let (Some(w), Some(conn)) = (self.wait, conns.first_mut()) {
+            tokio::time::timeout(self.deadline * 5, wait::check_replicas(conn, w))
+                .await
+                .map_err(|_| RedisSetupError::Connect("timed out".into()))??;
         }
         let p = &self.policy;
 
@@ -306,9 +388,11 @@ impl RedisBuilder {
         common.extend(limits(&p.premium));
         common.extend(spam_args(&p.spam));
         let keywords = Keywords::new(&p.spam.keywords);
-        let nodes = match &self.target {
-            RedisTarget::Standalone(url) => vec![url.clone()],
-            RedisTarget::Cluster(nodes) => nodes.clone(),
+        let nodes = match (&self.target, conns.first()) {
+            (_, Some(Conn::Sentinel(c))) => watch::Nodes::Sentinel(c.clone()),
+            (RedisTarget::Cluster(nodes), _) => watch::Nodes::Fixed(nodes.clone()),
+            (RedisTarget::Standalone(url), _) => watch::Nodes::Fixed(vec![url.clone()]),
+            _ => watch::Nodes::Fixed(Vec::new()),
         };
         let engine = RedisEngine {
             inner: Arc::new(Inner {
@@ -322,6 +406,7 @@ impl RedisBuilder {
                 clock: self.clock,
                 latest: AtomicU64::new(0),
                 deadline: self.deadline,
+                wait: self.wait,
                 breaker: Breaker::new(self.breaker, self.deadline),
                 failure: self.failure,
                 near: self.near_cache.map(DeniedSenders::new),
@@ -340,14 +425,20 @@ impl RedisBuilder {
     /// One connection, of the target's kind.
     async fn open(&self) -> Result<Conn, RedisSetupError> {
         let connect_err = |e: redis::RedisError| RedisSetupError::Connect(e.to_string());
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(self.deadline))
+            .set_response_timeout(Some(self.call_deadline()))
+            .set_number_of_retries(1)
+            .set_max_delay(Duration::from_secs(1));
         Ok(match &self.target {
+            RedisTarget::Sentinel { service, sentinels } => {
+                let sentinels = sentinel::check(service, sentinels)?;
+                let conn = sentinel::SentinelConn::open(&sentinels, service, config, self.deadline)
+                    .await?;
+                Conn::Sentinel(conn)
+            }
             RedisTarget::Standalone(url) => {
                 let client = redis::Client::open(url.as_str()).map_err(connect_err)?;
-                let config = ConnectionManagerConfig::new()
-                    .set_connection_timeout(Some(self.deadline))
-                    .set_response_timeout(Some(self.deadline))
-                    .set_number_of_retries(1)
-                    .set_max_delay(Duration::from_secs(1));
                 let manager = tokio::time::timeout(
                     self.deadline * 5,
                     redis::aio::ConnectionManager::new_with_config(client, config),
@@ -360,7 +451,7 @@ impl RedisBuilder {
             RedisTarget::Cluster(nodes) => {
                 let client = redis::cluster::ClusterClient::builder(nodes.clone())
                     .connection_timeout(self.deadline)
-                    .response_timeout(self.deadline)
+                    .response_timeout(self.call_deadline())
                     .retries(2)
                     .build()
                     .map_err(connect_err)?;
@@ -394,6 +485,7 @@ struct Inner {
     clock: Option<Arc<dyn Clock>>,
     latest: AtomicU64,
     deadline: Duration,
+    wait: Option<wait::Wait>,
     breaker: Breaker,
     failure: FailureMode,
     near: Option<DeniedSenders>,
@@ -512,6 +604,7 @@ impl RedisEngine {
             near_cache: None,
             facts_ttl: Duration::from_secs(1),
             connections: 1,
+            wait: None,
         }
     }
 
@@ -557,9 +650,17 @@ impl RedisEngine {
     }
 
     async fn call<T>(&self, f: impl Future<Output = redis::RedisResult<T>>) -> Result<T, Failure> {
+        self.call_within(self.inner.deadline, f).await
+    }
+
+    async fn call_within<T>(
+        &self,
+        deadline: Duration,
+        f: impl Future<Output = redis::RedisResult<T>>,
+    ) -> Result<T, Failure> {
         let stats = &self.inner.stats;
         stats.bump(Count::RoundTrip);
-        let result = guarded(&self.inner.breaker, self.inner.deadline, f).await;
+        let result = guarded(&self.inner.breaker, deadline, f).await;
         match &result {
             Err(f) if f.cause == Outage::BadData => stats.bump(Count::BadData),
             Err(_) => stats.bump(Count::Outage),
@@ -572,6 +673,50 @@ impl RedisEngine {
         let mut conn = self.conn();
         self.call(async move { cmd.query_async::<T>(&mut conn).await })
             .await
+    }
+
+    /// A command that changes state: with [`RedisBuilder::wait_for_replicas`], it is
+    /// acknowledged only once the replicas confirm it.
+    async fn write_cmd<T: redis::FromRedisValue + Send + 'static>(
+        &self,
+        cmd: redis::Cmd,
+    ) -> Result<T, Failure> {
+        let Some(w) = self.inner.wait else {
+            return self.cmd(cmd).await;
+        };
+        let mut conn = self.conn();
+        let got = self
+            .call_within(self.inner.deadline + w.timeout, async move {
+                wait::command::<T>(&mut conn, &cmd, w).await
+            })
+            .await?;
+        got.map_err(|cause| self.unconfirmed(cause))
+    }
+
+    /// A script that changes state, waited for as [`RedisEngine::write_cmd`].
+    async fn write_script<T: redis::FromRedisValue + Send + 'static>(
+        &self,
+        w: wait::Wait,
+        source: &str,
+        hash: &str,
+        keys: &[String],
+        args: &[String],
+    ) -> Result<T, Failure> {
+        let mut conn = self.conn();
+        let got = self
+            .call_within(self.inner.deadline + w.timeout, async move {
+                wait::script::<T>(&mut conn, source, hash, keys, args, w).await
+            })
+            .await?;
+        got.map_err(|cause| self.unconfirmed(cause))
+    }
+
+    fn unconfirmed(&self, cause: Outage) -> Failure {
+        self.inner.stats.bump(Count::Outage);
+        Failure {
+            cause,
+            wait: self.inner.breaker.retry_after(),
+        }
     }
 
     async fn script(
@@ -591,18 +736,34 @@ impl RedisEngine {
         mode: &str,
         extra: &[String],
     ) -> Result<ScriptReply, Failure> {
-        let mut inv = self.inner.script.prepare_invoke();
-        for k in self.keys(member).script_keys().iter().chain(more_keys) {
-            inv.key(k);
-        }
-        inv.arg(mode).arg(self.now_arg());
-        for a in self.inner.common.iter().chain(extra) {
-            inv.arg(a);
-        }
-        let mut conn = self.conn();
-        let words = self
-            .call(async move { inv.invoke_async::<Vec<String>>(&mut conn).await })
-            .await?;
+        let words = match self.inner.wait {
+            Some(w) if wait::changes_state(mode) => {
+                let keys: Vec<String> = self
+                    .keys(member)
+                    .script_keys()
+                    .into_iter()
+                    .chain(more_keys.iter().cloned())
+                    .collect();
+                let mut args = vec![mode.to_string(), self.now_arg()];
+                args.extend(self.inner.common.iter().chain(extra).cloned());
+                let hash = self.inner.script.get_hash();
+                self.write_script(w, ENGINE_SCRIPT, hash, &keys, &args)
+                    .await?
+            }
+            _ => {
+                let mut inv = self.inner.script.prepare_invoke();
+                for k in self.keys(member).script_keys().iter().chain(more_keys) {
+                    inv.key(k);
+                }
+                inv.arg(mode).arg(self.now_arg());
+                for a in self.inner.common.iter().chain(extra) {
+                    inv.arg(a);
+                }
+                let mut conn = self.conn();
+                self.call(async move { inv.invoke_async::<Vec<String>>(&mut conn).await })
+                    .await?
+            }
+        };
         ScriptReply::parse(words).map_err(|cause| Failure {
             cause,
             wait: Duration::ZERO,
@@ -1024,7 +1185,11 @@ impl RedisEngine {
         for (k, v) in fields {
             cmd.arg(*k).arg(v);
         }
-        let r = self.cmd::<i64>(cmd).await.map(|_| ()).map_err(|f| f.cause);
+        let r = self
+            .write_cmd::<i64>(cmd)
+            .await
+            .map(|_| ())
+            .map_err(|f| f.cause);
         self.inner.forget(m);
         if r.is_ok() {
             // Every gateway's caches let go of this member now (best effort: their
@@ -1083,7 +1248,10 @@ impl RedisEngine {
     async fn set_op(&self, op: &str, key: String, item: u64) -> Result<(), Outage> {
         let mut cmd = redis::cmd(op);
         cmd.arg(key).arg(item.to_string());
-        self.cmd::<i64>(cmd).await.map(|_| ()).map_err(|f| f.cause)
+        self.write_cmd::<i64>(cmd)
+            .await
+            .map(|_| ())
+            .map_err(|f| f.cause)
     }
 
     async fn link(&self, a: MemberId, b: MemberId, op: &str) -> Result<(), Outage> {
@@ -1155,7 +1323,7 @@ impl RedisEngine {
             .arg("NX")
             .arg("GET");
         let prev: Option<String> = self
-            .cmd(set)
+            .write_cmd(set)
             .await
             .map_err(|f| EmailError::Unavailable(f.cause))?;
         if let Some(prev) = prev {
@@ -1171,7 +1339,7 @@ impl RedisEngine {
         }
         let mut add = redis::cmd("SADD");
         add.arg(self.keys(m.0).key("em")).arg(&email);
-        self.cmd::<i64>(add)
+        self.write_cmd::<i64>(add)
             .await
             .map(|_| ())
             .map_err(|f| EmailError::Unavailable(f.cause))
@@ -1191,15 +1359,25 @@ impl RedisEngine {
             .into_iter()
             .map(|e| normalize(e.as_ref()))
             .collect::<Result<Vec<String>, EmailError>>()?;
-        let mut inv = self.inner.replace_set.prepare_invoke();
-        inv.key(self.keys(owner.0).key("e"));
-        for e in &list {
-            inv.arg(e);
-        }
-        let mut conn = self.conn();
-        self.call(async move { inv.invoke_async::<i64>(&mut conn).await })
-            .await
-            .map(|_| ())
+        let key = self.keys(owner.0).key("e");
+        let done = match self.inner.wait {
+            Some(w) => {
+                let hash = self.inner.replace_set.get_hash();
+                self.write_script::<i64>(w, REPLACE_SET, hash, &[key], &list)
+                    .await
+            }
+            None => {
+                let mut inv = self.inner.replace_set.prepare_invoke();
+                inv.key(key);
+                for e in &list {
+                    inv.arg(e);
+                }
+                let mut conn = self.conn();
+                self.call(async move { inv.invoke_async::<i64>(&mut conn).await })
+                    .await
+            }
+        };
+        done.map(|_| ())
             .map_err(|f| EmailError::Unavailable(f.cause))
     }
 }
