@@ -24,6 +24,8 @@ pub(crate) fn address(var: &str) -> Option<String> {
 
 pub(crate) const STANDALONE: &str = "INVITE_LIMITER_REDIS_URL";
 pub(crate) const CLUSTER: &str = "INVITE_LIMITER_REDIS_CLUSTER";
+/// A `redis+sentinel://` address of a master with one replica.
+pub(crate) const SENTINEL: &str = "INVITE_LIMITER_REDIS_SENTINEL";
 
 /// A key prefix no other test or run shares.
 pub(crate) fn unique_prefix(name: &str) -> String {
