@@ -396,7 +396,7 @@ impl RedisBuilder {
         };
         let engine = RedisEngine {
             inner: Arc::new(Inner {
-                standalone: matches!(conns.first(), Some(Conn::Single(_))),
+                standalone: matches!(conns.first(), Some(Conn::Single(_) | Conn::Sentinel(_))),
                 conns,
                 next: AtomicUsize::new(0),
                 stats: Counters::default(),
