@@ -1,5 +1,6 @@
-//! The engine on shared state: a Redis server or cluster that a fleet of gateways
-//! shares, with the same contract as the in-memory [`Engine`](crate::Engine).
+//! The engine on shared state: a Redis server, cluster or Sentinel-managed master
+//! that a fleet of gateways shares, with the same contract as the in-memory
+//! [`Engine`](crate::Engine).
 //!
 //! # Layout and atomicity
 //! Everything a sender's decision reads or writes — sends, notes, pending invitations,
@@ -15,7 +16,9 @@
 //! are judged and committed by one script on the master that owns the sender's slot.
 //! Redis replicates asynchronously, so a failover can lose the writes a dead master
 //! acknowledged but had not yet passed to its replica (typically well under a second
-//! of traffic); the sends among them can then be admitted again.
+//! of traffic); the sends among them can then be admitted again, unless
+//! [`RedisBuilder::wait_for_replicas`] makes every acknowledged change wait for the
+//! replicas. A [`RedisTarget::Sentinel`] target follows the master the Sentinels name.
 //! The recipient's facts (banned or not, invite setting, contacts, follows, shared
 //! connections) live on the recipient's slot and are read before the script runs, so
 //! they may be stale by one round trip, or, when the facts cache answers, until a
