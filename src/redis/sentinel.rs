@@ -265,6 +265,17 @@ mod tests {
         }
     }
 
+    #[tokio::test]
+    async fn connect_reports_a_malformed_sentinel_address() {
+        let target = RedisTarget::parse("redis+sentinel://127.0.0.1:1");
+        let err = crate::redis::RedisEngine::builder(target)
+            .connect()
+            .await
+            .expect_err("no service");
+        assert!(matches!(err, RedisSetupError::Connect(_)), "{err:?}");
+        assert!(err.to_string().contains("names no service"), "{err}");
+    }
+
     #[test]
     fn a_malformed_sentinel_address_parses_and_is_refused_at_connect() {
         let cases = [

@@ -180,6 +180,16 @@ pub(crate) async fn check_replicas(conn: &mut Conn, wait: Wait) -> Result<(), Re
                 )));
             }
         }
+        let mut persistence = redis::cmd("INFO");
+        persistence.arg("persistence");
+        let reply: Value = persistence.query_async(conn).await.map_err(fail)?;
+        for text in texts(reply) {
+            if field(&text, "aof_enabled") != Some(1) {
+                return Err(RedisSetupError::Durability(
+                    "waiting for fsync needs appendonly yes on the masters".into(),
+                ));
+            }
+        }
     }
     Ok(())
 }
