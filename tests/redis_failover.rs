@@ -15,13 +15,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use invite_limiter::redis::{RedisEngine, RedisTarget};
-use invite_limiter::{DenyReason, InviteRequest, ManualClock, MemberId, Outage, Timestamp};
+use invite_limiter::{ManualClock, Timestamp};
+use redis_support::drive::{cli, drive_all, gateway, over_admitted, wait_until, Tally, LIMIT, T0};
 use redis_support::{address, unique_prefix, SENTINEL};
 
-const T0: u64 = 1_700_000_000_000;
 const SENDERS: u64 = 300;
-const LIMIT: u32 = 30;
 /// Attempts per sender while the replica stalls, in strict mode.
 const STRICT_TRIES: u32 = 3;
 /// Senders driven while the master is cut off.
@@ -30,24 +28,6 @@ const SENTINEL_OFFSET: u16 = 20000;
 
 fn script() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/redis.sh")
-}
-
-fn cli(port: u16, args: &[&str]) -> String {
-    let out = Command::new("redis-cli")
-        .args(["-p", &port.to_string()])
-        .args(args)
-        .output()
-        .expect("redis-cli runs");
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-/// Waits until `ok` holds, for at most `within`.
-fn wait_until(within: Duration, what: &str, mut ok: impl FnMut() -> bool) {
-    let deadline = Instant::now() + within;
-    while !ok() {
-        assert!(Instant::now() < deadline, "{what} within {within:?}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
 }
 
 /// A master on `base`, its replica on `base + 1`, Sentinels on `base + 20000..`;
@@ -132,115 +112,6 @@ impl Drop for Topology {
     }
 }
 
-fn quiet() -> invite_limiter::Policy {
-    invite_limiter::Policy {
-        spam: invite_limiter::SpamPolicy::disabled(),
-        ..invite_limiter::Policy::default()
-    }
-}
-
-async fn gateway(
-    url: &str,
-    prefix: &str,
-    clock: &ManualClock,
-    strict: bool,
-    connections: usize,
-) -> RedisEngine {
-    let mut b = RedisEngine::builder(RedisTarget::parse(url))
-        .prefix(prefix)
-        .clock(clock.clone())
-        .policy(quiet())
-        .deadline(Duration::from_secs(2))
-        .connections(connections);
-    if strict {
-        b = b.wait_for_replicas(1, Duration::from_millis(100));
-    }
-    b.connect().await.expect("connects")
-}
-
-/// What one sender's attempts met.
-#[derive(Debug, Default, Clone, Copy)]
-struct Tally {
-    admitted: u32,
-    unconfirmed: u32,
-    outages: u32,
-    full: bool,
-}
-
-/// Sends for `sender` to fresh recipients through the gateways in turn: at most
-/// `tries` attempts, stopping at the daily limit; with `retry`, outage answers are
-/// retried (after a pause) until `within` has passed instead of counting as tries.
-async fn drive(
-    gateways: [RedisEngine; 2],
-    sender: u64,
-    first: u64,
-    tries: u32,
-    retry: bool,
-    within: Duration,
-) -> Tally {
-    let started = Instant::now();
-    let mut t = Tally::default();
-    let mut tried = 0;
-    let mut r = first;
-    while tried < tries && started.elapsed() < within {
-        let g = &gateways[(r % 2) as usize];
-        r += 1;
-        match g
-            .send(InviteRequest::new(MemberId(sender), MemberId(r)))
-            .await
-        {
-            Ok(_) => t.admitted += 1,
-            Err(d) => match d.reason() {
-                DenyReason::DailyLimit { .. } => {
-                    t.full = true;
-                    return t;
-                }
-                DenyReason::Unavailable { cause } => {
-                    if matches!(cause, Outage::ReplicasUnconfirmed { .. }) {
-                        t.unconfirmed += 1;
-                    } else {
-                        t.outages += 1;
-                    }
-                    if retry {
-                        tokio::time::sleep(Duration::from_millis(100)).await;
-                        continue;
-                    }
-                }
-                other => panic!("unexpected denial {other:?}"),
-            },
-        }
-        tried += 1;
-    }
-    t
-}
-
-async fn drive_all(
-    senders: u64,
-    gateways: &[RedisEngine; 2],
-    first: u64,
-    tries: u32,
-    retry: bool,
-) -> Vec<Tally> {
-    let tasks: Vec<_> = (1..=senders)
-        .map(|s| {
-            let g = gateways.clone();
-            tokio::spawn(drive(
-                g,
-                s,
-                s * 10_000 + first,
-                tries,
-                retry,
-                Duration::from_secs(25),
-            ))
-        })
-        .collect();
-    let mut out = Vec::new();
-    for t in tasks {
-        out.push(t.await.unwrap());
-    }
-    out
-}
-
 /// Runs the scenario; returns each sender's tallies before and after the failover.
 async fn failover(base: u16, strict: bool) -> (Vec<Tally>, Vec<Tally>) {
     let topo = Topology::start(base);
@@ -277,21 +148,6 @@ async fn failover(base: u16, strict: bool) -> (Vec<Tally>, Vec<Tally>) {
     let after = drive_all(SENDERS, &gateways, 5_000, LIMIT + 5, true).await;
     drop(topo);
     (before, after)
-}
-
-fn over_admitted(before: &[Tally], after: &[Tally]) -> (u32, u32, u32) {
-    let mut total = 0;
-    let mut over = 0;
-    let mut senders_over = 0;
-    for (b, a) in before.iter().zip(after) {
-        let sum = b.admitted + a.admitted;
-        total += sum;
-        if sum > LIMIT {
-            over += sum - LIMIT;
-            senders_over += 1;
-        }
-    }
-    (total, over, senders_over)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

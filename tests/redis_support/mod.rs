@@ -2,6 +2,8 @@
 
 #![allow(dead_code)] // each test crate uses what it needs
 
+pub(crate) mod drive;
+
 use invite_limiter::redis::{RedisBuilder, RedisEngine, RedisTarget};
 use invite_limiter::{ManualClock, Policy};
 
