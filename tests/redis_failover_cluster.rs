@@ -103,6 +103,8 @@ impl Cluster {
     /// Starts an empty node on `port` and attaches it as a replica of `master`.
     fn attach_empty_replica(&self, port: u16, master: u16, master_id: &str) {
         let dir = self.dir.join(format!("node-{port}"));
+        // Empty: no cluster identity left from an earlier run.
+        let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         let status = Command::new("redis-server")
             .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
