@@ -35,6 +35,13 @@ impl Cluster {
     fn start(base: u16) -> Cluster {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
             .join(format!("target/redis-failover/cluster-{base}"));
+        // Leftovers of a run that was killed, the attached node among them.
+        let _ = Command::new("bash")
+            .arg(script())
+            .arg("stop")
+            .arg(&dir)
+            .stdout(Stdio::null())
+            .status();
         let status = Command::new("bash")
             .arg(script())
             .args(["cluster", &base.to_string()])
