@@ -7,16 +7,24 @@
 #   scripts/redis.sh standalone PORT DIR         start one server on PORT, files in DIR
 #   scripts/redis.sh cluster BASEPORT DIR        start a cluster on BASEPORT..BASEPORT+5, files in DIR
 #   scripts/redis.sh cluster-node PORT DIR       restart one node of the cluster in DIR, keeping its nodes.conf
+#   scripts/redis.sh sentinel BASEPORT DIR       start a master on BASEPORT, its replica on BASEPORT+1 and
+#                                                three Sentinels (quorum 2) on BASEPORT+20000..+20002
 #   scripts/redis.sh stop DIR                    stop every server with a pidfile under DIR
-#   scripts/redis.sh env PORT BASEPORT           print the export lines the Redis tests read
+#   scripts/redis.sh env PORT BASEPORT [SBASE]   print the export lines the Redis tests read
 #
 # Layout: the standalone server keeps DIR/redis-PORT.{pid,log}; cluster node
-# PORT keeps DIR/node-PORT/{redis-PORT.pid,redis-PORT.log,nodes.conf}.
+# PORT keeps DIR/node-PORT/{redis-PORT.pid,redis-PORT.log,nodes.conf}; the
+# Sentinel topology of BASEPORT keeps DIR/sentinel-BASEPORT/redis-PORT.{pid,log}
+# for its five processes and sentinel-PORT.conf for each Sentinel.
 set -euo pipefail
 
 readonly HOST=127.0.0.1
 readonly NODES=6
 readonly SLOTS=16384
+# The Sentinel topology: the name its master is monitored under, and the offset
+# of the Sentinels' ports from the master's.
+readonly SERVICE=invite-limiter
+readonly SENTINEL_OFFSET=20000
 
 say() { echo "redis.sh: $*" >&2; }
 die() {
@@ -257,6 +265,65 @@ cmd_cluster_node() {
   say "cluster node 127.0.0.1:$port back (pid $(pid_of "$dir/node-$port/redis-$port.pid"))"
 }
 
+# True when the replica on PORT is linked to its master.
+replica_linked() { grep -qx master_link_status:up <<<"$(cli "$1" info replication)"; }
+
+# True when the Sentinel on PORT sees the master on MASTER up with one replica
+# and the two other Sentinels.
+sentinel_settled() {
+  grep -q "name=$SERVICE,status=ok,address=$HOST:$2,slaves=1,sentinels=3" <<<"$(cli "$1" info sentinel)"
+}
+
+# Starts one Sentinel on PORT watching the master on MASTER, files in DIR. Its
+# configuration is written fresh: Sentinels rewrite it with what they learn.
+start_sentinel() {
+  local port=$1 master=$2 dir=$3
+  local conf=$dir/sentinel-$port.conf pidfile=$dir/redis-$port.pid
+  ! port_open "$port" || die "port $port is already in use"
+  printf '%s\n' "bind $HOST" "port $port" "daemonize yes" "dir $dir" \
+    "pidfile $pidfile" "logfile $dir/redis-$port.log" \
+    "sentinel monitor $SERVICE $HOST $master 2" \
+    "sentinel down-after-milliseconds $SERVICE 1000" \
+    "sentinel failover-timeout $SERVICE 2000" \
+    "sentinel parallel-syncs $SERVICE 1" >"$conf"
+  redis-server "$conf" --sentinel >/dev/null
+  if ! wait_for 10 started_or_died "$port" "$pidfile" || ! answers_as "$port" "$pidfile"; then
+    say "Sentinel 127.0.0.1:$port did not answer PONG (within 10 s); end of $dir/redis-$port.log:"
+    tail -n 20 -- "$dir/redis-$port.log" >&2 || true
+    exit 1
+  fi
+}
+
+# Extra redis-server arguments of the Sentinel topology's servers: replicas sync
+# at once and without writing an RDB file.
+sentinel_args=(--repl-diskless-sync yes --repl-diskless-sync-delay 0 --repl-diskless-load on-empty-db)
+
+cmd_sentinel() {
+  (($# == 2)) || usage
+  local base dir port
+  base=$(port_num "$1")
+  port_num $((base + SENTINEL_OFFSET + 2)) >/dev/null
+  dir=$(abs_dir "$2")/sentinel-$base
+  # Fresh state every time (a failover leaves the roles swapped).
+  [[ ! -d $dir ]] || cmd_stop "$dir"
+  rm -rf -- "$dir"
+  mkdir -p -- "$dir"
+  start_server "$base" "$dir" "${sentinel_args[@]}"
+  start_server $((base + 1)) "$dir" "${sentinel_args[@]}" --replicaof "$HOST" "$base"
+  wait_for 20 replica_linked $((base + 1)) || die "replica 127.0.0.1:$((base + 1)) did not link to its master within 20 s"
+  for ((port = base + SENTINEL_OFFSET; port < base + SENTINEL_OFFSET + 3; port++)); do
+    start_sentinel "$port" "$base" "$dir"
+  done
+  for ((port = base + SENTINEL_OFFSET; port < base + SENTINEL_OFFSET + 3; port++)); do
+    if ! wait_for 30 sentinel_settled "$port" "$base"; then
+      say "Sentinel 127.0.0.1:$port did not see the master, its replica and two Sentinels within 30 s:"
+      cli "$port" info sentinel >&2 || true
+      exit 1
+    fi
+  done
+  say "sentinel: master 127.0.0.1:$base, replica :$((base + 1)), Sentinels :$((base + SENTINEL_OFFSET))-$((base + SENTINEL_OFFSET + 2)), service $SERVICE"
+}
+
 cmd_stop() {
   (($# == 1)) || usage
   [[ -d $1 ]] || return 0
@@ -269,10 +336,18 @@ cmd_stop() {
 }
 
 cmd_env() {
-  (($# == 2)) || usage
-  local single base port urls=()
+  (($# == 2 || $# == 3)) || usage
+  local single base port urls=() sentinels=()
   single=$(port_num "$1")
   base=$(port_num "$2")
+  if (($# == 3)); then
+    port=$(port_num "$3")
+    port_num $((port + SENTINEL_OFFSET + 2)) >/dev/null
+    for ((port += SENTINEL_OFFSET; port < $3 + SENTINEL_OFFSET + 3; port++)); do
+      sentinels+=("$HOST:$port")
+    done
+    echo "export INVITE_LIMITER_REDIS_SENTINEL=redis+sentinel://$(IFS=,; echo "${sentinels[*]}")/$SERVICE"
+  fi
   port_num $((base + NODES - 1)) >/dev/null
   for ((port = base; port < base + NODES; port++)); do
     urls+=("redis://$HOST:$port/")
@@ -289,6 +364,7 @@ case $sub in
   standalone) cmd_standalone "$@" ;;
   cluster) cmd_cluster "$@" ;;
   cluster-node) cmd_cluster_node "$@" ;;
+  sentinel) cmd_sentinel "$@" ;;
   stop) cmd_stop "$@" ;;
   env) cmd_env "$@" ;;
   *) usage ;;

@@ -29,6 +29,14 @@ pub enum Outage {
     /// change made in [`Durability::SyncEachDecision`](crate::Durability) mode is not
     /// durable and was not acknowledged.
     Journal,
+    /// Fewer replicas than the engine waits for confirmed the change in time, so it
+    /// is not acknowledged (a send is not admitted): a failover could lose it.
+    ReplicasUnconfirmed {
+        /// The replicas the engine waits for.
+        wanted: u32,
+        /// The replicas that confirmed in time.
+        confirmed: u32,
+    },
 }
 
 impl Outage {
@@ -39,6 +47,9 @@ impl Outage {
             Outage::BlockingInAsync => "call the async method from async code",
             Outage::Journal => {
                 "free or repair the disk of the persistence directory, then open the engine again"
+            }
+            Outage::ReplicasUnconfirmed { .. } => {
+                "retry after the given instant; if a replica is down or missing, restart or attach one"
             }
             _ => "retry after the given instant; the engine reconnects by itself",
         }
@@ -56,8 +67,35 @@ impl fmt::Display for Outage {
             Outage::BadData => "the backend holds data the engine cannot read",
             Outage::BlockingInAsync => "a blocking call was made inside an async runtime",
             Outage::Journal => "the persistence journal could not be written",
+            Outage::ReplicasUnconfirmed { wanted, confirmed } => {
+                return write!(
+                    f,
+                    "only {confirmed} of the {wanted} replicas confirmed the change in time, \
+                     so it was not acknowledged; {}",
+                    self.remedy()
+                );
+            }
         })
     }
 }
 
 impl std::error::Error for Outage {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unconfirmed_replicas_say_what_happened_and_what_to_do() {
+        let o = Outage::ReplicasUnconfirmed {
+            wanted: 2,
+            confirmed: 1,
+        };
+        assert_eq!(
+            o.to_string(),
+            "only 1 of the 2 replicas confirmed the change in time, so it was not \
+             acknowledged; retry after the given instant; if a replica is down or missing, \
+             restart or attach one"
+        );
+    }
+}

@@ -6,6 +6,8 @@
 //! * (c) the in-memory `Engine`, replaying exactly the decisions (a) made per task;
 //! * (d) the engine with `--over-share` of the senders already at their daily limit,
 //!   with the near-cache off and on.
+//! * (e) with `--wait-for-replicas N`, (a) again with every change confirmed by N
+//!   replicas (`RedisBuilder::wait_for_replicas`).
 //!
 //! Each case runs with every `--connections` count: one task per connection (one
 //! engine instance per connection), or on the in-memory engine one thread per count.
@@ -521,6 +523,29 @@ impl Ctx<'_> {
             secs,
             server,
         ));
+
+        if let Some(replicas) = a.wait_for_replicas {
+            let prefix = fresh_prefix("ilb-strict");
+            let engines = self.rt.block_on(connect(&a.backend, n, |b| {
+                b.prefix(prefix.clone())
+                    .policy(policy())
+                    .wait_for_replicas(replicas, Duration::from_secs(1))
+            }))?;
+            let ((stats, secs), server) = self.counted(|| {
+                self.rt
+                    .block_on(engine_sends(&engines, n, self.duration, a.seed, a.senders))
+            });
+            drop(engines);
+            self.cleanup(&prefix);
+            cases.push(finish_case(
+                "engine_send_strict",
+                format!("(e) send, wait_for_replicas({replicas})"),
+                n,
+                stats,
+                secs,
+                server,
+            ));
+        }
 
         let prefix = fresh_prefix("ilb-log");
         let conns: Vec<Plain> = self.rt.block_on(async {

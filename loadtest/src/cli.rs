@@ -242,6 +242,10 @@ pub struct RedisBenchArgs {
     /// Keep the keys of every case instead of deleting them at the end.
     #[arg(long)]
     pub redis_keep: bool,
+    /// Also run the engine case with `wait_for_replicas(N, 1 s)` (strict durability;
+    /// the backend's masters need N replicas each).
+    #[arg(long, value_name = "N")]
+    pub wait_for_replicas: Option<usize>,
 }
 
 /// A list of positive counts.

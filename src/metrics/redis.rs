@@ -90,5 +90,6 @@ fn outage_code(cause: crate::outage::Outage) -> &'static str {
         Outage::BadData => "bad_data",
         Outage::BlockingInAsync => "blocking_in_async",
         Outage::Journal => "journal",
+        Outage::ReplicasUnconfirmed { .. } => "replicas_unconfirmed",
     }
 }

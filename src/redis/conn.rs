@@ -1,4 +1,4 @@
-//! The connection to Redis (one server or a cluster), with a deadline on every call
+//! The connection to Redis (one server, a cluster or a Sentinel-managed master), with a deadline on every call
 //! and a circuit breaker in front of it.
 
 use std::future::Future;
@@ -11,12 +11,14 @@ use redis::{Cmd, Pipeline, RedisError, RedisFuture, Value};
 
 use crate::outage::Outage;
 
-/// A standalone server or a cluster, behind one connection-like handle. Both kinds
-/// reconnect by themselves; the cluster client follows MOVED and ASK redirects.
+/// A standalone server, a cluster or a Sentinel-managed master, behind one
+/// connection-like handle. Each reconnects by itself; the cluster client follows MOVED
+/// and ASK redirects, the Sentinel one the master the Sentinels name.
 #[derive(Clone)]
 pub(crate) enum Conn {
     Single(ConnectionManager),
     Cluster(ClusterConnection),
+    Sentinel(super::sentinel::SentinelConn),
 }
 
 impl ConnectionLike for Conn {
@@ -24,6 +26,7 @@ impl ConnectionLike for Conn {
         match self {
             Conn::Single(c) => c.req_packed_command(cmd),
             Conn::Cluster(c) => c.req_packed_command(cmd),
+            Conn::Sentinel(c) => c.req_packed_command(cmd),
         }
     }
 
@@ -36,6 +39,7 @@ impl ConnectionLike for Conn {
         match self {
             Conn::Single(c) => c.req_packed_commands(pipeline, offset, count),
             Conn::Cluster(c) => c.req_packed_commands(pipeline, offset, count),
+            Conn::Sentinel(c) => c.req_packed_commands(pipeline, offset, count),
         }
     }
 
@@ -43,6 +47,7 @@ impl ConnectionLike for Conn {
         match self {
             Conn::Single(c) => c.get_db(),
             Conn::Cluster(c) => c.get_db(),
+            Conn::Sentinel(c) => c.get_db(),
         }
     }
 }

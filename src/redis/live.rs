@@ -284,13 +284,30 @@ impl RedisEngine {
         let mut inv = script.prepare_invoke();
         inv.key(policy_key(&self.inner.prefix))
             .arg(field)
-            .arg(value)
+            .arg(value.as_slice())
             .arg(crate::policy_codec::encode(&own.policy))
             .arg(own.shadow.bits());
-        let mut conn = self.conn();
-        self.call(async move { inv.invoke_async::<u64>(&mut conn).await })
-            .await
-            .map_err(|f| f.cause)?;
+        match self.inner.wait {
+            // Strict mode: the stored policy is acknowledged once replicated.
+            Some(w) => {
+                let keys = [policy_key(&self.inner.prefix)];
+                let args = [
+                    field.as_bytes().to_vec(),
+                    value,
+                    crate::policy_codec::encode(&own.policy),
+                    own.shadow.bits().to_string().into_bytes(),
+                ];
+                self.write_script::<u64, _>(w, STORE, script.get_hash(), &keys, &args)
+                    .await
+                    .map_err(|f| f.cause)?;
+            }
+            None => {
+                let mut conn = self.conn();
+                self.call(async move { inv.invoke_async::<u64>(&mut conn).await })
+                    .await
+                    .map_err(|f| f.cause)?;
+            }
+        }
         self.reload().await.map_err(|f| f.cause)?;
         let mut notice = redis::cmd("PUBLISH");
         notice.arg(watch::channel(&self.inner.prefix)).arg(NOTICE);

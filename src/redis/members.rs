@@ -57,7 +57,21 @@ impl Scripts {
 }
 
 impl RedisEngine {
-    async fn run(&self, script: &Script, keys: &[String], args: &[String]) -> Result<i64, Outage> {
+    /// Runs one of this module's scripts; in strict mode
+    /// ([`super::RedisBuilder::wait_for_replicas`]) acknowledged only once replicated.
+    async fn run(
+        &self,
+        script: &Script,
+        source: &'static str,
+        keys: &[String],
+        args: &[String],
+    ) -> Result<i64, Outage> {
+        if let Some(w) = self.inner.wait {
+            return self
+                .write_script::<i64, _>(w, source, script.get_hash(), keys, args)
+                .await
+                .map_err(|f| f.cause);
+        }
         let mut inv = script.prepare_invoke();
         keys.iter().for_each(|k| {
             inv.key(k);
@@ -75,7 +89,10 @@ impl RedisEngine {
     async fn add_capped(&self, key: String, item: u64, max: u32) -> Result<Option<bool>, Outage> {
         let scripts = &self.inner.members;
         let args = [item.to_string(), max.to_string()];
-        match self.run(&scripts.add_capped, &[key], &args).await? {
+        match self
+            .run(&scripts.add_capped, ADD_CAPPED, &[key], &args)
+            .await?
+        {
             -1 => Ok(None),
             n => Ok(Some(n == 1)),
         }
@@ -84,7 +101,7 @@ impl RedisEngine {
     async fn set_op(&self, op: &str, key: String, item: String) -> Result<i64, Outage> {
         let mut cmd = redis::cmd(op);
         cmd.arg(key).arg(item);
-        self.cmd::<i64>(cmd).await.map_err(|f| f.cause)
+        self.write_cmd::<i64>(cmd).await.map_err(|f| f.cause)
     }
 
     /// Connects two members, or says which of them is at the connection cap
@@ -222,7 +239,10 @@ impl RedisEngine {
             .arg(m.0.to_string())
             .arg("NX")
             .arg("GET");
-        let prev: Option<String> = self.cmd(set).await.map_err(|f| unavailable(f.cause))?;
+        let prev: Option<String> = self
+            .write_cmd(set)
+            .await
+            .map_err(|f| unavailable(f.cause))?;
         match prev.map(|o| o.parse::<u64>()) {
             None => {}
             Some(Ok(o)) if o == m.0 => {}
@@ -235,13 +255,15 @@ impl RedisEngine {
             Some(Err(_)) => return Err(unavailable(Outage::BadData)),
         }
         let max = self.inner.limits.max_emails;
-        let mut add = self.inner.members.add_capped.prepare_invoke();
-        add.key(self.keys(m.0).key("em")).arg(&email).arg(max);
-        let mut conn = self.conn();
-        let added: i64 = self
-            .call(async move { add.invoke_async(&mut conn).await })
+        let added = self
+            .run(
+                &self.inner.members.add_capped,
+                ADD_CAPPED,
+                &[self.keys(m.0).key("em")],
+                &[email.clone(), max.to_string()],
+            )
             .await
-            .map_err(|f| unavailable(f.cause))?;
+            .map_err(unavailable)?;
         if added == -1 {
             // Not the member's after all: the claim (new, or left by an interrupted
             // call) is released.
@@ -274,6 +296,7 @@ impl RedisEngine {
         let released = self
             .run(
                 &self.inner.members.release_owner,
+                RELEASE_OWNER,
                 &[owner_key],
                 &[m.0.to_string()],
             )
@@ -340,7 +363,7 @@ impl RedisEngine {
             let mut del = redis::cmd("DEL");
             del.arg(&target);
             return self
-                .cmd::<i64>(del)
+                .write_cmd::<i64>(del)
                 .await
                 .map(|_| ())
                 .map_err(|f| unavailable(f.cause));
@@ -348,12 +371,17 @@ impl RedisEngine {
         let stage = keys.key(&format!("e:import:{:x}", staging_token()));
         let scripts = &self.inner.members;
         for chunk in list.chunks(IMPORT_CHUNK) {
-            self.run(&scripts.stage, std::slice::from_ref(&stage), chunk)
+            self.run(&scripts.stage, STAGE, std::slice::from_ref(&stage), chunk)
                 .await
                 .map_err(unavailable)?;
         }
         match self
-            .run(&scripts.swap, &[stage, target], &[list.len().to_string()])
+            .run(
+                &scripts.swap,
+                SWAP,
+                &[stage, target],
+                &[list.len().to_string()],
+            )
             .await
             .map_err(unavailable)?
         {

@@ -1,5 +1,6 @@
-//! The engine on shared state: a Redis server or cluster that a fleet of gateways
-//! shares, with the same contract as the in-memory [`Engine`](crate::Engine).
+//! The engine on shared state: a Redis server, cluster or Sentinel-managed master
+//! that a fleet of gateways shares, with the same contract as the in-memory
+//! [`Engine`](crate::Engine).
 //!
 //! # Layout and atomicity
 //! Everything a sender's decision reads or writes — sends, notes, pending invitations,
@@ -15,7 +16,9 @@
 //! are judged and committed by one script on the master that owns the sender's slot.
 //! Redis replicates asynchronously, so a failover can lose the writes a dead master
 //! acknowledged but had not yet passed to its replica (typically well under a second
-//! of traffic); the sends among them can then be admitted again.
+//! of traffic); the sends among them can then be admitted again, unless
+//! [`RedisBuilder::wait_for_replicas`] makes every acknowledged change wait for the
+//! replicas. A [`RedisTarget::Sentinel`] target follows the master the Sentinels name.
 //! The recipient's facts (banned or not, invite setting, contacts, follows, shared
 //! connections) live on the recipient's slot and are read before the script runs, so
 //! they may be stale by one round trip, or, when the facts cache answers, until a
@@ -57,8 +60,10 @@ mod live;
 mod members;
 mod near;
 mod replies;
+mod sentinel;
 mod setup;
 mod stats;
+mod wait;
 mod watch;
 
 use std::future::Future;
@@ -114,16 +119,32 @@ pub enum FailureMode {
 
 /// Where the Redis engine connects.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum RedisTarget {
     /// One server, e.g. `redis://127.0.0.1:6379/`.
     Standalone(String),
     /// Some nodes of a cluster; the client learns the rest.
     Cluster(Vec<String>),
+    /// A master that Redis Sentinel manages: the engine asks `sentinels` (each
+    /// `host:port`) which server is the master of `service`, and asks again after a
+    /// failover.
+    Sentinel {
+        /// The name the Sentinels monitor the master under.
+        service: String,
+        /// The Sentinels' addresses, `host:port`.
+        sentinels: Vec<String>,
+    },
 }
 
 impl RedisTarget {
-    /// One address is a standalone server; a comma-separated list is a cluster.
+    /// One address is a standalone server; a comma-separated list is a cluster;
+    /// `redis+sentinel://host:port,host:port/service` is a Sentinel-managed master.
+    /// Parsing never fails: a Sentinel address without a service or a Sentinel is
+    /// kept as given and [`RedisBuilder::connect`] reports what it lacks.
     pub fn parse(text: &str) -> Self {
+        if let Some(target) = sentinel::parse(text) {
+            return target;
+        }
         let nodes: Vec<String> = text
             .split(',')
             .map(str::trim)
@@ -153,6 +174,16 @@ pub enum RedisSetupError {
         /// What is wrong with it.
         problem: &'static str,
     },
+    /// [`RedisBuilder::wait_for_replicas`] asks for more replicas than a master has
+    /// connected.
+    Replicas {
+        /// The replicas asked for.
+        wanted: usize,
+        /// The fewest replicas connected to a master of the target.
+        connected: usize,
+    },
+    /// The durability settings cannot work together or on this server.
+    Durability(String),
 }
 
 impl std::fmt::Display for RedisSetupError {
@@ -167,6 +198,12 @@ impl std::fmt::Display for RedisSetupError {
                 f,
                 "Redis engine setting `{field}` {problem}; fix it and connect again."
             ),
+            RedisSetupError::Replicas { wanted, connected } => write!(
+                f,
+                "wait_for_replicas asks for {wanted} replicas but a master has {connected} \
+                 connected; attach replicas or ask for fewer"
+            ),
+            RedisSetupError::Durability(why) => f.write_str(why),
         }
     }
 }
@@ -188,6 +225,7 @@ pub struct RedisBuilder {
     limits: MemberLimits,
     shadow: Shadow,
     policy_refresh: Duration,
+    wait: Option<wait::Wait>,
 }
 
 impl std::fmt::Debug for RedisBuilder {
@@ -272,6 +310,39 @@ impl RedisBuilder {
         self
     }
 
+    /// Acknowledges a change (a send admitted, an invitation ended, a setter, a
+    /// relation, contacts, an email) only after `replicas` replicas of the master
+    /// that owns it confirmed it within `timeout`, so a failover cannot lose it.
+    /// When they do not, a send is denied with [`DenyReason::Unavailable`] and
+    /// [`Outage::ReplicasUnconfirmed`], and the other calls fail with that outage;
+    /// what the master recorded without confirmation can then only under-admit.
+    /// `replicas` should be every replica of a master, since a failover may promote
+    /// any of them (see `docs/redis.md`, "Failover"). Each change then waits a
+    /// replica round trip; calls get `timeout` on top of their deadline.
+    pub fn wait_for_replicas(mut self, replicas: usize, timeout: Duration) -> Self {
+        self.wait = Some(wait::Wait {
+            replicas,
+            timeout,
+            fsync: self.wait.is_some_and(|w| w.fsync),
+        });
+        self
+    }
+
+    /// With [`RedisBuilder::wait_for_replicas`], also waits for the master's and the
+    /// replicas' append-only file to reach the disk (`WAITAOF`, Redis 7.2 and later,
+    /// with `appendonly yes`); [`RedisBuilder::connect`] refuses it on older servers.
+    pub fn wait_for_fsync(mut self) -> Self {
+        self.wait = Some(wait::Wait {
+            fsync: true,
+            ..self.wait.unwrap_or(wait::Wait {
+                replicas: 0,
+                timeout: Duration::ZERO,
+                fsync: true,
+            })
+        });
+        self
+    }
+
     fn check(&self) -> Result<(), RedisSetupError> {
         self.policy.validate().map_err(RedisSetupError::Config)?;
         self.limits.validate().map_err(RedisSetupError::Config)?;
@@ -288,7 +359,16 @@ impl RedisBuilder {
                 problem: "must not contain `{` or `}` (they would move the keys' hash tag)",
             });
         }
-        Ok(())
+        match self.wait {
+            Some(w) => w.check(self.failure == FailureMode::Open),
+            None => Ok(()),
+        }
+    }
+
+    /// The longest a call may take: the deadline, plus the wait for replicas.
+    fn call_deadline(&self) -> Duration {
+        self.deadline
+            .saturating_add(self.wait.map_or(Duration::ZERO, |w| w.timeout))
     }
 
     /// Connects and returns the engine. Must run inside a tokio runtime with its time
@@ -303,13 +383,23 @@ impl RedisBuilder {
         for _ in 0..self.connections.max(1) {
             conns.push(self.open().await?);
         }
-        let nodes = match &self.target {
-            RedisTarget::Standalone(url) => vec![url.clone()],
-            RedisTarget::Cluster(nodes) => nodes.clone(),
+        if let (Some(w), Some(conn)) = (self.wait, conns.first_mut()) {
+            tokio::time::timeout(
+                self.deadline.saturating_mul(5),
+                wait::check_replicas(conn, w),
+            )
+            .await
+            .map_err(|_| RedisSetupError::Connect("timed out".into()))??;
+        }
+        let nodes = match (&self.target, conns.first()) {
+            (_, Some(Conn::Sentinel(c))) => watch::Nodes::Sentinel(c.clone()),
+            (RedisTarget::Cluster(nodes), _) => watch::Nodes::Fixed(nodes.clone()),
+            (RedisTarget::Standalone(url), _) => watch::Nodes::Fixed(vec![url.clone()]),
+            _ => watch::Nodes::Fixed(Vec::new()),
         };
         let engine = RedisEngine {
             inner: Arc::new(Inner {
-                standalone: matches!(conns.first(), Some(Conn::Single(_))),
+                standalone: matches!(conns.first(), Some(Conn::Single(_) | Conn::Sentinel(_))),
                 conns,
                 next: AtomicUsize::new(0),
                 stats: Counters::default(),
@@ -321,6 +411,7 @@ impl RedisBuilder {
                 clock: self.clock,
                 latest: AtomicU64::new(0),
                 deadline: self.deadline,
+                wait: self.wait,
                 breaker: Breaker::new(self.breaker, self.deadline),
                 failure: self.failure,
                 near: self.near_cache.map(DeniedSenders::new),
@@ -349,14 +440,20 @@ impl RedisBuilder {
     /// One connection, of the target's kind.
     async fn open(&self) -> Result<Conn, RedisSetupError> {
         let connect_err = |e: redis::RedisError| RedisSetupError::Connect(e.to_string());
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(self.deadline))
+            .set_response_timeout(Some(self.call_deadline()))
+            .set_number_of_retries(1)
+            .set_max_delay(Duration::from_secs(1));
         Ok(match &self.target {
+            RedisTarget::Sentinel { service, sentinels } => {
+                let sentinels = sentinel::check(service, sentinels)?;
+                let conn = sentinel::SentinelConn::open(&sentinels, service, config, self.deadline)
+                    .await?;
+                Conn::Sentinel(conn)
+            }
             RedisTarget::Standalone(url) => {
                 let client = redis::Client::open(url.as_str()).map_err(connect_err)?;
-                let config = ConnectionManagerConfig::new()
-                    .set_connection_timeout(Some(self.deadline))
-                    .set_response_timeout(Some(self.deadline))
-                    .set_number_of_retries(1)
-                    .set_max_delay(Duration::from_secs(1));
                 let manager = tokio::time::timeout(
                     self.deadline.saturating_mul(5),
                     redis::aio::ConnectionManager::new_with_config(client, config),
@@ -369,7 +466,7 @@ impl RedisBuilder {
             RedisTarget::Cluster(nodes) => {
                 let client = redis::cluster::ClusterClient::builder(nodes.clone())
                     .connection_timeout(self.deadline)
-                    .response_timeout(self.deadline)
+                    .response_timeout(self.call_deadline())
                     .retries(2)
                     .build()
                     .map_err(connect_err)?;
@@ -410,6 +507,7 @@ struct Inner {
     clock: Option<Arc<dyn Clock>>,
     latest: AtomicU64,
     deadline: Duration,
+    wait: Option<wait::Wait>,
     breaker: Breaker,
     failure: FailureMode,
     near: Option<DeniedSenders>,
@@ -542,6 +640,7 @@ impl RedisEngine {
             limits: MemberLimits::default(),
             shadow: Shadow::none(),
             policy_refresh: Duration::from_secs(1),
+            wait: None,
         }
     }
 
@@ -582,11 +681,19 @@ impl RedisEngine {
     }
 
     async fn call<T>(&self, f: impl Future<Output = redis::RedisResult<T>>) -> Result<T, Failure> {
+        self.call_within(self.inner.deadline, f).await
+    }
+
+    async fn call_within<T>(
+        &self,
+        deadline: Duration,
+        f: impl Future<Output = redis::RedisResult<T>>,
+    ) -> Result<T, Failure> {
         let stats = &self.inner.stats;
         stats.bump(Count::RoundTrip);
         #[cfg(feature = "metrics")]
         self.inner.redis_metrics.round_trip();
-        let result = guarded(&self.inner.breaker, self.inner.deadline, f).await;
+        let result = guarded(&self.inner.breaker, deadline, f).await;
         match &result {
             Err(f) if f.cause == Outage::BadData => stats.bump(Count::BadData),
             Err(_) => stats.bump(Count::Outage),
@@ -612,6 +719,53 @@ impl RedisEngine {
             .await
     }
 
+    /// A command that changes state: with [`RedisBuilder::wait_for_replicas`], it is
+    /// acknowledged only once the replicas confirm it.
+    async fn write_cmd<T: redis::FromRedisValue + Send + 'static>(
+        &self,
+        cmd: redis::Cmd,
+    ) -> Result<T, Failure> {
+        let Some(w) = self.inner.wait else {
+            return self.cmd(cmd).await;
+        };
+        let mut conn = self.conn();
+        let got = self
+            .call_within(self.inner.deadline.saturating_add(w.timeout), async move {
+                wait::command::<T>(&mut conn, &cmd, w).await
+            })
+            .await?;
+        got.map_err(|cause| self.unconfirmed(cause))
+    }
+
+    /// A script that changes state, waited for as [`RedisEngine::write_cmd`].
+    async fn write_script<
+        T: redis::FromRedisValue + Send + 'static,
+        A: redis::ToRedisArgs + Sync,
+    >(
+        &self,
+        w: wait::Wait,
+        source: &str,
+        hash: &str,
+        keys: &[String],
+        args: &[A],
+    ) -> Result<T, Failure> {
+        let mut conn = self.conn();
+        let got = self
+            .call_within(self.inner.deadline.saturating_add(w.timeout), async move {
+                wait::script::<T, A>(&mut conn, source, hash, keys, args, w).await
+            })
+            .await?;
+        got.map_err(|cause| self.unconfirmed(cause))
+    }
+
+    fn unconfirmed(&self, cause: Outage) -> Failure {
+        self.inner.stats.bump(Count::Outage);
+        Failure {
+            cause,
+            wait: self.inner.breaker.retry_after(),
+        }
+    }
+
     async fn script(
         &self,
         member: u64,
@@ -632,18 +786,34 @@ impl RedisEngine {
         mode: &str,
         extra: &[String],
     ) -> Result<ScriptReply, Failure> {
-        let mut inv = self.inner.script.prepare_invoke();
-        for k in self.keys(member).script_keys().iter().chain(more_keys) {
-            inv.key(k);
-        }
-        inv.arg(mode).arg(self.now_arg());
-        for a in live.common.iter().chain(extra) {
-            inv.arg(a);
-        }
-        let mut conn = self.conn();
-        let words = self
-            .call(async move { inv.invoke_async::<Vec<String>>(&mut conn).await })
-            .await?;
+        let words = match self.inner.wait {
+            Some(w) if wait::changes_state(mode) => {
+                let keys: Vec<String> = self
+                    .keys(member)
+                    .script_keys()
+                    .into_iter()
+                    .chain(more_keys.iter().cloned())
+                    .collect();
+                let mut args = vec![mode.to_string(), self.now_arg()];
+                args.extend(live.common.iter().chain(extra).cloned());
+                let hash = self.inner.script.get_hash();
+                self.write_script(w, ENGINE_SCRIPT, hash, &keys, &args)
+                    .await?
+            }
+            _ => {
+                let mut inv = self.inner.script.prepare_invoke();
+                for k in self.keys(member).script_keys().iter().chain(more_keys) {
+                    inv.key(k);
+                }
+                inv.arg(mode).arg(self.now_arg());
+                for a in live.common.iter().chain(extra) {
+                    inv.arg(a);
+                }
+                let mut conn = self.conn();
+                self.call(async move { inv.invoke_async::<Vec<String>>(&mut conn).await })
+                    .await?
+            }
+        };
         ScriptReply::parse(words).map_err(|cause| Failure {
             cause,
             wait: Duration::ZERO,
@@ -1132,7 +1302,11 @@ impl RedisEngine {
         for (k, v) in fields {
             cmd.arg(*k).arg(v);
         }
-        let r = self.cmd::<i64>(cmd).await.map(|_| ()).map_err(|f| f.cause);
+        let r = self
+            .write_cmd::<i64>(cmd)
+            .await
+            .map(|_| ())
+            .map_err(|f| f.cause);
         self.inner.forget(m);
         if r.is_ok() {
             // Every gateway's caches let go of this member now (best effort: their
@@ -1150,7 +1324,11 @@ impl RedisEngine {
     async fn clear_field(&self, m: u64, field: &str) -> Result<(), Outage> {
         let mut cmd = redis::cmd("HDEL");
         cmd.arg(self.keys(m).key("h")).arg(field);
-        let r = self.cmd::<i64>(cmd).await.map(|_| ()).map_err(|f| f.cause);
+        let r = self
+            .write_cmd::<i64>(cmd)
+            .await
+            .map(|_| ())
+            .map_err(|f| f.cause);
         self.inner.forget(m);
         if r.is_ok() {
             let mut notice = redis::cmd("PUBLISH");

@@ -16,14 +16,34 @@ pub(crate) fn channel(prefix: &str) -> String {
     format!("{prefix}:changed")
 }
 
+/// Where change notices are heard: fixed addresses tried in turn, or the master the
+/// Sentinels name at the moment.
+pub(crate) enum Nodes {
+    Fixed(Vec<String>),
+    Sentinel(super::sentinel::SentinelConn),
+}
+
+impl Nodes {
+    /// The address to try the `i`th time.
+    fn pick(&self, i: usize) -> Option<String> {
+        match self {
+            Nodes::Fixed(nodes) if nodes.is_empty() => None,
+            Nodes::Fixed(nodes) => Some(nodes[i % nodes.len()].clone()),
+            Nodes::Sentinel(c) => Some(format!("redis://{}/", c.address())),
+        }
+    }
+}
+
 /// Listens for change notices until the engine is dropped, trying the nodes in turn
 /// whenever the subscription is lost.
-pub(crate) async fn watch(engine: Weak<Inner>, nodes: Vec<String>, channel: String) {
+pub(crate) async fn watch(engine: Weak<Inner>, nodes: Nodes, channel: String) {
     let mut next = 0usize;
-    while engine.strong_count() > 0 && !nodes.is_empty() {
-        let url = &nodes[next % nodes.len()];
+    while engine.strong_count() > 0 {
+        let Some(url) = nodes.pick(next) else {
+            return;
+        };
         next = next.wrapping_add(1);
-        if listen(&engine, url, &channel).await {
+        if listen(&engine, &url, &channel).await {
             return;
         }
         tokio::time::sleep(Duration::from_millis(200)).await;

@@ -2,6 +2,8 @@
 
 #![allow(dead_code)] // each test crate uses what it needs
 
+pub(crate) mod drive;
+
 use invite_limiter::redis::{RedisBuilder, RedisEngine, RedisTarget};
 use invite_limiter::{ManualClock, MemberLimits, Policy};
 
@@ -24,6 +26,8 @@ pub(crate) fn address(var: &str) -> Option<String> {
 
 pub(crate) const STANDALONE: &str = "INVITE_LIMITER_REDIS_URL";
 pub(crate) const CLUSTER: &str = "INVITE_LIMITER_REDIS_CLUSTER";
+/// A `redis+sentinel://` address of a master with one replica.
+pub(crate) const SENTINEL: &str = "INVITE_LIMITER_REDIS_SENTINEL";
 
 /// A key prefix no other test or run shares.
 pub(crate) fn unique_prefix(name: &str) -> String {
