@@ -29,7 +29,33 @@ impl DenyReason {
             DenyReason::SpamSuspected { .. } => "spam_suspected",
         }
     }
+
+    /// The reason's place in the contract's precedence, `0..RANKS` (an outage
+    /// first): the order the Redis engine sorts a script's rules in, and the index
+    /// of the metrics' counter table.
+    pub(crate) fn rank(&self) -> usize {
+        match self {
+            DenyReason::Unavailable { .. } => 0,
+            DenyReason::IdempotencyConflict { .. } => 1,
+            DenyReason::SelfInvite => 2,
+            DenyReason::SenderBanned => 3,
+            DenyReason::SenderRestricted { .. } => 4,
+            DenyReason::RecipientUnavailable => 5,
+            DenyReason::AlreadyConnected => 6,
+            DenyReason::RecipientNotAccepting { .. } => 7,
+            DenyReason::PairPendingLimit { .. } => 8,
+            DenyReason::ReinviteCooldown { .. } => 9,
+            DenyReason::DailyLimit { .. } => 10,
+            DenyReason::WeeklyLimit { .. } => 11,
+            DenyReason::NoteQuota { .. } => 12,
+            DenyReason::NoteTooLong { .. } => 13,
+            DenyReason::SpamSuspected { .. } => 14,
+        }
+    }
 }
+
+/// How many precedence ranks there are (the range of [`DenyReason::rank`]).
+pub(crate) const RANKS: usize = 15;
 
 /// One reason of every kind, for the tests that map reasons.
 #[cfg(test)]
@@ -87,6 +113,7 @@ pub(crate) mod fixtures {
 #[cfg(test)]
 mod tests {
     use super::fixtures::every_reason;
+    use super::RANKS;
     use crate::outcome::DenyReason;
 
     #[test]
@@ -102,5 +129,13 @@ mod tests {
         codes.sort_unstable();
         codes.dedup();
         assert_eq!(codes.len(), reasons.len());
+    }
+
+    /// Every reason has its own rank, in the contract's precedence (the fixture
+    /// lists them in that order).
+    #[test]
+    fn ranks_follow_the_contracts_precedence() {
+        let ranks: Vec<_> = every_reason().iter().map(|r| r.rank()).collect();
+        assert_eq!(ranks, (0..RANKS).collect::<Vec<_>>());
     }
 }

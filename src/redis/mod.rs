@@ -564,27 +564,6 @@ impl std::fmt::Debug for RedisEngine {
     }
 }
 
-/// Precedence ranks, in the contract's order.
-fn rank(reason: &DenyReason) -> u8 {
-    match reason {
-        DenyReason::Unavailable { .. } => 0,
-        DenyReason::IdempotencyConflict { .. } => 1,
-        DenyReason::SelfInvite => 2,
-        DenyReason::SenderBanned => 3,
-        DenyReason::SenderRestricted { .. } => 4,
-        DenyReason::RecipientUnavailable => 5,
-        DenyReason::AlreadyConnected => 6,
-        DenyReason::RecipientNotAccepting { .. } => 7,
-        DenyReason::PairPendingLimit { .. } => 8,
-        DenyReason::ReinviteCooldown { .. } => 9,
-        DenyReason::DailyLimit { .. } => 10,
-        DenyReason::WeeklyLimit { .. } => 11,
-        DenyReason::NoteQuota { .. } => 12,
-        DenyReason::NoteTooLong { .. } => 13,
-        DenyReason::SpamSuspected { .. } => 14,
-    }
-}
-
 /// The spam rules as script arguments 19 to 33 (see `engine.lua`).
 fn spam_args(p: &SpamPolicy) -> Vec<String> {
     let rule = |r: Option<RateRule>| match r {
@@ -1061,7 +1040,7 @@ impl RedisEngine {
                 rule.complete(req);
             }
             rules.extend(outside);
-            rules.sort_by_key(|r| rank(&r.reason));
+            rules.sort_by_key(|r| r.reason.rank());
         }
         Ok(reply)
     }
@@ -1302,6 +1281,13 @@ impl RedisEngine {
         for (k, v) in fields {
             cmd.arg(*k).arg(v);
         }
+        self.change_hash(m, cmd).await
+    }
+
+    /// Runs `cmd`, a change of the member's hash, then drops what this engine's
+    /// caches hold about the member and tells every gateway to do the same (best
+    /// effort: their time to live bounds it otherwise).
+    async fn change_hash(&self, m: u64, cmd: redis::Cmd) -> Result<(), Outage> {
         let r = self
             .write_cmd::<i64>(cmd)
             .await
@@ -1309,8 +1295,6 @@ impl RedisEngine {
             .map_err(|f| f.cause);
         self.inner.forget(m);
         if r.is_ok() {
-            // Every gateway's caches let go of this member now (best effort: their
-            // time to live bounds it otherwise).
             let mut notice = redis::cmd("PUBLISH");
             notice
                 .arg(watch::channel(&self.inner.prefix))
@@ -1324,20 +1308,7 @@ impl RedisEngine {
     async fn clear_field(&self, m: u64, field: &str) -> Result<(), Outage> {
         let mut cmd = redis::cmd("HDEL");
         cmd.arg(self.keys(m).key("h")).arg(field);
-        let r = self
-            .write_cmd::<i64>(cmd)
-            .await
-            .map(|_| ())
-            .map_err(|f| f.cause);
-        self.inner.forget(m);
-        if r.is_ok() {
-            let mut notice = redis::cmd("PUBLISH");
-            notice
-                .arg(watch::channel(&self.inner.prefix))
-                .arg(m.to_string());
-            let _ = self.cmd::<i64>(notice).await;
-        }
-        r
+        self.change_hash(m, cmd).await
     }
 
     /// Sets the member's tier; limits change at once, counts are kept.
