@@ -53,7 +53,8 @@ fn kind(reason: &DenyReason) -> (&'static str, &'static str) {
 ///  "retry_at":"2023-11-15T22:13:20.000Z"}
 /// ```
 ///
-/// `detail` is the reason's own sentence and `code` its [`DenyReason::code`];
+/// `detail` is the reason's own sentence (for an idempotency conflict, without the
+/// first recipient's id) and `code` its [`DenyReason::code`];
 /// `retry_at` is `null` when only an action clears the denial.
 pub fn problem_json(denied: &Denied) -> String {
     let reason = denied.reason();
@@ -65,7 +66,15 @@ pub fn problem_json(denied: &Denied) -> String {
     push_str(&mut out, title);
     let _ = write!(out, ",\"status\":{}", super::status(reason).as_u16());
     out.push_str(",\"detail\":");
-    push_str(&mut out, &reason.to_string());
+    match reason {
+        // The reason's own sentence names the first recipient: a member id, which
+        // the body never carries.
+        DenyReason::IdempotencyConflict { .. } => push_str(
+            &mut out,
+            "the idempotency key was already used to invite another recipient",
+        ),
+        _ => push_str(&mut out, &reason.to_string()),
+    }
     out.push_str(",\"code\":");
     push_str(&mut out, reason.code());
     out.push_str(",\"remedy\":");
