@@ -105,6 +105,21 @@ fn an_idempotency_conflict_names_no_member() {
 }
 
 #[test]
+fn a_retry_past_year_9999_is_still_rfc_3339() {
+    let far = Timestamp::from_millis(i64::MAX as u64);
+    let d = denied(DenyReason::SenderRestricted { until: Some(far) }, Some(far));
+    let v: serde_json::Value = serde_json::from_str(&problem_json(&d)).unwrap();
+    assert_eq!(v["retry_at"], "9999-12-31T23:59:59.999Z");
+    let last = Timestamp::from_millis(253_402_300_799_999);
+    let d = denied(
+        DenyReason::SenderRestricted { until: Some(last) },
+        Some(last),
+    );
+    let v: serde_json::Value = serde_json::from_str(&problem_json(&d)).unwrap();
+    assert_eq!(v["retry_at"], "9999-12-31T23:59:59.999Z");
+}
+
+#[test]
 fn retry_after_rounds_up_to_whole_seconds() {
     let now = Timestamp::from_millis(NOW);
     let secs = |ms| retry_after_secs(&denied(DenyReason::SelfInvite, Some(at(ms))), now);
