@@ -283,6 +283,27 @@ fn an_allowed_send_and_every_denial_over_http() {
     // A body the gateway cannot read never reaches the engine.
     assert_eq!(gw.post("/invitations", "{\"sender\":1}").status, 400);
     assert_eq!(gw.post("/invitations", "not json").status, 400);
+    let huge = format!(
+        "{{\"sender\":1,\"recipient\":2,\"note\":\"{}\"}}",
+        "x".repeat(100_000)
+    );
+    let nested = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
+    for hostile in [
+        huge.as_str(),
+        nested.as_str(),
+        "[]",
+        "null",
+        "\"sender\"",
+        "{\"sender\":-1,\"recipient\":2}",
+        "{\"sender\":1.5,\"recipient\":2}",
+        "{\"sender\":18446744073709551616,\"recipient\":2}",
+        "{\"sender\":\"1\",\"recipient\":2}",
+        "{\"sender\":1,\"recipient\":2,\"note\":5}",
+        "{\"sender\":1,\"recipient\":2,\"idempotency_key\":[]}",
+    ] {
+        let r = gw.post("/invitations", hostile);
+        assert_eq!(r.status, 400, "{}", &hostile[..hostile.len().min(60)]);
+    }
 
     // Capacity, diagnosis, health and metrics.
     let cap = gw.request("GET", "/members/10/capacity", None);

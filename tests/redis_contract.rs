@@ -46,7 +46,7 @@ mod sentinel {
         c: ManualClock,
         name: &str,
     ) -> Option<invite_limiter::redis::RedisEngine> {
-        redis_support::engine(redis_support::SENTINEL, p, c, name).await
+        redis_support::engine_with(redis_support::SENTINEL, p, contract::limits(), c, name).await
     }
 
     contract_tests!(make);
@@ -62,7 +62,7 @@ mod sentinel_strict {
         c: ManualClock,
         name: &str,
     ) -> Option<invite_limiter::redis::RedisEngine> {
-        let b = redis_support::builder(redis_support::SENTINEL, name)?;
+        let b = redis_support::builder(redis_support::SENTINEL, name)?.limits(contract::limits());
         Some(
             b.policy(p)
                 .clock(c)
@@ -87,7 +87,7 @@ mod cluster_strict {
         c: ManualClock,
         name: &str,
     ) -> Option<invite_limiter::redis::RedisEngine> {
-        let b = redis_support::builder(redis_support::CLUSTER, name)?;
+        let b = redis_support::builder(redis_support::CLUSTER, name)?.limits(contract::limits());
         Some(
             b.policy(p)
                 .clock(c)

@@ -107,3 +107,29 @@ async fn standalone_change_reaches_every_gateway() {
 async fn cluster_change_reaches_every_gateway() {
     a_change_reaches_every_gateway(CLUSTER, "rollout", false).await;
 }
+
+/// A live policy meets the bounds the builder holds a policy to on Redis: one it
+/// would refuse at connect is refused here too, and the fleet keeps deciding.
+#[tokio::test]
+async fn a_live_policy_past_the_redis_bounds_is_refused() {
+    let Some(addr) = address(STANDALONE) else {
+        return;
+    };
+    let clock = ManualClock::new(Timestamp::from_millis(1_700_000_000_000));
+    let g = gateway(&addr, &unique_prefix("bounds"), &clock, Duration::ZERO).await;
+    let mut huge = policy(30);
+    huge.pending_ttl = Duration::from_secs(200 * 365 * 24 * 3600);
+    let refused = RedisEngine::builder(RedisTarget::parse(&addr))
+        .policy(huge.clone())
+        .connect()
+        .await;
+    assert!(refused.is_err(), "the builder refuses it");
+    match g.set_policy(huge).await {
+        Err(invite_limiter::redis::RolloutError::Config(e)) => {
+            assert_eq!(e.field(), "pending_ttl", "{e}");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(g.policy().pending_ttl, policy(30).pending_ttl);
+    g.send(req(1, 2)).await.expect("the fleet still decides");
+}

@@ -4,6 +4,7 @@ use std::fmt::Write;
 
 use crate::json::push_str;
 use crate::outcome::{Denied, DenyReason};
+use crate::time::Timestamp;
 
 /// The media type of a problem document.
 pub const PROBLEM_JSON: &str = "application/problem+json";
@@ -53,8 +54,10 @@ fn kind(reason: &DenyReason) -> (&'static str, &'static str) {
 ///  "retry_at":"2023-11-15T22:13:20.000Z"}
 /// ```
 ///
-/// `detail` is the reason's own sentence and `code` its [`DenyReason::code`];
-/// `retry_at` is `null` when only an action clears the denial.
+/// `detail` is the reason's own sentence (for an idempotency conflict, without the
+/// first recipient's id) and `code` its [`DenyReason::code`];
+/// `retry_at` is `null` when only an action clears the denial, and at most
+/// `9999-12-31T23:59:59.999Z` (the last instant RFC 3339 can write).
 pub fn problem_json(denied: &Denied) -> String {
     let reason = denied.reason();
     let (variant, title) = kind(reason);
@@ -65,16 +68,33 @@ pub fn problem_json(denied: &Denied) -> String {
     push_str(&mut out, title);
     let _ = write!(out, ",\"status\":{}", super::status(reason).as_u16());
     out.push_str(",\"detail\":");
-    push_str(&mut out, &reason.to_string());
+    match reason {
+        // The reason's own sentence names the first recipient: a member id, which
+        // the body never carries.
+        DenyReason::IdempotencyConflict { .. } => push_str(
+            &mut out,
+            "the idempotency key was already used to invite another recipient",
+        ),
+        _ => push_str(&mut out, &reason.to_string()),
+    }
     out.push_str(",\"code\":");
     push_str(&mut out, reason.code());
     out.push_str(",\"remedy\":");
     push_str(&mut out, reason.remedy());
     out.push_str(",\"retry_at\":");
     match denied.retry_at() {
-        Some(at) => push_str(&mut out, &at.to_string()),
+        Some(at) => push_str(&mut out, &rfc3339(at)),
         None => out.push_str("null"),
     }
     out.push('}');
     out
+}
+
+/// The last instant RFC 3339 can write (its years have four digits).
+const LAST_RFC3339_MS: u64 = 253_402_300_799_999;
+
+/// `at` in RFC 3339; an instant past year 9999 (a restriction that never lifts) as
+/// the last one it can write.
+fn rfc3339(at: Timestamp) -> String {
+    Timestamp::from_millis(at.as_millis().min(LAST_RFC3339_MS)).to_string()
 }

@@ -49,7 +49,9 @@ fn every_reason_maps_to_its_status_headers_and_body() {
         assert_eq!(body["status"], expected_status(&reason), "{code}");
         assert_eq!(body["code"], code);
         assert_eq!(body["remedy"], reason.remedy());
-        assert_eq!(body["detail"], reason.to_string());
+        if !matches!(reason, DenyReason::IdempotencyConflict { .. }) {
+            assert_eq!(body["detail"], reason.to_string());
+        }
         assert!(
             body["title"].as_str().is_some_and(|t| !t.is_empty()),
             "{code}"
@@ -82,6 +84,39 @@ fn the_body_names_no_recipient() {
     assert!(!body.contains("banned"), "{body}");
     let v: serde_json::Value = serde_json::from_str(&body).unwrap();
     assert_eq!(v["detail"], "the recipient is unavailable");
+}
+
+#[test]
+fn an_idempotency_conflict_names_no_member() {
+    let d = denied(
+        DenyReason::IdempotencyConflict {
+            key: 77,
+            first_recipient: crate::MemberId(424_242),
+        },
+        None,
+    );
+    let body = problem_json(&d);
+    assert!(!body.contains("424242"), "{body}");
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(
+        v["detail"],
+        "the idempotency key was already used to invite another recipient"
+    );
+}
+
+#[test]
+fn a_retry_past_year_9999_is_still_rfc_3339() {
+    let far = Timestamp::from_millis(i64::MAX as u64);
+    let d = denied(DenyReason::SenderRestricted { until: Some(far) }, Some(far));
+    let v: serde_json::Value = serde_json::from_str(&problem_json(&d)).unwrap();
+    assert_eq!(v["retry_at"], "9999-12-31T23:59:59.999Z");
+    let last = Timestamp::from_millis(253_402_300_799_999);
+    let d = denied(
+        DenyReason::SenderRestricted { until: Some(last) },
+        Some(last),
+    );
+    let v: serde_json::Value = serde_json::from_str(&problem_json(&d)).unwrap();
+    assert_eq!(v["retry_at"], "9999-12-31T23:59:59.999Z");
 }
 
 #[test]

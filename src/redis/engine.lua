@@ -345,7 +345,14 @@ if mode == 'send' or mode == 'diag' then
       if first == nil then bad('idempotency record') end
       if first == r then
         -- The same request again is answered by the first decision: nothing blocks it.
-        if counted then return finish({ 'repeat', sq, t }) end
+        -- The record is written again (unchanged) so that a WAIT after this reply
+        -- covers the first decision on whichever connection the repeat came (Redis
+        -- 7.2 and later wait only for a connection's own writes): a repeat of a send
+        -- the replicas never confirmed is not acknowledged until they do.
+        if counted then
+          redis.call('HSET', K, key, v)
+          return finish({ 'repeat', sq, t })
+        end
         return finish({ 'rules', fmt(now) })
       else
         deny('conflict', -1, first, '0')

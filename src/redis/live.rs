@@ -25,7 +25,7 @@ use std::time::Duration;
 use redis::Script;
 
 use super::conn::Failure;
-use super::{watch, RedisBuilder, RedisEngine};
+use super::{watch, RedisBuilder, RedisEngine, RedisSetupError};
 use crate::ids::MemberId;
 use crate::outage::Outage;
 use crate::policy::{ConfigError, Policy, TierLimits, IDEMPOTENCY_WINDOW, NOTE_WINDOW};
@@ -253,6 +253,7 @@ impl RedisEngine {
                 None => (*current.policy).clone(),
             };
             policy.validate().map_err(|_| bad_data())?;
+            super::setup::check_policy(&policy).map_err(|_| bad_data())?;
             let shadow = match sh {
                 Some(bits) => Shadow::from_bits(bits).ok_or_else(bad_data)?,
                 None => current.shadow,
@@ -321,10 +322,15 @@ impl RedisEngine {
     /// `docs/policy.md` for windows that change mid-way.
     ///
     /// # Errors
-    /// [`RolloutError::Config`] for a policy that cannot work (nothing changes);
+    /// [`RolloutError::Config`] for a policy that cannot work, or that the builder
+    /// would refuse on Redis (a span past 100 years); nothing changes then.
     /// [`RolloutError::Outage`] when Redis cannot answer.
     pub async fn set_policy(&self, policy: Policy) -> Result<(), RolloutError> {
         policy.validate()?;
+        // The builder's bounds on Redis: spans the script's numbers can carry.
+        if let Err(RedisSetupError::Config(e)) = super::setup::check_policy(&policy) {
+            return Err(e.into());
+        }
         let bytes = crate::policy_codec::encode(&policy);
         Ok(self.store("p", bytes).await?)
     }
