@@ -20,6 +20,11 @@
 //!
 //! The first line on standard output is `listening on http://ADDR` (the real port
 //! when `--listen` asks for port 0).
+//!
+//! The example trusts its caller: it has no authentication, so anyone who reaches it
+//! may read any member's capacity and diagnosis (which tell a recipient's settings and
+//! status) and use the administration routes. A real gateway takes the sender from
+//! its own authentication and keeps administration apart.
 
 use std::collections::HashMap;
 use std::future::Future;
