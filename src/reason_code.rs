@@ -33,6 +33,7 @@ impl DenyReason {
     /// The reason's place in the contract's precedence, `0..RANKS` (an outage
     /// first): the order the Redis engine sorts a script's rules in, and the index
     /// of the metrics' counter table.
+    #[cfg(any(test, feature = "metrics", feature = "redis"))]
     pub(crate) fn rank(&self) -> usize {
         match self {
             DenyReason::Unavailable { .. } => 0,
@@ -55,6 +56,7 @@ impl DenyReason {
 }
 
 /// How many precedence ranks there are (the range of [`DenyReason::rank`]).
+#[cfg(any(test, feature = "metrics"))]
 pub(crate) const RANKS: usize = 15;
 
 /// One reason of every kind, for the tests that map reasons.
