@@ -41,6 +41,18 @@ pub(crate) struct Subject<'a> {
     pub(crate) key: Option<u64>,
 }
 
+impl<'a> Subject<'a> {
+    /// The same request with its note cut to what the rules of `policy` read (see
+    /// [`crate::request::bounded_note`]): taken under the sender's lock, with the
+    /// policy that lock guards, so a policy change can never judge a cut note.
+    pub(crate) fn judged(&self, policy: &crate::Policy) -> Subject<'a> {
+        Subject {
+            note: self.note.map(|n| crate::request::bounded_note(n, policy)),
+            ..*self
+        }
+    }
+}
+
 /// Everything the rules read, borrowed.
 pub(crate) struct Facts<'a> {
     pub(crate) now: u64,

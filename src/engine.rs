@@ -232,11 +232,13 @@ impl Engine {
         let subject = Subject {
             sender: req.sender().0,
             recipient: req.recipient().0,
-            note: req.judged_note(&self.policy()),
+            note: req.trimmed_note(),
             key: req.key(),
         };
         let (result, ticket, near) =
             self.with_sender(&subject, email, now, |engine, shard, now, view| {
+                // Only the part of the note the rules read is judged and journaled.
+                let subject = subject.judged(&shard.rules.policy);
                 let result = engine.decide(shard, now, &subject, view, count_attempt, None);
                 let ticket = engine.log_send(now, &subject, view, count_attempt, &result);
                 (result, ticket, shard.near_limit)

@@ -172,11 +172,12 @@ impl Engine {
         let subject = Subject {
             sender: req.sender().0,
             recipient: req.recipient().0,
-            note: req.judged_note(&self.policy()),
+            note: req.trimmed_note(),
             key: req.key(),
         };
         let mut blockers = Vec::new();
         self.judge_without_commit(req, &subject, |now, member, view, rules| {
+            let subject = subject.judged(&rules.policy);
             if let (Some(key), Some(extra)) = (subject.key, member.extra.as_deref()) {
                 if extra
                     .idem

@@ -79,22 +79,7 @@ impl InviteRequest {
     /// at most that much, whatever its size. Only trimming may look further, and only
     /// over whitespace, before any lock is taken.
     pub(crate) fn judged_note(&self, policy: &crate::Policy) -> Option<&str> {
-        let note = self.trimmed_note()?;
-        let longest = policy
-            .free
-            .max_note_chars
-            .max(policy.premium.max_note_chars);
-        let bound = usize::try_from(longest)
-            .unwrap_or(usize::MAX)
-            .saturating_mul(4);
-        if note.len() <= bound {
-            return Some(note);
-        }
-        let mut cut = bound + 1;
-        while !note.is_char_boundary(cut) {
-            cut += 1;
-        }
-        Some(&note[..cut])
+        Some(bounded_note(self.trimmed_note()?, policy))
     }
 
     /// The recipient email given, as written.
@@ -106,6 +91,28 @@ impl InviteRequest {
     pub fn key(&self) -> Option<u64> {
         self.idempotency_key
     }
+}
+
+/// The part of a trimmed `note` the rules read under `policy`: all of it, or when it is
+/// longer in bytes than 4 × the longest note any tier allows, its first `4 × longest + 1`
+/// bytes (to the next character boundary), which already hold more characters than any
+/// tier allows.
+pub(crate) fn bounded_note<'a>(note: &'a str, policy: &crate::Policy) -> &'a str {
+    let longest = policy
+        .free
+        .max_note_chars
+        .max(policy.premium.max_note_chars);
+    let bound = usize::try_from(longest)
+        .unwrap_or(usize::MAX)
+        .saturating_mul(4);
+    if note.len() <= bound {
+        return note;
+    }
+    let mut cut = bound + 1;
+    while !note.is_char_boundary(cut) {
+        cut += 1;
+    }
+    &note[..cut]
 }
 
 #[cfg(test)]
