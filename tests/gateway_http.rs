@@ -331,25 +331,8 @@ fn a_redis_outage_is_a_503_with_retry_after() {
     if redis_support::address(redis_support::STANDALONE).is_none() {
         return;
     }
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port();
-    let mut server = Command::new("redis-server")
-        .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-        .args(["--save", "", "--appendonly", "no"])
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("redis-server starts");
-    let url = format!("redis://127.0.0.1:{port}/");
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "redis-server did not start"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let mut server = redis_support::OwnServer::start();
+    let url = server.url();
     let gw = Gateway::start(&["--redis", &url]);
     let ok = gw.post("/invitations", &invite(1, 2, ""));
     assert_eq!(ok.status, 201, "{ok:?}");
@@ -359,8 +342,7 @@ fn a_redis_outage_is_a_503_with_retry_after() {
         true
     );
 
-    let _ = server.kill();
-    let _ = server.wait();
+    server.kill();
     let down = gw.post("/invitations", &invite(1, 3, ""));
     let p = assert_denied(&down, 503, "unavailable", true);
     assert!(p["detail"].as_str().unwrap().contains("no decision"), "{p}");

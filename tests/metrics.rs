@@ -273,29 +273,12 @@ fn the_redis_engine_counts_round_trips_and_decisions() {
 fn a_redis_outage_is_counted_and_opens_the_breaker_gauge() {
     use invite_limiter::metrics::{REDIS_BREAKER_STATE, REDIS_OUTAGES};
     use invite_limiter::redis::{BreakerPolicy, RedisEngine, RedisTarget};
-    use std::process::{Command, Stdio};
     // Needs a redis-server binary: runs where the Redis suite runs.
     if redis_support::address(redis_support::STANDALONE).is_none() {
         return;
     }
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port();
-    let mut server = Command::new("redis-server")
-        .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-        .args(["--save", "", "--appendonly", "no"])
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("redis-server starts");
-    let start = std::time::Instant::now();
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            start.elapsed() < Duration::from_secs(10),
-            "redis-server did not start"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let mut server = redis_support::OwnServer::start();
+    let port = server.port;
     let recorder = DebuggingRecorder::new();
     let snapshotter = recorder.snapshotter();
     ::metrics::with_local_recorder(&recorder, || {
@@ -316,8 +299,7 @@ fn a_redis_outage_is_counted_and_opens_the_breaker_gauge() {
             e.send(InviteRequest::new(MemberId(1), MemberId(2)))
                 .await
                 .unwrap();
-            let _ = server.kill();
-            let _ = server.wait();
+            server.kill();
             let d = e
                 .send(InviteRequest::new(MemberId(1), MemberId(3)))
                 .await

@@ -88,3 +88,55 @@ pub(crate) fn prefix_of(engine: &RedisEngine) -> String {
         .unwrap()
         .to_owned()
 }
+
+/// A redis-server of a test's own on a free loopback port (for tests that stop it),
+/// ready to accept connections; killed when dropped.
+pub(crate) struct OwnServer {
+    child: std::process::Child,
+    /// Its port.
+    pub(crate) port: u16,
+}
+
+impl OwnServer {
+    /// Starts one (the `redis-server` binary must be on the path).
+    pub(crate) fn start() -> Self {
+        use std::process::{Command, Stdio};
+        use std::time::{Duration, Instant};
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let child = Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no"])
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("redis-server starts");
+        let start = Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                start.elapsed() < Duration::from_secs(10),
+                "redis-server did not start"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        OwnServer { child, port }
+    }
+
+    /// Its `redis://` address.
+    pub(crate) fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/", self.port)
+    }
+
+    /// Stops it at once, as a crash would.
+    pub(crate) fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for OwnServer {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
