@@ -1,6 +1,8 @@
 //! Unit tests of the spam signals.
 
+use super::codec::write_events;
 use super::*;
+use crate::codec::{Reader, Writer};
 use crate::policy::IgnoredRule;
 use std::time::Duration;
 
