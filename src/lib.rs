@@ -5,6 +5,7 @@
 mod account;
 mod builder;
 mod codec;
+mod commit;
 mod contacts;
 mod decide;
 mod email;
