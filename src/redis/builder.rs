@@ -174,8 +174,8 @@ impl RedisBuilder {
     /// Acknowledges a change (a send admitted, an invitation ended, a setter, a
     /// relation, contacts, an email) only after `replicas` replicas of the master
     /// that owns it confirmed it within `timeout`, so a failover cannot lose it.
-    /// When they do not, a send is denied with [`DenyReason::Unavailable`] and
-    /// [`Outage::ReplicasUnconfirmed`], and the other calls fail with that outage;
+    /// When they do not, a send is denied with [`DenyReason::Unavailable`](crate::outcome::DenyReason::Unavailable) and
+    /// [`Outage::ReplicasUnconfirmed`](crate::outage::Outage::ReplicasUnconfirmed), and the other calls fail with that outage;
     /// what the master recorded without confirmation can then only under-admit.
     /// `replicas` should be every replica of a master, since a failover may promote
     /// any of them (see `docs/redis.md`, "Failover"). Each change then waits a

@@ -7,7 +7,7 @@
 //! pair state, cooldowns, idempotency records, tier, status, connections — lives under
 //! keys tagged with the sender (`{prefix:id}:…`), so a cluster keeps them on one slot.
 //! One Lua script settles what time has ended, judges the request and commits it, in
-//! one atomic step and one round trip. An [`InviteId`] names its sender, so
+//! one atomic step and one round trip. An [`InviteId`](crate::ids::InviteId) names its sender, so
 //! `accept(id)` goes straight to the sender's slot.
 //!
 //! # Consistency model
@@ -40,9 +40,9 @@
 //!
 //! # Failures
 //! Every call has a deadline. A timeout, refused connection, failover or redirect
-//! storm yields [`DenyReason::Unavailable`] (ahead of
+//! storm yields [`DenyReason::Unavailable`](crate::outcome::DenyReason::Unavailable) (ahead of
 //! every other reason) with a `retry_at` after a backoff, or with
-//! [`FailureMode::Open`] an unrecorded [`Sent`]. After repeated failures a circuit
+//! [`FailureMode::Open`] an unrecorded [`Sent`](crate::outcome::Sent). After repeated failures a circuit
 //! breaker answers at once until a probe succeeds. The engine never repeats a send by
 //! itself; a caller that repeats one with its idempotency key gets the first
 //! decision's `Sent` back, so nothing is spent twice.
@@ -89,7 +89,7 @@ const UNRECORDED: u64 = 1 << 63;
 /// What a decision does when Redis cannot answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum FailureMode {
-    /// Deny with [`DenyReason::Unavailable`] and a
+    /// Deny with [`DenyReason::Unavailable`](crate::outcome::DenyReason::Unavailable) and a
     /// `retry_at` after the backoff (the default: no quota is ever exceeded).
     #[default]
     Closed,

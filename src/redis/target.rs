@@ -25,7 +25,7 @@ impl RedisTarget {
     /// One address is a standalone server; a comma-separated list is a cluster;
     /// `redis+sentinel://host:port,host:port/service` is a Sentinel-managed master.
     /// Parsing never fails: a Sentinel address without a service or a Sentinel is
-    /// kept as given and [`RedisBuilder::connect`] reports what it lacks.
+    /// kept as given and [`RedisBuilder::connect`](super::RedisBuilder::connect) reports what it lacks.
     pub fn parse(text: &str) -> Self {
         if let Some(target) = sentinel::parse(text) {
             return target;
