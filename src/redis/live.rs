@@ -100,7 +100,7 @@ fn common_args(p: &Policy, shadow: Shadow) -> Vec<String> {
     ];
     common.extend(limits_args(&p.free));
     common.extend(limits_args(&p.premium));
-    common.extend(super::spam_args(&p.spam));
+    common.extend(super::send::spam_args(&p.spam));
     common.push(shadow.bits().to_string());
     common
 }

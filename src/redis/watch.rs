@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use futures_util::StreamExt;
 
-use super::Inner;
+use super::engine::Inner;
 
 /// The channel of `prefix`'s change notices.
 pub(crate) fn channel(prefix: &str) -> String {

@@ -1,0 +1,99 @@
+//! Changing a member's tier, status and invite setting.
+
+use super::replies::setting_code;
+use super::watch;
+use super::RedisEngine;
+use crate::account::{AccountStatus, InviteSetting, Tier};
+use crate::ids::MemberId;
+use crate::outage::Outage;
+
+impl RedisEngine {
+    pub(super) async fn set_fields(&self, m: u64, fields: &[(&str, String)]) -> Result<(), Outage> {
+        let mut cmd = redis::cmd("HSET");
+        cmd.arg(self.keys(m).key("h"));
+        for (k, v) in fields {
+            cmd.arg(*k).arg(v);
+        }
+        self.change_hash(m, cmd).await
+    }
+
+    /// Runs `cmd`, a change of the member's hash, then drops what this engine's
+    /// caches hold about the member and tells every gateway to do the same (best
+    /// effort: their time to live bounds it otherwise).
+    pub(super) async fn change_hash(&self, m: u64, cmd: redis::Cmd) -> Result<(), Outage> {
+        let r = self
+            .write_cmd::<i64>(cmd)
+            .await
+            .map(|_| ())
+            .map_err(|f| f.cause);
+        self.inner.forget(m);
+        if r.is_ok() {
+            let mut notice = redis::cmd("PUBLISH");
+            notice
+                .arg(watch::channel(&self.inner.prefix))
+                .arg(m.to_string());
+            let _ = self.cmd::<i64>(notice).await;
+        }
+        r
+    }
+
+    /// Removes one field of the member's hash and tells every gateway.
+    pub(super) async fn clear_field(&self, m: u64, field: &str) -> Result<(), Outage> {
+        let mut cmd = redis::cmd("HDEL");
+        cmd.arg(self.keys(m).key("h")).arg(field);
+        self.change_hash(m, cmd).await
+    }
+
+    /// Sets the member's tier; limits change at once, counts are kept.
+    ///
+    /// # Errors
+    /// [`Outage`] when Redis cannot answer.
+    pub async fn set_tier(&self, m: MemberId, tier: Tier) -> Result<(), Outage> {
+        let code = match tier {
+            Tier::Free => "0",
+            Tier::Premium => "1",
+        };
+        self.set_fields(m.0, &[("tier", code.into())]).await
+    }
+
+    /// Sets the member's account status. A restriction's `until` is kept exactly up
+    /// to `i64::MAX` milliseconds; a later one is stored (and reported) as that.
+    ///
+    /// # Errors
+    /// [`Outage`] when Redis cannot answer.
+    pub async fn set_status(&self, m: MemberId, status: AccountStatus) -> Result<(), Outage> {
+        let (st, until) = match status {
+            AccountStatus::Active => ("0", -1),
+            AccountStatus::Restricted { until } => (
+                "1",
+                until.map_or(-1, |t| i64::try_from(t.as_millis()).unwrap_or(i64::MAX)),
+            ),
+            AccountStatus::Banned => ("2", -1),
+        };
+        self.set_fields(m.0, &[("st", st.into()), ("until", until.to_string())])
+            .await
+    }
+
+    /// Sets whom the member accepts invitations from.
+    ///
+    /// # Errors
+    /// [`Outage`] when Redis cannot answer.
+    pub async fn set_invite_setting(
+        &self,
+        m: MemberId,
+        setting: InviteSetting,
+    ) -> Result<(), Outage> {
+        self.set_fields(m.0, &[("set", setting_code(setting).into())])
+            .await
+    }
+
+    /// Whether two members are connected.
+    ///
+    /// # Errors
+    /// [`Outage`] when Redis cannot answer.
+    pub async fn are_connected(&self, a: MemberId, b: MemberId) -> Result<bool, Outage> {
+        self.is_member(self.keys(a.0).key("c"), b.0.to_string())
+            .await
+            .map_err(|f| f.cause)
+    }
+}
