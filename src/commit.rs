@@ -27,7 +27,7 @@ impl Engine {
             members,
             expiries,
             idle,
-            next_seq,
+            seq_floor,
             expired_unswept,
             rules,
             near_limit,
@@ -98,19 +98,16 @@ impl Engine {
         let seq = match forced {
             None => match denied {
                 Some(denied) => return Err(denied),
-                None => *next_seq,
+                None => member.ledger.seq_at(now, *seq_floor),
             },
-            // A replayed send that would not be the sender's newest invitation (only
-            // when the state diverged): skipped, so the ledger stays ordered.
-            Some(Some(seq)) if member.ledger.last_seq().is_some_and(|l| l >= seq) => {
-                return Err(REPLAYED_DENIAL)
-            }
+            // A replayed send whose sequence the sender has issued already (only when
+            // the state diverged): skipped, so ids stay unique and the ledger ordered.
+            Some(Some(seq)) if seq < member.ledger.next_seq() => return Err(REPLAYED_DENIAL),
             Some(Some(seq)) => seq,
             // A replayed denial: the value is discarded by the caller.
             Some(None) => return Err(denied.unwrap_or(REPLAYED_DENIAL)),
         };
         // Commit: everything below belongs to the sender and its shard.
-        *next_seq = (*next_seq).max(seq).saturating_add(1);
         let expires = now.saturating_add(spans.ttl);
         expiries.push_back((expires, s.sender));
         member.pair_added(s.recipient);

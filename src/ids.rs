@@ -22,14 +22,31 @@ impl fmt::Display for MemberId {
 
 /// An invitation, unique within one engine.
 ///
-/// The id names its sender, so the engine finds the invitation in the sender's own
-/// record without a global index.
+/// The id is its sender and a sequence number of that sender's own, so the engine
+/// finds the invitation in the sender's record without a global index, and an id
+/// means the same invitation in every storage.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct InviteId {
     sender: u64,
     seq: u64,
 }
+
+/// How many sequence numbers a sender has per millisecond before running into the
+/// next one's: see [`first_seq_at`].
+pub(crate) const SEQS_PER_MILLI: u64 = 1_000;
+
+/// The first sequence number of a send at `now`. A sender's sequences start from the
+/// sending instant, so they grow with time and stay unique even when the sender's
+/// record was dropped in between (storage keeps nothing of idle members). The Redis
+/// script numbers them the same way.
+pub(crate) fn first_seq_at(now: u64) -> u64 {
+    now.saturating_mul(SEQS_PER_MILLI)
+}
+
+/// Sequence numbers stored or replayed must be below this, so a sender can always
+/// issue the next one.
+pub(crate) const MAX_SEQ: u64 = 1 << 63;
 
 impl InviteId {
     pub(crate) fn new(sender: MemberId, seq: u64) -> Self {

@@ -1,7 +1,7 @@
 //! A sender's invitations, oldest first, found by sequence number.
 //!
-//! Every invitation lives the same TTL and sequence numbers grow with time within a
-//! shard, so the ledger is sorted by both: expiry pops from the front, and lookup by
+//! Every invitation lives the same TTL and a sender's sequence numbers grow with
+//! time (see [`crate::ids::first_seq_at`]), so the ledger is sorted by both: expiry pops from the front, and lookup by
 //! id is a binary search. Ended invitations stay as tombstones (so a second `accept`
 //! says "already ended") until they would have expired, or until tombstones outnumber
 //! live invitations, when they are compacted away.
@@ -86,6 +86,8 @@ pub(crate) struct Ledger {
     index: Option<Box<PairIndex>>,
     /// Reminders by sequence, of pending invitations that had any (never empty).
     reminders: Option<Box<FastMap<u64, Reminders>>>,
+    /// The smallest sequence number this sender has not issued.
+    next: u64,
 }
 
 /// Equal when they keep equal invitations and reminders, whether or not one has built
@@ -93,6 +95,7 @@ pub(crate) struct Ledger {
 impl PartialEq for Ledger {
     fn eq(&self, other: &Ledger) -> bool {
         self.live == other.live
+            && self.next == other.next
             && self.invites == other.invites
             && self.reminders == other.reminders
     }
@@ -101,8 +104,31 @@ impl PartialEq for Ledger {
 impl Eq for Ledger {}
 
 impl Ledger {
+    /// The sequence number of an invitation sent at `now`: above every one this
+    /// sender has issued, and at least `floor` and the instant's first.
+    pub(crate) fn seq_at(&self, now: u64, floor: u64) -> u64 {
+        self.next.max(floor).max(crate::ids::first_seq_at(now))
+    }
+
+    /// The smallest sequence number not issued yet.
+    pub(crate) fn next_seq(&self) -> u64 {
+        self.next
+    }
+
+    /// Records that every sequence below `next` has been issued (never lowers it).
+    pub(crate) fn issued_below(&mut self, next: u64) {
+        self.next = self.next.max(next);
+    }
+
+    /// Whether a fresh ledger would issue the same sequences from `now` on: nothing
+    /// issued reaches past the instant's first.
+    pub(crate) fn issues_as_new_at(&self, now: u64) -> bool {
+        self.next <= crate::ids::first_seq_at(now)
+    }
+
     /// Appends an invitation (the newest), indexing it when pending.
     fn append(&mut self, invite: Invite) {
+        self.issued_below(invite.seq.saturating_add(1));
         self.invites.push_back(invite);
         if invite.ended.is_some() {
             return;
@@ -218,11 +244,6 @@ impl Ledger {
     pub(crate) fn find(&self, seq: u64) -> Option<usize> {
         let at = self.invites.partition_point(|i| i.seq < seq);
         (self.invites.get(at)?.seq == seq).then_some(at)
-    }
-
-    /// The newest kept invitation's sequence number.
-    pub(crate) fn last_seq(&self) -> Option<u64> {
-        self.invites.back().map(|i| i.seq)
     }
 
     pub(crate) fn get(&self, at: usize) -> Option<&Invite> {

@@ -305,6 +305,7 @@ impl Member {
             && self.setting == InviteSetting::Everyone
             && self.sends.is_empty()
             && self.ledger.is_empty()
+            && self.ledger.issues_as_new_at(now)
             && self.extra.as_ref().is_none_or(|e| e.is_idle())
             && self.spam.as_deref().is_none_or(|s| spam_idle_at(s) <= now)
     }

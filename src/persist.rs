@@ -1,6 +1,6 @@
 //! Snapshots: the whole engine state written to a byte stream and read back.
 //!
-//! # Format, version 2
+//! # Format, version 3
 //! Integers are little-endian, collections are a `u64` count then the items, text is
 //! a `u64` byte length then UTF-8.
 //! ```text
@@ -11,19 +11,22 @@
 //!           crc      u32      CRC-32 of the 24 bytes above
 //! section   one per writer shard:
 //!           length   u64
-//!           payload  length bytes: now, next_seq, expired_unswept (u64 each),
+//!           payload  length bytes: now, seq_floor, expired_unswept (u64 each),
 //!                    members (sorted by id), pair cooldowns (sender, recipient, until)
 //!           crc      u32      CRC-32 of the payload
 //! trailer   sections u32, members u64, invitations u64,
-//!           next_seq u64 (the largest of the sections')
+//!           seq_floor u64 (the largest of the sections')
 //!           crc      u32      CRC-32 of every byte before it
 //! ```
 //! A member is its id, tier, status, invite setting, send log (daily cursor and
-//! instants), ledger (seq, recipient, sent_at, last_reminder, reminders, ending) and,
+//! instants), ledger (seq, recipient, sent_at, last_reminder, reminders, ending), (from
+//! version 3) the smallest sequence number the member has not issued, and,
 //! when present, the extra record: note instants, idempotency records, spam state,
 //! connections, follows (both sorted), emails, contacts, the restriction's signals
 //! and (from version 2) the member's own limits (a flag, then daily, weekly, the
-//! optional note quota and the note length). Version 1 snapshots still restore.
+//! optional note quota and the note length). Versions 1 and 2 still restore: their
+//! sequence numbers were counted per shard, so their largest becomes a floor below
+//! which no new one is issued (`seq_floor`, carried by later snapshots; 0 otherwise).
 //!
 //! Only primary facts are stored. Everything derived — pair states, expiry, cooldown
 //! and idle queues, the email index, the recipient flags — is rebuilt on restore, so a
@@ -52,7 +55,7 @@ use crate::shard::Shard;
 /// transfers that strip the eighth bit or rewrite line endings, as PNG's do.
 const MAGIC: [u8; 8] = *b"\x89INVLIM\n";
 /// The layout this build writes.
-const FORMAT_VERSION: u32 = 2;
+const FORMAT_VERSION: u32 = 3;
 /// The oldest layout this build still reads (version 1 has no member limits).
 const OLDEST_VERSION: u32 = 1;
 /// Bytes of the header before its checksum.

@@ -54,7 +54,9 @@ pub(crate) struct Shard {
     pub(crate) cooldowns: ChunkQueue<(u64, u64, u64)>,
     /// (instant, member): when to check whether the member's record can be dropped.
     pub(crate) idle: BinaryHeap<Reverse<(u64, u64)>>,
-    pub(crate) next_seq: u64,
+    /// No sequence number below this is issued: the ids of a snapshot written when
+    /// sequences were counted per shard (see `persist`), 0 otherwise.
+    pub(crate) seq_floor: u64,
     /// Latest instant this shard has acted at.
     pub(crate) now: u64,
     /// Invitations that expired unanswered since the last sweep.
@@ -73,7 +75,7 @@ impl Shard {
             expiries: ChunkQueue::default(),
             cooldowns: ChunkQueue::default(),
             idle: BinaryHeap::new(),
-            next_seq: 0,
+            seq_floor: 0,
             now: 0,
             expired_unswept: 0,
             near_limit: false,

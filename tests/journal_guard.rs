@@ -129,10 +129,12 @@ fn a_crash_mid_batch_keeps_the_records_before_the_damage() {
     let synced_len = fs::metadata(&journal).expect("journal").len() as usize;
     // One unsynced batch of three sends: the page of its second record never reached
     // the disk, the page of its third did.
+    // Sequences as the sender would issue them after the synced send (its own
+    // numbering starts from the sending instant times 1,000).
     let records = [
-        send_record(T0, 5, 10),
-        send_record(T0, 6, 11),
-        send_record(T0, 7, 12),
+        send_record(T0, 5, T0 * 1_000 + 10),
+        send_record(T0, 6, T0 * 1_000 + 11),
+        send_record(T0, 7, T0 * 1_000 + 12),
     ];
     append_batch(&journal, &records);
     let mut bytes = fs::read(&journal).expect("read");

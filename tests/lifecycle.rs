@@ -252,3 +252,26 @@ fn public_types_are_send_sync_and_debug() {
     #[cfg(feature = "redis")]
     check::<invite_limiter::redis::RolloutError>();
 }
+
+#[test]
+fn ids_stay_unique_when_a_sender_is_reclaimed_and_sends_again() {
+    let (e, clock) = engine();
+    let mut seen = std::collections::HashSet::new();
+    // Sent and answered within one millisecond, over and over.
+    for r in 2..8 {
+        let sent = send(&e, 1, r);
+        e.decline(sent.id()).unwrap();
+        assert!(seen.insert(sent.id()), "{} issued twice", sent.id());
+    }
+    clock.advance(181 * DAY);
+    e.sweep();
+    assert_eq!(
+        e.member_records(),
+        0,
+        "the idle sender's record was dropped"
+    );
+    for r in 2..8 {
+        let sent = send(&e, 1, r);
+        assert!(seen.insert(sent.id()), "{} issued twice", sent.id());
+    }
+}

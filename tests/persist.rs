@@ -553,16 +553,16 @@ fn wrong_magic_is_not_a_snapshot() {
 #[test]
 fn another_version_says_so() {
     let mut bad = small().to_vec();
-    bad[8..12].copy_from_slice(&3u32.to_le_bytes());
+    bad[8..12].copy_from_slice(&4u32.to_le_bytes());
     let err = restore_small(&bad).unwrap_err();
     assert!(matches!(
         err,
         PersistError::WrongVersion {
-            found: 3,
-            expected: 2
+            found: 4,
+            expected: 3
         }
     ));
-    assert!(err.to_string().contains("version 3"), "{err}");
+    assert!(err.to_string().contains("version 4"), "{err}");
 }
 
 #[test]

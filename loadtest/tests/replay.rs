@@ -52,7 +52,7 @@ fn continue_mode_reports_every_line_and_goes_on() {
     };
 
     assert_eq!(result(2), "sent");
-    assert_eq!(field(&lines[1], "id"), "inv-1-0");
+    assert_eq!(field(&lines[1], "id"), "inv-1-60a24181e4000");
     assert_eq!(
         field(&lines[1], "expires_at"),
         1_700_000_000_000u64 + 180 * 86_400_000

@@ -257,7 +257,7 @@ pub(crate) fn decode(payload: &[u8], base: usize) -> Result<(u64, Op), DecodeErr
                 stranger: r.bool()?,
             };
             let sent = r.opt_u64()?;
-            if sent == Some(u64::MAX) {
+            if sent.is_some_and(|seq| seq >= crate::ids::MAX_SEQ) {
                 return r.fail("invitation sequence numbers exhausted");
             }
             Op::Send(SendRecord {

@@ -59,7 +59,7 @@ fn inline_and_spilled_ledgers_answer_alike() {
     let mut l = Ledger::default();
     for seq in 1..=5 {
         l.push(seq, seq, seq * 10);
-        assert_eq!(l.last_seq(), Some(seq));
+        assert_eq!(l.next_seq(), seq + 1);
         assert_eq!(l.find(seq), Some(seq as usize - 1));
     }
     let at = l.find(2).unwrap();
@@ -224,4 +224,26 @@ fn reminders_follow_a_pending_invitation_and_go_when_it_ends() {
     l.remind(1, 250);
     l.expire(200 + 1_000, 1_000, |_| {});
     assert!(l.reminders.is_none(), "expiry takes them too");
+}
+
+#[test]
+fn sequences_start_from_the_instant_and_never_repeat() {
+    let mut l = Ledger::default();
+    let first = l.seq_at(5, 0);
+    assert_eq!(first, 5_000);
+    l.push(first, 1, 5);
+    assert_eq!(
+        l.seq_at(5, 0),
+        5_001,
+        "a second send in the same millisecond"
+    );
+    assert_eq!(l.seq_at(9, 0), 9_000);
+    assert_eq!(l.seq_at(9, 70_000), 70_000, "never below the floor");
+    assert!(
+        !l.issues_as_new_at(5),
+        "a fresh ledger would issue 5,000 again"
+    );
+    assert!(l.issues_as_new_at(6));
+    l.issued_below(3);
+    assert_eq!(l.next_seq(), 5_001, "never lowered");
 }

@@ -6,6 +6,7 @@ use super::{setting_from, tier_from, PersistError, FORMAT_VERSION, HEADER_LEN, M
 use super::{ACTIVE, BANNED, RESTRICTED, TRAILER_LEN};
 use crate::account::AccountStatus;
 use crate::codec::{DecodeError, Reader};
+use crate::ids::MAX_SEQ;
 use crate::ledger::{Ending, Invite, Ledger};
 use crate::member::{Extra, FastMap, FastSet, IdemLog, IdemRecord, Member};
 use crate::spam::SpamState;
@@ -25,10 +26,12 @@ pub(super) struct State {
     /// The snapshot's format version.
     pub(super) version: u32,
     pub(super) latest: u64,
-    /// The next sequence number: above every stored one and every writer counter.
-    pub(super) next_seq: u64,
-    /// The largest writer counter alone, which the trailer repeats.
-    pub(super) writer_next_seq: u64,
+    /// No sequence number below this may be issued: the largest writer floor and,
+    /// in snapshots from when sequences were counted per shard (before version 3),
+    /// above every stored sequence.
+    pub(super) seq_floor: u64,
+    /// The largest writer floor alone, which the trailer repeats.
+    pub(super) writer_floor: u64,
     pub(super) expired_unswept: u64,
     pub(super) members: Vec<(u64, Member)>,
     /// (sender, recipient, cooldown end).
@@ -160,7 +163,7 @@ pub(super) fn decode(bytes: &[u8]) -> Result<State, PersistError> {
         Ok(shards),
         Ok(state.members.len() as u64),
         Ok(state.invitations),
-        Ok(state.writer_next_seq),
+        Ok(state.writer_floor),
     );
     if counts != expected {
         return err(totals_at, "totals do not match the sections");
@@ -178,9 +181,12 @@ fn read_section(
     pairs: &mut FastSet<(u64, u64)>,
 ) -> Result<(), DecodeError> {
     state.latest = state.latest.max(instant(r)?);
-    let counter = r.u64()?;
-    state.writer_next_seq = state.writer_next_seq.max(counter);
-    state.next_seq = state.next_seq.max(counter);
+    let floor = r.u64()?;
+    if floor >= MAX_SEQ {
+        return r.fail("invitation sequence numbers exhausted");
+    }
+    state.writer_floor = state.writer_floor.max(floor);
+    state.seq_floor = state.seq_floor.max(floor);
     state.expired_unswept = state.expired_unswept.saturating_add(r.u64()?);
     let n = r.len(MIN_MEMBER)?;
     for _ in 0..n {
@@ -209,16 +215,17 @@ fn read_section(
     Ok(())
 }
 
-/// Raises `next_seq` above `seq`: ids must never repeat, even for invitations that
-/// are gone, so the larger of the writer's counters and every stored seq wins.
-fn above(next_seq: &mut u64, seq: u64, r: &Reader<'_>) -> Result<(), DecodeError> {
-    match seq.checked_add(1) {
-        Some(n) => {
-            *next_seq = (*next_seq).max(n);
-            Ok(())
-        }
-        None => r.fail("invitation sequence numbers exhausted"),
+/// Checks a stored sequence number. Before version 3 sequences were counted per
+/// shard, and members of many writer shards may meet in one: the floor is raised
+/// above every stored one, so ids never repeat, even for invitations that are gone.
+fn above(state: &mut State, seq: u64, r: &Reader<'_>) -> Result<(), DecodeError> {
+    if seq >= MAX_SEQ {
+        return r.fail("invitation sequence numbers exhausted");
     }
+    if state.version < 3 {
+        state.seq_floor = state.seq_floor.max(seq + 1);
+    }
+    Ok(())
 }
 
 fn read_member(r: &mut Reader<'_>, id: u64, state: &mut State) -> Result<Member, DecodeError> {
@@ -261,8 +268,15 @@ fn read_member(r: &mut Reader<'_>, id: u64, state: &mut State) -> Result<Member,
             return r.fail("invitations out of order");
         }
         last_sent = sent_at;
-        above(&mut state.next_seq, seq, r)?;
+        above(state, seq, r)?;
         state.invitations += 1;
+    }
+    if state.version >= 3 {
+        let next = r.u64()?;
+        if next < ledger.next_seq() || next >= MAX_SEQ {
+            return r.fail("sequence counter behind an issued invitation");
+        }
+        ledger.issued_below(next);
     }
     let (extra, spam) = if r.bool()? {
         let (extra, spam) = read_extra(r, state)?;
@@ -272,6 +286,15 @@ fn read_member(r: &mut Reader<'_>, id: u64, state: &mut State) -> Result<Member,
     } else {
         (None, None)
     };
+    let idem_seqs = extra
+        .iter()
+        .flat_map(|x| x.idem.iter())
+        .map(|(_, rec)| rec.seq);
+    let idem_next = idem_seqs.max().map_or(0, |seq| seq + 1);
+    if state.version >= 3 && idem_next > ledger.next_seq() {
+        return r.fail("sequence counter behind an issued invitation");
+    }
+    ledger.issued_below(idem_next);
     // The due instant is unknown until the first settle, which recomputes it; the
     // pair filter is rebuilt when the record is placed in its shard.
     let mut member = Member::new(id);
@@ -303,7 +326,7 @@ fn read_extra(r: &mut Reader<'_>, state: &mut State) -> Result<(Extra, SpamState
             return r.fail("idempotency records repeated or out of order");
         }
         last = record.sent_at;
-        above(&mut state.next_seq, record.seq, r)?;
+        above(state, record.seq, r)?;
         idem.insert(key, record);
     }
     let spam = SpamState::read(r)?;

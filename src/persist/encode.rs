@@ -19,7 +19,7 @@ use crate::spam::SpamState;
 pub(crate) struct Totals {
     members: u64,
     invitations: u64,
-    next_seq: u64,
+    seq_floor: u64,
 }
 
 /// The output stream with a running checksum of everything written.
@@ -90,7 +90,7 @@ fn write_parts_as(
     for (payload, t) in parts {
         totals.members += t.members;
         totals.invitations += t.invitations;
-        totals.next_seq = totals.next_seq.max(t.next_seq);
+        totals.seq_floor = totals.seq_floor.max(t.seq_floor);
         file.put(&(payload.len() as u64).to_le_bytes())?;
         file.put(&payload)?;
         file.put(&crc32fast::hash(&payload).to_le_bytes())?;
@@ -100,7 +100,7 @@ fn write_parts_as(
     trailer.u32(shards);
     trailer.u64(totals.members);
     trailer.u64(totals.invitations);
-    trailer.u64(totals.next_seq);
+    trailer.u64(totals.seq_floor);
     file.put(trailer.bytes())?;
     let crc = file.crc.clone().finalize();
     file.out.write_all(&crc.to_le_bytes())?;
@@ -115,7 +115,7 @@ pub(crate) fn encode_shard(shard: &Shard) -> (Vec<u8>, Totals) {
 fn encode_shard_as(shard: &Shard, version: u32) -> (Vec<u8>, Totals) {
     let mut w = Writer::default();
     w.u64(shard.now);
-    w.u64(shard.next_seq);
+    w.u64(shard.seq_floor);
     w.u64(shard.expired_unswept);
     // Sorted so that equal states give equal bytes, whatever the hash maps' order.
     let mut members: Vec<(u64, &Member)> = shard.members.iter().map(|(&id, m)| (id, m)).collect();
@@ -123,7 +123,7 @@ fn encode_shard_as(shard: &Shard, version: u32) -> (Vec<u8>, Totals) {
     let mut totals = Totals {
         members: members.len() as u64,
         invitations: 0,
-        next_seq: shard.next_seq,
+        seq_floor: shard.seq_floor,
     };
     w.len(members.len());
     for (id, member) in members {
@@ -173,6 +173,9 @@ fn write_member(w: &mut Writer, id: u64, m: &Member, version: u32) -> u64 {
         w.u64(reminders.last);
         w.u8(reminders.count);
         w.u8(inv.ended.map_or(0, |e| e.code()));
+    }
+    if version >= 3 {
+        w.u64(m.ledger.next_seq());
     }
     // The spam state travels inside the extra record, as the format has always had it.
     w.bool(m.extra.is_some() || m.spam.is_some());

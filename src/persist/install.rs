@@ -15,9 +15,7 @@ pub(super) fn install(mut engine: Engine, state: State) -> Engine {
     for (i, slot) in engine.shards.iter_mut().enumerate() {
         let shard = slot.0.get_mut();
         shard.now = state.latest;
-        // Members of many writer shards may meet in one: one counter above them all
-        // keeps (sender, seq) unique.
-        shard.next_seq = state.next_seq;
+        shard.seq_floor = state.seq_floor;
         if i == 0 {
             shard.expired_unswept = state.expired_unswept;
         }

@@ -6,7 +6,7 @@ use std::time::Duration;
 use proptest::prelude::*;
 
 use super::*;
-use crate::{AccountStatus, InviteId, InviteRequest, ManualClock, MemberId, Timestamp};
+use crate::{AccountStatus, InviteRequest, ManualClock, MemberId, Timestamp};
 
 const T0: u64 = 1_700_000_000_000;
 
@@ -24,11 +24,13 @@ fn busy(clock: &ManualClock) -> Engine {
     let (a, b, c) = (MemberId(1), MemberId(2), MemberId(3));
     let step = Duration::from_secs(200);
     e.set_tier(a, Tier::Premium);
+    let mut first = None;
     for r in 10..20 {
         let req = InviteRequest::new(a, MemberId(r))
             .note(format!("note {r}"))
             .idempotency_key(r);
-        e.send(req).expect("allowed");
+        let sent = e.send(req).expect("allowed");
+        first.get_or_insert(sent.id());
         clock.advance(step);
     }
     let x = e.send(InviteRequest::new(b, c)).expect("allowed");
@@ -51,7 +53,7 @@ fn busy(clock: &ManualClock) -> Engine {
     };
     e.set_limits_override(c, Some(seat)).expect("valid limits");
     clock.advance(Duration::from_secs(8 * 86_400));
-    e.remind(InviteId::new(a, 0)).expect("a week has passed");
+    e.remind(first.expect("sent")).expect("a week has passed");
     e
 }
 
