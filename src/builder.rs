@@ -14,6 +14,7 @@ use crate::shard::Shard;
 use crate::time::{Clock, MonotonicTime, SystemClock};
 
 /// Configures and builds an [`Engine`].
+#[must_use = "a builder does nothing until it builds"]
 pub struct EngineBuilder {
     pub(crate) policy: Policy,
     pub(crate) clock: Box<dyn Clock>,

@@ -94,6 +94,7 @@ impl Engine {
     /// # Errors
     /// [`EmailInviteError`] when the email is invalid, belongs to no member, or the
     /// send is denied.
+    #[must_use = "a denied invitation must not be delivered; act on the outcome"]
     pub fn send_by_email(&self, sender: MemberId, email: &str) -> Result<Sent, EmailInviteError> {
         let recipient = self
             .resolve_email(email)
@@ -107,6 +108,7 @@ impl Engine {
     /// connected, in import order, as one attempt. Stops spending quota at the first
     /// denial that holds for every recipient (a limit, a restriction, spam) and says
     /// how many contacts were left and when to continue.
+    #[must_use = "the report says which contacts were invited and which were not"]
     pub fn invite_contacts(&self, owner: MemberId) -> ContactReport {
         let emails = self.contacts(owner);
         let mut contacts = Vec::with_capacity(emails.len());

@@ -193,6 +193,7 @@ impl Engine {
     /// # Errors
     /// [`Denied`] with the first rule that denies (see [`crate::DenyReason`]) and the
     /// earliest instant the same request could succeed.
+    #[must_use = "a denied invitation must not be delivered; act on the outcome"]
     pub fn send(&self, req: InviteRequest) -> Result<Sent, Denied> {
         self.send_counted(&req, true)
     }

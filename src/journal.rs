@@ -22,6 +22,7 @@
 //! sweeps), idempotent repeats' bookkeeping beyond the record itself, and denied sends
 //! when spam signals are off (a denial then changes nothing).
 
+mod error;
 mod file;
 mod open;
 mod record;
@@ -44,6 +45,7 @@ use crate::outcome::{Denied, Sent};
 use crate::persist::PersistError;
 use crate::shard::Shard;
 
+pub use error::JournalError;
 pub(crate) use record::Op;
 pub(crate) use writer::Journal;
 
@@ -54,6 +56,7 @@ pub(crate) use writer::Journal;
 /// change state wait for room in the queue instead of growing memory.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[non_exhaustive]
 pub enum Durability {
     /// The writer appends and syncs whatever has been queued every interval
     /// (clamped to between 1 ms and 24 hours); decisions wait on the disk only when
@@ -144,6 +147,7 @@ impl fmt::Display for RecoveryReport {
 
 /// An [`EngineBuilder`] with a persistence directory; see [`EngineBuilder::persistence`].
 #[derive(Debug)]
+#[must_use = "a builder does nothing until it builds"]
 pub struct PersistentBuilder {
     builder: EngineBuilder,
     dir: PathBuf,
@@ -248,7 +252,7 @@ impl Engine {
 
     /// Why the journal stopped being written, if it did (a full or failing disk).
     /// Decisions go on in memory, but are no longer durable.
-    pub fn journal_error(&self) -> Option<String> {
+    pub fn journal_error(&self) -> Option<JournalError> {
         self.journal.as_ref().and_then(Journal::failure)
     }
 
@@ -285,5 +289,5 @@ pub(crate) fn not_durable(cause: Outage) -> Denied {
 }
 
 fn not_persistent() -> PersistError {
-    PersistError::Journaling("the engine was not opened with a persistence directory".into())
+    PersistError::Journaling(JournalError::NotPersistent)
 }

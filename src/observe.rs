@@ -103,7 +103,7 @@ impl crate::engine::Engine {
         crate::health::Health {
             sweeper: Some(self.obs.sweeper()),
             journal: self.journal.as_ref().map(|j| crate::health::JournalHealth {
-                failure: j.failure(),
+                failure: j.failure().map(|e| e.to_string()),
                 queue_depth: j.queue_depth(),
                 since_last_sync: j.since_last_sync(),
             }),

@@ -127,7 +127,7 @@ pub enum PersistError {
         expected: u32,
     },
     /// The engine has no persistence directory, or its journal writer failed.
-    Journaling(String),
+    Journaling(crate::journal::JournalError),
     /// Another engine (in this process or another) has the persistence directory
     /// open; one directory serves one engine at a time.
     Locked {
@@ -208,6 +208,7 @@ impl std::error::Error for PersistError {
             PersistError::Config(e) => Some(e),
             PersistError::File { error, .. } => Some(error),
             PersistError::SnapshotFile { error, .. } => Some(error.as_ref()),
+            PersistError::Journaling(e) => Some(e),
             _ => None,
         }
     }

@@ -11,6 +11,7 @@
 /// assert_eq!(req.recipient(), MemberId(2));
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[must_use = "a request does nothing until it is sent"]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct InviteRequest {
     sender: crate::MemberId,

@@ -275,11 +275,7 @@ pub(super) fn checkpoint(engine: &Engine, j: &Journal) -> Result<(), PersistErro
     match rotated.recv() {
         Ok(Ok(())) => {}
         Ok(Err(why)) => return Err(PersistError::Journaling(why)),
-        Err(_) => {
-            return Err(PersistError::Journaling(
-                "the journal writer has stopped".into(),
-            ))
-        }
+        Err(_) => return Err(PersistError::Journaling(super::JournalError::Stopped)),
     }
     *gen = next;
     let snap = snapshot_path(&j.dir, next);

@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 use parking_lot::{Condvar, Mutex};
 
-use super::{file, Durability, RecoveryReport};
+use super::{file, Durability, JournalError, RecoveryReport};
 
 /// A batch is written early once it holds this many bytes.
 pub(crate) const BATCH_BYTES: usize = 1 << 20;
@@ -60,7 +60,7 @@ pub(crate) fn interval(durability: Durability) -> Option<Duration> {
     }
 }
 
-type Ack = Sender<Result<(), String>>;
+type Ack = Sender<Result<(), JournalError>>;
 
 enum Msg {
     /// A payload and its ticket (0 when nobody waits for it).
@@ -78,7 +78,7 @@ struct Progress {
     /// Every ticket up to this one is synced.
     synced: u64,
     /// Why the writer stopped writing, if it did.
-    failed: Option<String>,
+    failed: Option<JournalError>,
     /// When the writer last synced successfully.
     last_sync: Option<Instant>,
 }
@@ -162,14 +162,14 @@ impl Journal {
             0
         };
         if self.tx.send(Msg::Record(ticket, payload)).is_err() {
-            self.fail("the journal writer has stopped".into());
+            self.fail(JournalError::Stopped);
         }
         ticket
     }
 
     /// Returns once the writer has synced `ticket`; `Err` when it failed first, so
     /// the record may not be on disk.
-    pub(crate) fn wait(&self, ticket: u64) -> Result<(), String> {
+    pub(crate) fn wait(&self, ticket: u64) -> Result<(), JournalError> {
         if ticket == 0 {
             return Ok(());
         }
@@ -190,7 +190,7 @@ impl Journal {
         self.durable
     }
 
-    fn fail(&self, why: String) {
+    fn fail(&self, why: JournalError) {
         self.shared.progress.lock().failed.get_or_insert(why);
         self.shared.changed.notify_all();
     }
@@ -206,18 +206,21 @@ impl Journal {
         self.shared.progress.lock().last_sync.map(|t| t.elapsed())
     }
 
-    pub(crate) fn failure(&self) -> Option<String> {
+    pub(crate) fn failure(&self) -> Option<JournalError> {
         self.shared.progress.lock().failed.clone()
     }
 
     /// Writes and syncs everything queued so far.
-    pub(crate) fn sync(&self) -> Result<(), String> {
+    pub(crate) fn sync(&self) -> Result<(), JournalError> {
         self.call(Msg::Sync)
     }
 
     /// Starts a rotation: records queued after this call go to `file`. Call it
     /// while holding every shard lock; wait on the receiver after releasing them.
-    pub(crate) fn rotate(&self, file: File) -> crossbeam_channel::Receiver<Result<(), String>> {
+    pub(crate) fn rotate(
+        &self,
+        file: File,
+    ) -> crossbeam_channel::Receiver<Result<(), JournalError>> {
         self.rotate_to(Box::new(file))
     }
 
@@ -225,21 +228,18 @@ impl Journal {
     pub(crate) fn rotate_to(
         &self,
         sink: Box<dyn Sink>,
-    ) -> crossbeam_channel::Receiver<Result<(), String>> {
+    ) -> crossbeam_channel::Receiver<Result<(), JournalError>> {
         let (ack, rx) = crossbeam_channel::bounded(1);
         if self.tx.send(Msg::Rotate(sink, ack)).is_err() {
-            self.fail("the journal writer has stopped".into());
+            self.fail(JournalError::Stopped);
         }
         rx
     }
 
-    fn call(&self, msg: impl FnOnce(Ack) -> Msg) -> Result<(), String> {
+    fn call(&self, msg: impl FnOnce(Ack) -> Msg) -> Result<(), JournalError> {
         let (ack, rx) = crossbeam_channel::bounded(1);
-        self.tx
-            .send(msg(ack))
-            .map_err(|_| "the journal writer has stopped".to_string())?;
-        rx.recv()
-            .map_err(|_| "the journal writer has stopped".to_string())?
+        self.tx.send(msg(ack)).map_err(|_| JournalError::Stopped)?;
+        rx.recv().map_err(|_| JournalError::Stopped)?
     }
 }
 
@@ -334,7 +334,7 @@ impl Worker {
                         self.at = at;
                         Ok(())
                     }
-                    Err(e) => Err(self.fail(format!("reading the journal's length failed: {e}"))),
+                    Err(e) => Err(self.fail(JournalError::NewFile(Arc::new(e)))),
                 });
                 let _ = ack.send(r);
             }
@@ -347,7 +347,7 @@ impl Worker {
     }
 
     /// Records why writing stopped and wakes the waiters; returns the reason.
-    fn fail(&self, why: String) -> String {
+    fn fail(&self, why: JournalError) -> JournalError {
         let first = self
             .shared
             .progress
@@ -360,7 +360,7 @@ impl Worker {
     }
 
     /// Writes and syncs the batch, then releases its waiters.
-    fn commit(&mut self) -> Result<(), String> {
+    fn commit(&mut self) -> Result<(), JournalError> {
         if let Some(why) = self.shared.progress.lock().failed.clone() {
             self.buf.clear();
             self.batch.clear();
@@ -373,7 +373,7 @@ impl Worker {
             self.buf.clear();
             if let Err(e) = written {
                 self.batch.clear();
-                return Err(self.fail(format!("appending to the journal failed: {e}")));
+                return Err(self.fail(JournalError::Append(Arc::new(e))));
             }
         }
         self.shared.progress.lock().last_sync = Some(Instant::now());

@@ -4,7 +4,7 @@ use std::future::Future;
 
 use tokio::runtime::{Handle, Runtime};
 
-use super::{RedisBuilder, RedisEngine, RedisSetupError};
+use super::{ConnectError, RedisBuilder, RedisEngine, RedisSetupError};
 use crate::outage::Outage;
 use crate::outcome::{Denied, DenyReason, Sent};
 use crate::request::InviteRequest;
@@ -32,16 +32,14 @@ impl Drop for BlockingRedisEngine {
 impl BlockingRedisEngine {
     pub(crate) fn connect(builder: RedisBuilder) -> Result<Self, RedisSetupError> {
         if Handle::try_current().is_ok() {
-            return Err(RedisSetupError::Connect(
-                "connect_blocking was called inside an async runtime; use connect().await".into(),
-            ));
+            return Err(RedisSetupError::Connect(ConnectError::InsideRuntime));
         }
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .thread_name("invite-limiter-redis")
             .enable_all()
             .build()
-            .map_err(|e| RedisSetupError::Connect(e.to_string()))?;
+            .map_err(|e| RedisSetupError::Connect(ConnectError::Runtime(e)))?;
         let engine = runtime.block_on(builder.connect())?;
         Ok(BlockingRedisEngine {
             runtime: Some(runtime),
@@ -72,6 +70,7 @@ impl BlockingRedisEngine {
     ///
     /// # Errors
     /// As [`RedisEngine::send`].
+    #[must_use = "a denied invitation must not be delivered; act on the outcome"]
     pub fn send(&self, req: InviteRequest) -> Result<Sent, Denied> {
         self.run(|e| e.send(req)).unwrap_or_else(|cause| {
             Err(Denied {

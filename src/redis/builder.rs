@@ -9,8 +9,9 @@ use super::{members, sentinel, setup, wait, watch};
 use super::{
     BlockingRedisEngine, BreakerPolicy, FailureMode, RedisEngine, RedisTarget, ENGINE_SCRIPT,
 };
+use super::{ConnectError, RedisSetupError};
 use crate::limits::MemberLimits;
-use crate::policy::{ConfigError, Policy};
+use crate::policy::Policy;
 use crate::shadow::Shadow;
 use crate::time::Clock;
 use redis::aio::ConnectionManagerConfig;
@@ -19,59 +20,8 @@ use std::sync::atomic::{AtomicU64, AtomicUsize};
 use std::sync::Arc;
 use std::time::Duration;
 
-/// Why the Redis engine could not be set up.
-#[derive(Debug)]
-#[non_exhaustive]
-pub enum RedisSetupError {
-    /// The policy cannot work, or asks for what this engine does not do.
-    Config(ConfigError),
-    /// The server or cluster could not be reached or refused the connection.
-    Connect(String),
-    /// A builder setting (not a policy field) is out of range, e.g. a deadline of
-    /// more than a day.
-    Setting {
-        /// The setting, e.g. `deadline` or `breaker.max_backoff`.
-        field: &'static str,
-        /// What is wrong with it.
-        problem: &'static str,
-    },
-    /// [`RedisBuilder::wait_for_replicas`] asks for more replicas than a master has
-    /// connected.
-    Replicas {
-        /// The replicas asked for.
-        wanted: usize,
-        /// The fewest replicas connected to a master of the target.
-        connected: usize,
-    },
-    /// The durability settings cannot work together or on this server.
-    Durability(String),
-}
-
-impl std::fmt::Display for RedisSetupError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            RedisSetupError::Config(e) => e.fmt(f),
-            RedisSetupError::Connect(e) => write!(
-                f,
-                "could not connect to Redis ({e}); check the address and that the server runs"
-            ),
-            RedisSetupError::Setting { field, problem } => write!(
-                f,
-                "Redis engine setting `{field}` {problem}; fix it and connect again."
-            ),
-            RedisSetupError::Replicas { wanted, connected } => write!(
-                f,
-                "wait_for_replicas asks for {wanted} replicas but a master has {connected} \
-                 connected; attach replicas or ask for fewer"
-            ),
-            RedisSetupError::Durability(why) => f.write_str(why),
-        }
-    }
-}
-
-impl std::error::Error for RedisSetupError {}
-
 /// Builds a [`RedisEngine`].
+#[must_use = "a builder does nothing until it builds"]
 pub struct RedisBuilder {
     target: RedisTarget,
     policy: Policy,
@@ -250,7 +200,9 @@ impl RedisBuilder {
                 wait::check_replicas(conn, w),
             )
             .await
-            .map_err(|_| RedisSetupError::Connect("timed out".into()))??;
+            .map_err(|_| {
+                RedisSetupError::Connect(ConnectError::TimedOut("the replicas count"))
+            })??;
         }
         let nodes = match (&self.target, conns.first()) {
             (_, Some(Conn::Sentinel(c))) => watch::Nodes::Sentinel(c.clone()),
@@ -294,13 +246,13 @@ impl RedisBuilder {
         engine
             .reload()
             .await
-            .map_err(|f| RedisSetupError::Connect(f.cause.to_string()))?;
+            .map_err(|f| RedisSetupError::Connect(ConnectError::Outage(f.cause)))?;
         Ok(engine)
     }
 
     /// One connection, of the target's kind.
     async fn open(&self) -> Result<Conn, RedisSetupError> {
-        let connect_err = |e: redis::RedisError| RedisSetupError::Connect(e.to_string());
+        let connect_err = |e: redis::RedisError| RedisSetupError::Connect(ConnectError::Redis(e));
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(self.deadline))
             .set_response_timeout(Some(self.call_deadline()))
@@ -320,7 +272,7 @@ impl RedisBuilder {
                     redis::aio::ConnectionManager::new_with_config(client, config),
                 )
                 .await
-                .map_err(|_| RedisSetupError::Connect("timed out".into()))?
+                .map_err(|_| RedisSetupError::Connect(ConnectError::TimedOut("the connection")))?
                 .map_err(connect_err)?;
                 Conn::Single(manager)
             }
@@ -336,7 +288,7 @@ impl RedisBuilder {
                     client.get_async_connection(),
                 )
                 .await
-                .map_err(|_| RedisSetupError::Connect("timed out".into()))?
+                .map_err(|_| RedisSetupError::Connect(ConnectError::TimedOut("the connection")))?
                 .map_err(connect_err)?;
                 Conn::Cluster(c)
             }

@@ -56,6 +56,7 @@ mod blocking;
 mod builder;
 mod conn;
 mod engine;
+mod errors;
 mod health;
 mod keys;
 mod lifecycle;
@@ -75,9 +76,10 @@ mod wait;
 mod watch;
 
 pub use blocking::BlockingRedisEngine;
-pub use builder::{RedisBuilder, RedisSetupError};
+pub use builder::RedisBuilder;
 pub use conn::BreakerPolicy;
 pub use engine::RedisEngine;
+pub use errors::{ConnectError, RedisSetupError};
 pub use live::RolloutError;
 pub use stats::RedisStats;
 pub use target::RedisTarget;
@@ -88,6 +90,7 @@ const UNRECORDED: u64 = 1 << 63;
 
 /// What a decision does when Redis cannot answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub enum FailureMode {
     /// Deny with [`DenyReason::Unavailable`](crate::outcome::DenyReason::Unavailable) and a
     /// `retry_at` after the backoff (the default: no quota is ever exceeded).

@@ -186,6 +186,7 @@ impl RedisEngine {
     /// # Errors
     /// [`Denied`] with the first rule that denies and the instant all of them clear;
     /// [`DenyReason::Unavailable`] when Redis cannot answer (see [`FailureMode`]).
+    #[must_use = "a denied invitation must not be delivered; act on the outcome"]
     pub async fn send(&self, req: InviteRequest) -> Result<Sent, Denied> {
         #[cfg(feature = "metrics")]
         let started = self.inner.metrics.start();

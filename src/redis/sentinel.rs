@@ -12,7 +12,7 @@ use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
 use redis::sentinel::{SentinelClient, SentinelServerType};
 use redis::{Cmd, Pipeline, RedisError, RedisFuture, RedisResult, Value};
 
-use super::{RedisSetupError, RedisTarget};
+use super::{ConnectError, RedisSetupError, RedisTarget};
 
 const SCHEME: &str = "redis+sentinel://";
 const DEFAULT_PORT: u16 = 26379;
@@ -49,9 +49,9 @@ pub(super) fn check(
     sentinels: &[String],
 ) -> Result<Vec<(String, u16)>, RedisSetupError> {
     let bad = |why: String| {
-        Err(RedisSetupError::Connect(format!(
+        Err(RedisSetupError::Connect(ConnectError::Address(format!(
             "{why} (expected {SCHEME}host:port,host:port/service)"
-        )))
+        ))))
     };
     if service.is_empty() || service.contains('/') {
         return bad(format!(
@@ -98,7 +98,7 @@ impl SentinelConn {
         config: ConnectionManagerConfig,
         deadline: Duration,
     ) -> Result<Self, RedisSetupError> {
-        let connect_err = |e: RedisError| RedisSetupError::Connect(e.to_string());
+        let connect_err = |e: RedisError| RedisSetupError::Connect(ConnectError::Redis(e));
         let urls: Vec<String> = sentinels
             .iter()
             .map(|(h, p)| format!("redis://{h}:{p}/"))
@@ -108,7 +108,7 @@ impl SentinelConn {
                 .map_err(connect_err)?;
         let (addr, manager) = tokio::time::timeout(deadline * 5, master(&mut client, &config))
             .await
-            .map_err(|_| RedisSetupError::Connect("timed out asking the Sentinels".into()))?
+            .map_err(|_| RedisSetupError::Connect(ConnectError::TimedOut("the Sentinels")))?
             .map_err(connect_err)?;
         Ok(SentinelConn(Arc::new(Shared {
             client: tokio::sync::Mutex::new(client),

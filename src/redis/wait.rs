@@ -149,7 +149,7 @@ pub(crate) async fn script<T: FromRedisValue, A: redis::ToRedisArgs>(
 /// The fewest replicas any master of the target has connected, read from
 /// `INFO replication` (on a cluster, every master answers).
 pub(crate) async fn check_replicas(conn: &mut Conn, wait: Wait) -> Result<(), RedisSetupError> {
-    let fail = |e: RedisError| RedisSetupError::Connect(e.to_string());
+    let fail = |e: RedisError| RedisSetupError::Connect(super::ConnectError::Redis(e));
     let mut info = redis::cmd("INFO");
     info.arg("replication");
     let reply: Value = info.query_async(conn).await.map_err(fail)?;
