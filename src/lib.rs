@@ -42,6 +42,7 @@ mod relations;
 mod report;
 mod request;
 mod rules;
+mod sender;
 mod shadow;
 mod shard;
 mod spam;

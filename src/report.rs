@@ -3,15 +3,14 @@
 use std::fmt;
 
 use crate::account::{AccountStatus, Tier};
-use crate::decide::{evaluate, Facts, Subject};
+use crate::decide::Subject;
 use crate::engine::{Engine, EMPTY};
 use crate::ids::MemberId;
 use crate::member::Member;
 use crate::outcome::DenyReason;
 use crate::request::InviteRequest;
-use crate::spam::Attempt;
 use crate::time::Timestamp;
-use crate::window::{log_usage, Usage};
+use crate::window::Usage;
 
 /// Use of one rolling window.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -134,31 +133,7 @@ impl Engine {
         let now = shard.observe(self.time.now());
         shard.settle(m.0, now);
         let member: &Member = shard.members.get(&m.0).unwrap_or(&EMPTY);
-        let (policy, spans) = (&*shard.rules.policy, &shard.rules.spans);
-        let limits = member.limits(policy);
-        let notes = member.extra.as_deref().map_or(
-            Usage {
-                used: 0,
-                frees_at: None,
-                next_slot: None,
-            },
-            |e| log_usage(&e.notes, now, limits.notes_per_30d, spans.note),
-        );
-        Capacity {
-            daily: window(member.sends.daily(limits.daily, spans.day), limits.daily),
-            weekly: window(
-                member.sends.weekly(limits.weekly, spans.week),
-                limits.weekly,
-            ),
-            notes: NoteCapacity {
-                used: notes.used,
-                limit: limits.notes_per_30d,
-                next_slot_at: notes.next_slot.map(Timestamp::from_millis),
-            },
-            pending_sent: member.ledger.live(),
-            tier: member.tier,
-            status: member.status().at(Timestamp::from_millis(now)),
-        }
+        member.capacity(now, &shard.rules)
     }
 
     /// Every rule that would deny a bare request (no note, no email) now.
@@ -178,46 +153,7 @@ impl Engine {
         let mut blockers = Vec::new();
         self.judge_without_commit(req, &subject, |now, member, view, rules| {
             let subject = subject.judged(&rules.policy);
-            if let (Some(key), Some(extra)) = (subject.key, member.extra.as_deref()) {
-                if extra
-                    .idem
-                    .get(key)
-                    .is_some_and(|r| r.recipient == subject.recipient)
-                {
-                    return; // a replay of an accepted send succeeds
-                }
-            }
-            let attempt = Attempt {
-                stranger: view.stranger,
-                note: subject.note,
-            };
-            let fresh = crate::spam::SpamState::default();
-            let state = member.spam.as_deref().unwrap_or(&fresh);
-            let policy = &*rules.policy;
-            let spam = if policy.spam.is_enabled() {
-                state.check(now, &attempt, &policy.spam, &rules.keywords)
-            } else {
-                None
-            };
-            let facts = Facts {
-                now,
-                member,
-                pair: member.pair(subject.recipient, policy.max_pending_per_pair),
-                view,
-                spam,
-                policy,
-                spans: &rules.spans,
-            };
-            evaluate(&facts, &subject, &mut |reason, at| {
-                // A shadowed rule denies nothing: the send would succeed.
-                if rules.shadow.covers(&reason) {
-                    return;
-                }
-                blockers.push(Blocker {
-                    reason,
-                    retry_at: at.map(Timestamp::from_millis),
-                })
-            });
+            blockers = member.diagnose(now, &subject, view, rules);
         });
         Diagnosis { blockers }
     }

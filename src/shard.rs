@@ -6,13 +6,11 @@ use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::sync::Arc;
 
-use crate::ledger::Ending;
 use crate::member::Member;
 use crate::policy::Policy;
 use crate::queue::ChunkQueue;
 use crate::records::Members;
 use crate::rules::Rules;
-use crate::spam::Feedback;
 
 /// Policy durations in milliseconds, computed once.
 #[derive(Debug, Clone, Copy)]
@@ -97,58 +95,17 @@ impl Shard {
         })
     }
 
-    /// Brings the member's windows and invitations up to `now` (see [`settle`]).
+    /// Brings the member's windows and invitations up to `now` (see
+    /// [`Member::settle`]).
     pub(crate) fn settle(&mut self, id: u64, now: u64) {
         if let Some(member) = self.members.get_mut(&id) {
-            let rules = &*self.rules;
-            settle(
-                member,
-                now,
-                &rules.spans,
-                &rules.policy,
-                &mut self.expired_unswept,
-            );
+            self.expired_unswept += member.settle(now, &self.rules);
         }
     }
 
-    /// Ends the sender's invitation at ledger position `at`.
-    pub(crate) fn end_invite(&mut self, sender: u64, at: usize, how: Ending) {
-        let Some(member) = self.members.get_mut(&sender) else {
-            return;
-        };
-        let Some(inv) = member.ledger.get(at).copied() else {
-            return;
-        };
-        if inv.ended.is_some() {
-            return;
-        }
-        member.ledger.end(at, how);
-        member.pairs_changed();
-    }
-
-    /// Ends every invitation pending from `sender` to `recipient`.
-    pub(crate) fn end_pair(&mut self, sender: u64, recipient: u64, how: Ending) {
-        let Some(member) = self.members.get(&sender) else {
-            return;
-        };
-        let mut seqs = Vec::new();
-        member
-            .ledger
-            .for_each_pending_to(recipient, |p| seqs.push(p.seq));
-        for seq in seqs {
-            let at = self.members.get(&sender).and_then(|m| m.ledger.find(seq));
-            if let Some(at) = at {
-                self.end_invite(sender, at, how);
-            }
-        }
-    }
-
-    /// Starts the re-invite cooldown of a pair.
+    /// Starts the re-invite cooldown of a pair, and queues its end.
     pub(crate) fn start_cooldown(&mut self, sender: u64, recipient: u64, until: u64) {
-        let member = self.member_mut(sender);
-        member.pair_added(recipient);
-        let end = member.extra_mut().cooldowns.entry(recipient).or_default();
-        *end = (*end).max(until);
+        self.member_mut(sender).start_cooldown(recipient, until);
         self.cooldowns.push_back((until, sender, recipient));
     }
 
@@ -164,8 +121,6 @@ impl Shard {
 
     /// Processes at most `budget` due items; returns how many were processed.
     pub(crate) fn sweep_step(&mut self, now: u64, budget: usize) -> usize {
-        let rules = Arc::clone(&self.rules);
-        let (spans, policy) = (&rules.spans, &*rules.policy);
         let due = self
             .expiries
             .iter()
@@ -180,8 +135,7 @@ impl Shard {
             // Only the invitations: the member's windows are brought up to date by
             // whatever touches the member next.
             if let Some(member) = self.members.get_mut(&sender) {
-                let expired = &mut self.expired_unswept;
-                expire_invitations(member, now, spans, policy, expired);
+                self.expired_unswept += member.expire_invitations(now, &self.rules);
                 member.due.0 = 0;
             }
         }
@@ -191,7 +145,7 @@ impl Shard {
                 Some(&(until, sender, recipient)) if until <= now => {
                     self.cooldowns.pop_front();
                     if let Some(member) = self.members.get_mut(&sender) {
-                        end_cooldown(member, recipient, now);
+                        member.end_cooldown(recipient, now);
                     }
                     done += 1;
                 }
@@ -290,61 +244,6 @@ fn idle_estimate(member: &Member, spans: &Spans, policy: &Policy) -> Option<u64>
         crate::AccountStatus::Restricted { until: Some(t) } => Some(at.max(t.as_millis())),
         _ => None,
     }
-}
-
-/// Brings a member's windows and invitations up to `now`: drops what no longer counts
-/// and records invitations that expired unanswered (in `expired`, and as feedback to
-/// the spam signals at their expiry instant).
-pub(crate) fn settle(
-    member: &mut Member,
-    now: u64,
-    spans: &Spans,
-    policy: &Policy,
-    expired: &mut u64,
-) {
-    if now < member.due.0 {
-        return;
-    }
-    member.sends.advance(now, spans.day, spans.week);
-    expire_invitations(member, now, spans, policy, expired);
-    if let Some(extra) = member.extra.as_deref_mut() {
-        extra.notes.expire(now, spans.note);
-        extra.idem.expire(now, spans.idem);
-    }
-    member.due.0 = member.next_due(spans);
-}
-
-/// The invitation part of [`settle`]: pops what expired, counting the unanswered.
-fn expire_invitations(
-    member: &mut Member,
-    now: u64,
-    spans: &Spans,
-    policy: &Policy,
-    expired: &mut u64,
-) {
-    let Member { ledger, spam, .. } = member;
-    ledger.expire(now, spans.ttl, |inv| {
-        *expired += 1;
-        if let Some(spam) = spam.as_deref_mut() {
-            let at = inv.sent_at.saturating_add(spans.ttl);
-            spam.record_feedback(at, Feedback::Expired, &policy.spam);
-        }
-    });
-    member.pairs_changed();
-}
-
-/// Ends the sender's cooldown with `recipient` if it ran out by `now`.
-fn end_cooldown(member: &mut Member, recipient: u64, now: u64) {
-    if let Some(extra) = member.extra.as_deref_mut() {
-        if extra
-            .cooldowns
-            .get(&recipient)
-            .is_some_and(|&end| end <= now)
-        {
-            extra.cooldowns.remove(&recipient);
-        }
-    }
-    member.pairs_changed();
 }
 
 #[cfg(test)]
