@@ -17,7 +17,7 @@
 //! `valgrind --tool=callgrind --toggle-collect='hot_path::measure' …` counts only it.
 
 #[allow(dead_code)] // the benches' helpers; this uses their policy and ids
-#[path = "../benches/common/mod.rs"]
+#[path = "../common/mod.rs"]
 mod common;
 
 use common::{scramble, unlimited_policy as unlimited};
