@@ -160,6 +160,15 @@ impl<'a> Reader<'a> {
     }
 }
 
+/// An instant the engine acted at, which is never after [`crate::Timestamp::MAX`].
+pub(crate) fn instant(r: &mut Reader<'_>) -> Result<u64, DecodeError> {
+    let t = r.u64()?;
+    if t > crate::time::Timestamp::MAX.as_millis() {
+        return r.fail("instant after Timestamp::MAX");
+    }
+    Ok(t)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

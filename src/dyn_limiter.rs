@@ -188,7 +188,7 @@ macro_rules! boxed_limiter {
     };
 }
 
-boxed_limiter!(crate::engine::Engine);
+boxed_limiter!(crate::memory::engine::Engine);
 #[cfg(feature = "redis")]
 boxed_limiter!(crate::redis::RedisEngine);
 

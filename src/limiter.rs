@@ -4,8 +4,8 @@ use std::future::Future;
 
 use crate::account::{AccountStatus, InviteSetting, Tier};
 use crate::email::EmailError;
-use crate::engine::Engine;
 use crate::ids::{InviteId, MemberId};
+use crate::memory::engine::Engine;
 use crate::outage::Outage;
 use crate::outcome::{Denied, InviteError, Sent};
 use crate::report::{Capacity, Diagnosis};

@@ -5,7 +5,7 @@ use std::fmt;
 use crate::account::InviteSetting;
 use crate::ids::{InviteId, MemberId};
 use crate::outage::Outage;
-use crate::spam_signals::SpamSignals;
+use crate::rules::spam::signals::SpamSignals;
 use crate::time::Timestamp;
 
 /// An accepted send: the invitation is pending.
@@ -19,7 +19,7 @@ pub struct Sent {
     /// the set below, so a `Sent` stays as small as a `Denied` on the hot path.
     pub(crate) shadow_retry: u64,
     /// Every rule in shadow mode that would have denied the send.
-    pub(crate) shadowed: crate::shadow::Shadow,
+    pub(crate) shadowed: crate::rules::shadow::Shadow,
 }
 
 /// `Sent::shadow_retry` when there is no instant to report.
@@ -39,7 +39,7 @@ impl Sent {
     /// The rules in shadow mode (see [`crate::Shadow`]) that would have denied this
     /// send had they been enforced; empty when none would have, and for an idempotent
     /// repeat (which is not judged again).
-    pub fn shadowed(&self) -> crate::shadow::Shadow {
+    pub fn shadowed(&self) -> crate::rules::shadow::Shadow {
         self.shadowed
     }
 

@@ -33,9 +33,9 @@
 //! snapshot can be restored with any shard count.
 
 mod decode;
-pub(crate) use decode::instant;
 pub(crate) mod encode;
 mod install;
+pub(crate) mod journal;
 #[cfg(test)]
 mod tests;
 
@@ -46,10 +46,10 @@ use std::path::PathBuf;
 use parking_lot::MutexGuard;
 
 use crate::account::{InviteSetting, Tier};
-use crate::builder::EngineBuilder;
-use crate::engine::Engine;
+use crate::memory::builder::EngineBuilder;
+use crate::memory::engine::Engine;
+use crate::memory::shard::Shard;
 use crate::policy::ConfigError;
-use crate::shard::Shard;
 
 /// Leading bytes of every snapshot. The high first byte and the newline catch
 /// transfers that strip the eighth bit or rewrite line endings, as PNG's do.
@@ -127,7 +127,7 @@ pub enum PersistError {
         expected: u32,
     },
     /// The engine has no persistence directory, or its journal writer failed.
-    Journaling(crate::journal::JournalError),
+    Journaling(crate::persist::journal::JournalError),
     /// Another engine (in this process or another) has the persistence directory
     /// open; one directory serves one engine at a time.
     Locked {

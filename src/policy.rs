@@ -394,3 +394,7 @@ impl std::error::Error for ConfigError {}
 
 #[cfg(test)]
 mod tests;
+
+pub(crate) mod codec;
+pub(crate) mod horizon;
+pub(crate) mod limits;

@@ -3,14 +3,14 @@
 use std::fmt;
 
 use crate::account::{AccountStatus, Tier};
-use crate::decide::Subject;
-use crate::engine::{Engine, EMPTY};
-use crate::ids::MemberId;
-use crate::member::Member;
+use crate::ids::{InviteId, MemberId};
+use crate::memory::engine::{Engine, EMPTY};
 use crate::outcome::DenyReason;
 use crate::request::InviteRequest;
+use crate::rules::precedence::Subject;
+use crate::rules::window::Usage;
+use crate::sender::record::Member;
 use crate::time::Timestamp;
-use crate::window::Usage;
 
 /// Use of one rolling window.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -157,4 +157,29 @@ impl Engine {
         });
         Diagnosis { blockers }
     }
+}
+
+/// A pending invitation, as listed for its sender.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct PendingInvite {
+    /// The invitation.
+    pub id: InviteId,
+    /// Who it was sent to.
+    pub recipient: MemberId,
+    /// When it was sent.
+    pub sent_at: Timestamp,
+    /// When it expires unless ended earlier.
+    pub expires_at: Timestamp,
+    /// Reminders sent so far.
+    pub reminders: u32,
+}
+
+/// One page of a member's pending invitations, oldest first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingPage {
+    /// The invitations on this page.
+    pub items: Vec<PendingInvite>,
+    /// Pass this as `after` to get the next page; `None` on the last page.
+    pub next: Option<InviteId>,
 }

@@ -79,7 +79,7 @@ impl InviteRequest {
     /// read, so counting, fingerprinting, keyword scanning and journaling a note cost
     /// at most that much, whatever its size. Only trimming may look further, and only
     /// over whitespace. (The in-memory engine cuts under the sender's lock instead,
-    /// with [`crate::decide::Subject::judged`], by the policy that lock guards.)
+    /// with [`crate::rules::precedence::Subject::judged`], by the policy that lock guards.)
     #[cfg(any(test, feature = "redis"))]
     pub(crate) fn judged_note(&self, policy: &crate::Policy) -> Option<&str> {
         Some(bounded_note(self.trimmed_note()?, policy))

@@ -8,8 +8,8 @@ use tower::{service_fn, ServiceExt};
 use tower_layer::Layer;
 
 use super::{Extracted, InviteLayer, RATELIMIT, RATELIMIT_POLICY};
-use crate::engine::Engine;
 use crate::ids::MemberId;
+use crate::memory::engine::Engine;
 use crate::outcome::Sent;
 use crate::policy::{Policy, SpamPolicy};
 use crate::request::InviteRequest;

@@ -3,8 +3,8 @@ use ::http::{HeaderMap, Response, StatusCode};
 
 use super::*;
 use crate::account::{AccountStatus, Tier};
+use crate::codes::fixtures::every_reason;
 use crate::outage::Outage;
-use crate::reason_code::fixtures::every_reason;
 use crate::report::{NoteCapacity, WindowCapacity};
 
 const NOW: u64 = 1_700_000_000_000;

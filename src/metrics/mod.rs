@@ -106,9 +106,9 @@ pub(crate) struct EngineMetrics {
     engine: &'static str,
     on: bool,
     /// `[0]` allowed, `[1 + reason index]` denied; by tier.
-    decisions: [[OnceLock<Counter>; 3]; crate::reason_code::RANKS + 1],
+    decisions: [[OnceLock<Counter>; 3]; crate::codes::RANKS + 1],
     /// By the rule's place in [`crate::ShadowRule::ALL`].
-    shadowed: [OnceLock<Counter>; crate::shadow::ShadowRule::ALL.len()],
+    shadowed: [OnceLock<Counter>; crate::rules::shadow::ShadowRule::ALL.len()],
     latency: OnceLock<Histogram>,
 }
 
@@ -168,7 +168,10 @@ impl EngineMetrics {
             _ => 0,
         };
         let engine = self.engine;
-        for (i, rule) in crate::shadow::ShadowRule::ALL.into_iter().enumerate() {
+        for (i, rule) in crate::rules::shadow::ShadowRule::ALL
+            .into_iter()
+            .enumerate()
+        {
             if !shadowed.is_empty() && shadowed.contains(rule) {
                 self.shadowed[i]
                     .get_or_init(|| {

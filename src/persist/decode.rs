@@ -5,14 +5,14 @@ use super::OLDEST_VERSION;
 use super::{setting_from, tier_from, PersistError, FORMAT_VERSION, HEADER_LEN, MAGIC, MAX_SHARDS};
 use super::{ACTIVE, BANNED, RESTRICTED, TRAILER_LEN};
 use crate::account::AccountStatus;
-use crate::codec::{DecodeError, Reader};
+use crate::codec::{instant, DecodeError, Reader};
 use crate::ids::MAX_SEQ;
-use crate::ledger::{Ending, Invite, Ledger};
-use crate::member::{Extra, FastMap, FastSet, IdemLog, IdemRecord, Member};
-use crate::spam::SpamState;
-use crate::spam_signals::SpamSignals;
+use crate::rules::spam::signals::SpamSignals;
+use crate::rules::spam::SpamState;
+use crate::rules::window::{Log, SendLog};
+use crate::sender::ledger::{Ending, Invite, Ledger};
+use crate::sender::record::{Extra, FastMap, FastSet, IdemLog, IdemRecord, Member};
 use crate::time::Timestamp;
-use crate::window::{Log, SendLog};
 
 /// Smallest encodings, so a corrupt count is refused before it allocates.
 const MIN_MEMBER: usize = 8 + 3 + 8 + 8 + 8 + 1;
@@ -263,7 +263,7 @@ fn read_member(r: &mut Reader<'_>, id: u64, state: &mut State) -> Result<Member,
             sent_at,
             ended,
         };
-        let reminders = crate::ledger::Reminders { count, last };
+        let reminders = crate::sender::ledger::Reminders { count, last };
         if sent_at < last_sent || !ledger.restore(invite, reminders) {
             return r.fail("invitations out of order");
         }
@@ -345,7 +345,7 @@ fn read_extra(r: &mut Reader<'_>, state: &mut State) -> Result<(Extra, SpamState
         None
     };
     let limits = if state.version >= 2 && r.bool()? {
-        let limits = crate::policy_codec::read_limits(r)?;
+        let limits = crate::policy::codec::read_limits(r)?;
         if limits.validate_as("limits").is_err() {
             return r.fail("invalid member limits");
         }
@@ -366,15 +366,6 @@ fn read_extra(r: &mut Reader<'_>, state: &mut State) -> Result<(Extra, SpamState
         limits,
     };
     Ok((extra, spam))
-}
-
-/// An instant the engine acted at, which is never after [`Timestamp::MAX`].
-pub(crate) fn instant(r: &mut Reader<'_>) -> Result<u64, DecodeError> {
-    let t = r.u64()?;
-    if t > Timestamp::MAX.as_millis() {
-        return r.fail("instant after Timestamp::MAX");
-    }
-    Ok(t)
 }
 
 fn read_instants(r: &mut Reader<'_>) -> Result<Vec<u64>, DecodeError> {

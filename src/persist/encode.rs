@@ -9,10 +9,10 @@ use super::{setting_code, tier_code, PersistError, FORMAT_VERSION, MAGIC};
 use super::{ACTIVE, BANNED, RESTRICTED};
 use crate::account::AccountStatus;
 use crate::codec::Writer;
-use crate::engine::Engine;
-use crate::member::{Extra, Member};
-use crate::shard::Shard;
-use crate::spam::SpamState;
+use crate::memory::engine::Engine;
+use crate::memory::shard::Shard;
+use crate::rules::spam::SpamState;
+use crate::sender::record::{Extra, Member};
 
 /// Counts the trailer repeats, so a restore can check it read every section whole.
 #[derive(Debug, Default, Clone, Copy)]
@@ -219,7 +219,7 @@ fn write_extra(w: &mut Writer, x: &Extra, spam: &SpamState, version: u32) {
     if version >= 2 {
         w.bool(x.limits.is_some());
         if let Some(limits) = x.limits.as_deref() {
-            crate::policy_codec::limits(w, limits);
+            crate::policy::codec::limits(w, limits);
         }
     }
 }

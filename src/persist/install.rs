@@ -3,9 +3,9 @@
 
 use super::decode::State;
 use crate::account::{AccountStatus, InviteSetting};
-use crate::engine::{Engine, LINKED, SPECIAL};
 use crate::ids::MemberId;
-use crate::member::Member;
+use crate::memory::engine::{Engine, LINKED, SPECIAL};
+use crate::sender::record::Member;
 
 /// Places a decoded state in a freshly built engine, re-hashing every member onto
 /// the engine's own shards and rebuilding what is derived.

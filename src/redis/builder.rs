@@ -10,9 +10,9 @@ use super::{
     BlockingRedisEngine, BreakerPolicy, FailureMode, RedisEngine, RedisTarget, ENGINE_SCRIPT,
 };
 use super::{ConnectError, RedisSetupError};
-use crate::limits::MemberLimits;
+use crate::policy::limits::MemberLimits;
 use crate::policy::Policy;
-use crate::shadow::Shadow;
+use crate::rules::shadow::Shadow;
 use crate::time::Clock;
 use redis::aio::ConnectionManagerConfig;
 use redis::Script;

@@ -29,8 +29,8 @@ use super::{watch, RedisBuilder, RedisEngine, RedisSetupError};
 use crate::ids::MemberId;
 use crate::outage::Outage;
 use crate::policy::{ConfigError, Policy, TierLimits, IDEMPOTENCY_WINDOW, NOTE_WINDOW};
-use crate::shadow::Shadow;
-use crate::spam::Keywords;
+use crate::rules::shadow::Shadow;
+use crate::rules::spam::Keywords;
 use crate::time::millis;
 
 /// Stores one field of the policy hash and raises its version; the other fields are
@@ -249,7 +249,7 @@ impl RedisEngine {
         let current = self.live();
         let live = if version > current.version {
             let policy = match p {
-                Some(bytes) => crate::policy_codec::decode(&bytes).map_err(|_| bad_data())?,
+                Some(bytes) => crate::policy::codec::decode(&bytes).map_err(|_| bad_data())?,
                 None => (*current.policy).clone(),
             };
             policy.validate().map_err(|_| bad_data())?;
@@ -286,7 +286,7 @@ impl RedisEngine {
         inv.key(policy_key(&self.inner.prefix))
             .arg(field)
             .arg(value.as_slice())
-            .arg(crate::policy_codec::encode(&own.policy))
+            .arg(crate::policy::codec::encode(&own.policy))
             .arg(own.shadow.bits());
         match self.inner.wait {
             // Strict mode: the stored policy is acknowledged once replicated.
@@ -295,7 +295,7 @@ impl RedisEngine {
                 let args = [
                     field.as_bytes().to_vec(),
                     value,
-                    crate::policy_codec::encode(&own.policy),
+                    crate::policy::codec::encode(&own.policy),
                     own.shadow.bits().to_string().into_bytes(),
                 ];
                 self.write_script::<u64, _>(w, STORE, script.get_hash(), &keys, &args)
@@ -331,7 +331,7 @@ impl RedisEngine {
         if let Err(RedisSetupError::Config(e)) = super::setup::check_policy(&policy) {
             return Err(e.into());
         }
-        let bytes = crate::policy_codec::encode(&policy);
+        let bytes = crate::policy::codec::encode(&policy);
         Ok(self.store("p", bytes).await?)
     }
 

@@ -10,8 +10,8 @@ use super::keys::email_owner;
 use super::RedisEngine;
 use crate::email::{normalize, EmailError};
 use crate::ids::MemberId;
-use crate::limits::RelationError;
 use crate::outage::Outage;
+use crate::policy::limits::RelationError;
 
 /// Adds ARGV[1] to the set KEYS[1] unless it holds ARGV[2] members already:
 /// 1 added, 0 already there, -1 full.

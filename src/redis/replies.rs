@@ -7,9 +7,9 @@ use crate::outage::Outage;
 use crate::outcome::DenyReason;
 use crate::report::{window, Capacity, NoteCapacity};
 use crate::request::InviteRequest;
-use crate::spam_signals::SpamSignals;
+use crate::rules::spam::signals::SpamSignals;
+use crate::rules::window::Usage;
 use crate::time::Timestamp;
-use crate::window::Usage;
 
 /// One rule that denies, with its own instant of clearing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

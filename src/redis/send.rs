@@ -7,7 +7,6 @@ use super::live::Live;
 use super::replies::{Rule, ScriptReply};
 use super::stats::Count;
 use super::{FailureMode, RedisEngine, UNRECORDED};
-use crate::decide::Verdicts;
 use crate::email::normalize;
 use crate::ids::{InviteId, MemberId};
 use crate::outage::Outage;
@@ -15,7 +14,8 @@ use crate::outcome::{Denied, DenyReason, Sent};
 use crate::policy::{RateRule, SpamPolicy};
 use crate::report::{Blocker, Capacity, Diagnosis};
 use crate::request::InviteRequest;
-use crate::spam::note_fingerprint;
+use crate::rules::precedence::Verdicts;
+use crate::rules::spam::note_fingerprint;
 use crate::time::{millis, Timestamp};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -166,7 +166,7 @@ impl RedisEngine {
         at: u64,
         shadowed: &[Rule],
     ) -> Sent {
-        let mut tally = crate::shadow::ShadowTally::default();
+        let mut tally = crate::rules::shadow::ShadowTally::default();
         for r in shadowed {
             if let Some(rule) = crate::ShadowRule::of(&r.reason) {
                 tally.add(rule, r.at);
@@ -191,7 +191,7 @@ impl RedisEngine {
         #[cfg(feature = "metrics")]
         let started = self.inner.metrics.start();
         #[cfg(feature = "tracing")]
-        let span = crate::observe::decision_span(&req);
+        let span = crate::trace::decision_span(&req);
         #[cfg(feature = "tracing")]
         let result = tracing::Instrument::instrument(self.decide_send(req), span.clone()).await;
         #[cfg(not(feature = "tracing"))]
@@ -199,7 +199,7 @@ impl RedisEngine {
         #[cfg(feature = "metrics")]
         self.inner.metrics.decided(started, &result, false);
         #[cfg(feature = "tracing")]
-        crate::observe::record_decision(&span, &result);
+        crate::trace::record_decision(&span, &result);
         result
     }
 

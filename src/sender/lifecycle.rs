@@ -2,13 +2,13 @@
 //! re-invite cooldown, reminders and the pending listing.
 
 use crate::ids::{InviteId, MemberId};
-use crate::ledger::{Ending, Invite};
-use crate::lifecycle::{PendingInvite, PendingPage};
-use crate::member::Member;
 use crate::outcome::InviteError;
 use crate::policy::ReminderPolicy;
+use crate::report::{PendingInvite, PendingPage};
+use crate::rules::spam::Feedback;
 use crate::rules::Rules;
-use crate::spam::Feedback;
+use crate::sender::ledger::{Ending, Invite};
+use crate::sender::record::Member;
 use crate::time::Timestamp;
 
 /// An invitation that ended, and what storage must do about it.

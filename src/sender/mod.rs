@@ -9,18 +9,23 @@
 //! storage around a record — the in-memory engine's shards, a snapshot — keeps it
 //! and does what an outcome asks of it (queue an expiry, flag a restricted member).
 
+pub(crate) mod admission;
+mod extra;
+pub(crate) mod ledger;
 mod lifecycle;
+pub(crate) mod record;
 mod report;
 #[cfg(test)]
 mod tests;
 
-use crate::decide::{evaluate, Facts, Subject, Verdicts, View};
+use crate::account::AccountStatus;
 use crate::ids::{InviteId, MemberId};
-use crate::member::{IdemRecord, Member};
 use crate::outcome::{Denied, Sent};
+use crate::rules::precedence::{evaluate, Facts, Subject, Verdicts, View};
+use crate::rules::shadow::ShadowTally;
+use crate::rules::spam::{Attempt, Feedback};
 use crate::rules::Rules;
-use crate::shadow::ShadowTally;
-use crate::spam::{Attempt, Feedback};
+use crate::sender::record::{IdemRecord, Member};
 use crate::time::Timestamp;
 
 /// What the rules say about a send, before anything is committed.
@@ -144,7 +149,7 @@ impl Member {
             // A shadowed signal never escalates: a restriction is always enforced.
             let enforced = !shadow.contains(crate::ShadowRule::SpamSuspected);
             if let Some(until) = v.restrict_until.filter(|_| enforced) {
-                crate::relations::impose_restriction(self, until, Some(v.signals));
+                self.impose_restriction(until, Some(v.signals));
                 restricted = true;
             }
         }
@@ -216,6 +221,21 @@ impl Member {
         if rules.policy.spam.is_enabled() {
             self.spam_mut()
                 .record_feedback(now, feedback, &rules.policy.spam);
+        }
+    }
+
+    /// Restricts the member until `until` for the given spam signals, unless a harsher
+    /// status already holds.
+    pub(crate) fn impose_restriction(&mut self, until: u64, why: Option<crate::SpamSignals>) {
+        let until = Timestamp::from_millis(until);
+        let harsher = match self.status() {
+            AccountStatus::Banned | AccountStatus::Restricted { until: None } => true,
+            AccountStatus::Restricted { until: Some(t) } => t >= until,
+            AccountStatus::Active => false,
+        };
+        if !harsher {
+            self.set_status(AccountStatus::Restricted { until: Some(until) });
+            self.extra_mut().restricted_for = why;
         }
     }
 }

@@ -1,13 +1,13 @@
 //! Telling the member: capacity and diagnosis, read from a settled record without
 //! changing it.
 
-use crate::decide::{evaluate, Facts, Subject, View};
-use crate::member::Member;
 use crate::report::{window, Blocker, Capacity, NoteCapacity};
+use crate::rules::precedence::{evaluate, Facts, Subject, View};
+use crate::rules::spam::{Attempt, SpamState};
+use crate::rules::window::{log_usage, Usage};
 use crate::rules::Rules;
-use crate::spam::{Attempt, SpamState};
+use crate::sender::record::Member;
 use crate::time::Timestamp;
-use crate::window::{log_usage, Usage};
 
 impl Member {
     /// The use of every window and quota at `now` (the record settled at `now`).

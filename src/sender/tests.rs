@@ -3,12 +3,12 @@
 
 use std::sync::Arc;
 
-use crate::decide::{Subject, View};
-use crate::ledger::Ending;
-use crate::member::Member;
 use crate::outcome::{DenyReason, InviteError, Sent};
 use crate::policy::{Policy, ReminderPolicy, SpamPolicy};
+use crate::rules::precedence::{Subject, View};
 use crate::rules::Rules;
+use crate::sender::ledger::Ending;
+use crate::sender::record::Member;
 use crate::{AccountStatus, InviteSetting, MemberId, Shadow, ShadowRule, Timestamp};
 
 const T0: u64 = 1_700_000_000_000;

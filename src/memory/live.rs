@@ -1,4 +1,4 @@
-//! The rules in force, and changing them on a running engine.
+//! Changing the rules on a running engine.
 //!
 //! Every shard holds a reference to the rules in force, read under its lock. A change
 //! takes every shard lock (in ascending order, as everywhere), replaces each shard's
@@ -10,37 +10,11 @@
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use crate::engine::Engine;
-use crate::journal::Op;
+use crate::memory::engine::Engine;
+use crate::persist::journal::Op;
 use crate::policy::{ConfigError, Policy};
-use crate::shadow::Shadow;
-use crate::shard::Spans;
-use crate::spam::Keywords;
-
-/// The policy with what is derived from it, and the rules in shadow mode.
-#[derive(Debug)]
-pub(crate) struct Rules {
-    pub(crate) policy: Arc<Policy>,
-    pub(crate) spans: Spans,
-    pub(crate) keywords: Keywords,
-    pub(crate) shadow: Shadow,
-    /// Whether these rules were set on the running engine (or by replaying such a
-    /// change), rather than given to the builder.
-    pub(crate) live: bool,
-}
-
-impl Rules {
-    /// The rules of a policy that has been validated.
-    pub(crate) fn new(policy: Arc<Policy>, shadow: Shadow, live: bool) -> Arc<Self> {
-        Arc::new(Rules {
-            spans: Spans::new(&policy),
-            keywords: Keywords::new(&policy.spam.keywords),
-            policy,
-            shadow,
-            live,
-        })
-    }
-}
+use crate::rules::shadow::Shadow;
+use crate::rules::Rules;
 
 impl Engine {
     /// The rules in force now (a consistent pair of policy and shadow set).

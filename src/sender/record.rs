@@ -1,125 +1,12 @@
 //! One member's record: hot sender state inline, rarer facts boxed.
 
-use std::collections::{HashMap, HashSet, VecDeque};
-
 use crate::account::{AccountStatus, InviteSetting, Tier};
-use crate::ledger::Ledger;
-use crate::spam::SpamState;
-use crate::spam_signals::SpamSignals;
-use crate::window::{Log, SendLog};
+use crate::rules::precedence::{PairFacts, SenderState};
+use crate::rules::spam::SpamState;
+use crate::rules::window::{Log, SendLog};
+use crate::sender::ledger::Ledger;
 
-/// ahash with its per-process keys. Some keys here are chosen by members (imported
-/// contacts, idempotency keys); what keeps them from being crafted to collide is
-/// that `AHasher::default()` takes the keys ahash draws from the operating system's
-/// random source once per process (its `runtime-rng` feature, required explicitly
-/// in Cargo.toml), so they are unknown outside the process. Zero-sized, the hasher
-/// keeps every per-member set 32 bytes smaller than a per-map `RandomState` would.
-pub(crate) type Hasher = std::hash::BuildHasherDefault<ahash::AHasher>;
-pub(crate) type FastMap<K, V> = HashMap<K, V, Hasher>;
-pub(crate) type FastSet<K> = HashSet<K, Hasher>;
-
-/// An accepted send made with an idempotency key.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct IdemRecord {
-    pub(crate) recipient: u64,
-    pub(crate) seq: u64,
-    pub(crate) sent_at: u64,
-}
-
-/// Idempotency records of one sender over the last 24 hours.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub(crate) struct IdemLog {
-    by_key: FastMap<u64, IdemRecord>,
-    order: VecDeque<u64>,
-}
-
-impl IdemLog {
-    pub(crate) fn expire(&mut self, now: u64, window: u64) {
-        while let Some(&key) = self.order.front() {
-            let due = self
-                .by_key
-                .get(&key)
-                .is_none_or(|r| r.sent_at.saturating_add(window) <= now);
-            if !due {
-                break;
-            }
-            self.by_key.remove(&key);
-            self.order.pop_front();
-        }
-    }
-
-    pub(crate) fn get(&self, key: u64) -> Option<&IdemRecord> {
-        self.by_key.get(&key)
-    }
-
-    pub(crate) fn insert(&mut self, key: u64, record: IdemRecord) {
-        if self.by_key.insert(key, record).is_none() {
-            self.order.push_back(key);
-        }
-    }
-
-    pub(crate) fn is_empty(&self) -> bool {
-        self.order.is_empty()
-    }
-
-    /// Instant of the oldest record, if any.
-    pub(crate) fn first_at(&self) -> Option<u64> {
-        self.order
-            .front()
-            .and_then(|k| self.by_key.get(k))
-            .map(|r| r.sent_at)
-    }
-
-    pub(crate) fn last_at(&self) -> Option<u64> {
-        self.order
-            .back()
-            .and_then(|k| self.by_key.get(k))
-            .map(|r| r.sent_at)
-    }
-
-    /// Records oldest first.
-    pub(crate) fn iter(&self) -> impl Iterator<Item = (u64, &IdemRecord)> {
-        self.order
-            .iter()
-            .filter_map(|k| self.by_key.get(k).map(|r| (*k, r)))
-    }
-}
-
-/// Facts most members do not have, kept out of the hot record.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub(crate) struct Extra {
-    pub(crate) notes: Log,
-    pub(crate) idem: IdemLog,
-    pub(crate) connections: FastSet<u64>,
-    /// Members this member follows.
-    pub(crate) follows: FastSet<u64>,
-    /// Registered emails, normalised (a set: registering and unregistering cost
-    /// constant time).
-    pub(crate) emails: FastSet<String>,
-    /// Imported contacts, normalised, in import order.
-    pub(crate) contacts: Vec<String>,
-    pub(crate) contact_set: FastSet<String>,
-    /// The spam signals behind the current restriction, if the engine imposed it.
-    pub(crate) restricted_for: Option<SpamSignals>,
-    /// End of the re-invite cooldown by recipient, after a withdrawal.
-    pub(crate) cooldowns: FastMap<u64, u64>,
-    /// Limits of this member alone, in place of their tier's.
-    pub(crate) limits: Option<Box<crate::policy::TierLimits>>,
-}
-
-impl Extra {
-    /// Whether a member with this and nothing else is indistinguishable from a new one.
-    fn is_idle(&self) -> bool {
-        self.notes.is_empty()
-            && self.idem.is_empty()
-            && self.connections.is_empty()
-            && self.follows.is_empty()
-            && self.emails.is_empty()
-            && self.contacts.is_empty()
-            && self.cooldowns.is_empty()
-            && self.limits.is_none()
-    }
-}
+pub(crate) use super::extra::{Extra, FastMap, FastSet, IdemLog, IdemRecord};
 
 /// A cached instant that is not part of the state: any two values compare equal.
 #[derive(Debug, Clone, Copy, Default)]
@@ -167,17 +54,6 @@ const ACTIVE: u8 = 0;
 const RESTRICTED: u8 = 1;
 const RESTRICTED_UNTIL: u8 = 2;
 const BANNED: u8 = 3;
-
-/// What the pair rules read: invitations pending from a sender to a recipient, and
-/// the re-invite cooldown.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct PairFacts {
-    pub(crate) pending: u32,
-    /// Sending instant of the invitation whose expiry frees a slot (when at the cap).
-    pub(crate) frees: Option<u64>,
-    /// End of the cooldown after a withdrawal (0: none).
-    pub(crate) cooldown_until: u64,
-}
 
 fn pair_bit(recipient: u64) -> u64 {
     1 << (recipient.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 58)
@@ -253,7 +129,7 @@ impl Member {
     }
 
     /// The earliest instant at which settling changes anything.
-    pub(crate) fn next_due(&self, spans: &crate::shard::Spans) -> u64 {
+    pub(crate) fn next_due(&self, spans: &crate::rules::Spans) -> u64 {
         let mut due = u64::MAX;
         let mut take = |t: Option<u64>| {
             if let Some(t) = t {
@@ -310,9 +186,38 @@ impl Member {
             && self.spam.as_deref().is_none_or(|s| spam_idle_at(s) <= now)
     }
 }
+/// The rules read a record through this, so they need no access to its layout.
+impl SenderState for Member {
+    fn limits<'a>(&'a self, policy: &'a crate::policy::Policy) -> &'a crate::policy::TierLimits {
+        Member::limits(self, policy)
+    }
+
+    fn status(&self) -> AccountStatus {
+        Member::status(self)
+    }
+
+    fn is_connected(&self, other: u64) -> bool {
+        Member::is_connected(self, other)
+    }
+
+    fn keyed_recipient(&self, key: u64) -> Option<u64> {
+        let rec = self.extra.as_deref()?.idem.get(key)?;
+        Some(rec.recipient)
+    }
+
+    fn sends(&self) -> &SendLog {
+        &self.sends
+    }
+
+    fn notes(&self) -> Option<&Log> {
+        self.extra.as_deref().map(|e| &e.notes)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sender::extra::Hasher;
 
     #[test]
     fn pair_filter_never_forgets_a_live_pair() {
@@ -325,7 +230,7 @@ mod tests {
         m.pairs_changed();
         assert!(m.may_have_pair(7) && m.may_have_pair(9), "both are live");
         let at = m.ledger.find(1).unwrap();
-        m.ledger.end(at, crate::ledger::Ending::Withdrawn);
+        m.ledger.end(at, crate::sender::ledger::Ending::Withdrawn);
         m.pairs_changed();
         assert!(m.may_have_pair(9), "the cooldown is left");
         m.extra_mut().cooldowns.clear();

@@ -1,7 +1,7 @@
 //! Inviting from an address book: by email, and every imported contact at once.
 
-use crate::engine::Engine;
 use crate::ids::MemberId;
+use crate::memory::engine::Engine;
 use crate::outcome::{Denied, Sent};
 use crate::request::InviteRequest;
 use crate::time::Timestamp;

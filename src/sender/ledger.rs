@@ -11,8 +11,8 @@ mod pairs;
 pub(crate) use pairs::PendingRef;
 use pairs::{index_add, index_remove, PairIndex};
 
-use crate::member::FastMap;
-use crate::window::deque::SmallDeque;
+use crate::rules::window::deque::SmallDeque;
+use crate::sender::record::FastMap;
 
 /// How an invitation ended before expiring.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

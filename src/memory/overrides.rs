@@ -1,8 +1,8 @@
 //! Limits of one member in place of their tier's (say, a recruiter seat).
 
-use crate::engine::Engine;
 use crate::ids::MemberId;
-use crate::journal::Op;
+use crate::memory::engine::Engine;
+use crate::persist::journal::Op;
 use crate::policy::{ConfigError, TierLimits};
 
 impl Engine {

@@ -94,7 +94,7 @@ impl Observer {
     }
 }
 
-impl crate::engine::Engine {
+impl crate::memory::engine::Engine {
     /// How the engine is doing: its background sweeper (running, its lag) and, when
     /// opened with persistence, its journal (writing or failing and why, its queue,
     /// the time since its last sync). Reads a few atomics; cheap enough for every
@@ -112,14 +112,14 @@ impl crate::engine::Engine {
     }
 }
 
-impl crate::engine::Engine {
+impl crate::memory::engine::Engine {
     /// Whether the sender's fullest send window is at or past the near-limit share
     /// once this decision is done (`adding`: it commits a send). Only computed when
     /// metrics are reported.
     #[inline]
     pub(crate) fn near_limit(
         &self,
-        member: &crate::member::Member,
+        member: &crate::sender::record::Member,
         policy: &crate::policy::Policy,
         adding: bool,
     ) -> bool {
@@ -139,44 +139,12 @@ impl crate::engine::Engine {
     }
 }
 
-/// The span a decision runs in (feature `tracing`), at debug level.
-#[cfg(feature = "tracing")]
-pub(crate) fn decision_span(req: &crate::request::InviteRequest) -> tracing::Span {
-    tracing::debug_span!(
-        "invite_decision",
-        sender = req.sender().0,
-        recipient = req.recipient().0,
-        outcome = tracing::field::Empty,
-        reason = tracing::field::Empty,
-    )
-}
-
-/// Records the outcome and, for a denial, the reason's code on the decision's span.
-#[cfg(feature = "tracing")]
-pub(crate) fn record_decision(
-    span: &tracing::Span,
-    result: &Result<crate::outcome::Sent, crate::outcome::Denied>,
-) {
-    match result {
-        Ok(_) => {
-            span.record("outcome", "allowed");
-        }
-        Err(d) => {
-            span.record("outcome", "denied");
-            span.record("reason", d.reason().code());
-            span.in_scope(|| {
-                tracing::debug!(reason = d.reason().code(), retry_at = ?d.retry_at(), "{d}");
-            });
-        }
-    }
-}
-
 /// How often the background sweeper samples the gauges that cost a pass over members.
 #[cfg(feature = "metrics")]
 const GAUGE_EVERY: Duration = Duration::from_secs(10);
 
 #[cfg(feature = "metrics")]
-impl crate::engine::Engine {
+impl crate::memory::engine::Engine {
     /// After a background sweep pass: its lateness, and (every [`GAUGE_EVERY`]) the
     /// gauges of member records, pending invitations and the journal.
     pub(crate) fn sample_metrics(&self, late: Duration, last_sample: &mut Option<Instant>) {

@@ -3,29 +3,13 @@
 use std::sync::atomic::Ordering;
 
 use crate::account::{AccountStatus, InviteSetting, Tier};
-use crate::engine::{Engine, LINKED, SPECIAL};
 use crate::ids::MemberId;
-use crate::journal::Op;
-use crate::limits::RelationError;
-use crate::member::{FastSet, Member};
-use crate::shard::Shard;
-use crate::spam_signals::SpamSignals;
-use crate::time::Timestamp;
-
-/// Restricts `member` until `until` for the given spam signals, unless a harsher
-/// status already holds.
-pub(crate) fn impose_restriction(member: &mut Member, until: u64, why: Option<SpamSignals>) {
-    let until = Timestamp::from_millis(until);
-    let harsher = match member.status() {
-        AccountStatus::Banned | AccountStatus::Restricted { until: None } => true,
-        AccountStatus::Restricted { until: Some(t) } => t >= until,
-        AccountStatus::Active => false,
-    };
-    if !harsher {
-        member.set_status(AccountStatus::Restricted { until: Some(until) });
-        member.extra_mut().restricted_for = why;
-    }
-}
+use crate::memory::engine::{Engine, LINKED, SPECIAL};
+use crate::memory::shard::Shard;
+use crate::persist::journal::Op;
+use crate::policy::limits::RelationError;
+use crate::rules::spam::signals::SpamSignals;
+use crate::sender::record::{FastSet, Member};
 
 impl Engine {
     /// Runs a setter on the member's record under its shard lock, except that
@@ -84,7 +68,10 @@ impl Engine {
     /// Reads the member's record (a default one when never seen).
     pub(crate) fn read<R>(&self, m: MemberId, f: impl FnOnce(&Member) -> R) -> R {
         let shard = self.lock(m.0);
-        f(shard.members.get(&m.0).unwrap_or(&crate::engine::EMPTY))
+        f(shard
+            .members
+            .get(&m.0)
+            .unwrap_or(&crate::memory::engine::EMPTY))
     }
 
     /// Sets the member's tier; limits change at once, counts are kept.
@@ -344,7 +331,7 @@ fn at_cap(
     shard: &Shard,
     member: u64,
     max: usize,
-    of: impl Fn(&crate::member::Extra) -> &FastSet<u64>,
+    of: impl Fn(&crate::sender::record::Extra) -> &FastSet<u64>,
     other: u64,
 ) -> bool {
     shard

@@ -6,36 +6,11 @@ use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::sync::Arc;
 
-use crate::member::Member;
+use crate::memory::queue::ChunkQueue;
+use crate::memory::records::Members;
 use crate::policy::Policy;
-use crate::queue::ChunkQueue;
-use crate::records::Members;
-use crate::rules::Rules;
-
-/// Policy durations in milliseconds, computed once.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Spans {
-    pub(crate) day: u64,
-    pub(crate) week: u64,
-    pub(crate) note: u64,
-    pub(crate) idem: u64,
-    pub(crate) ttl: u64,
-    pub(crate) cooldown: u64,
-}
-
-impl Spans {
-    pub(crate) fn new(policy: &Policy) -> Self {
-        use crate::time::millis;
-        Spans {
-            day: millis(crate::policy::DAILY_WINDOW),
-            week: millis(crate::policy::WEEKLY_WINDOW),
-            note: millis(crate::policy::NOTE_WINDOW),
-            idem: millis(crate::policy::IDEMPOTENCY_WINDOW),
-            ttl: millis(policy.pending_ttl),
-            cooldown: millis(policy.reinvite_cooldown),
-        }
-    }
-}
+use crate::rules::{Rules, Spans};
+use crate::sender::record::Member;
 
 /// How often an idle check is repeated for a member that cannot be reclaimed yet.
 pub(crate) const RECHECK: u64 = 24 * 3_600_000;

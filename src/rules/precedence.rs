@@ -1,36 +1,13 @@
 //! The rules, in precedence order, evaluated on plain data: no locks, no clock.
 
-use crate::account::{AccountStatus, InviteSetting};
-use crate::member::{Member, PairFacts};
+use crate::account::AccountStatus;
 use crate::outcome::{Denied, DenyReason};
 use crate::policy::{Policy, TierLimits};
-use crate::shard::Spans;
-use crate::spam::Verdict;
+pub(crate) use crate::rules::recipient::View;
+use crate::rules::spam::Verdict;
+use crate::rules::window::{log_usage, Log, SendLog};
+use crate::rules::Spans;
 use crate::time::Timestamp;
-use crate::window::log_usage;
-
-/// What the decision needs to know about the recipient.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct View {
-    pub(crate) banned: bool,
-    pub(crate) setting: InviteSetting,
-    /// Whether the recipient's setting admits this sender.
-    pub(crate) admits: bool,
-    /// No shared connection, neither in the other's contacts, no email given.
-    pub(crate) stranger: bool,
-}
-
-impl View {
-    /// A recipient with nothing special about them, who shares nothing with the sender.
-    pub(crate) fn plain(email_given: bool) -> Self {
-        View {
-            banned: false,
-            setting: InviteSetting::Everyone,
-            admits: true,
-            stranger: !email_given,
-        }
-    }
-}
 
 /// The request, prepared for judging.
 #[derive(Debug, Clone, Copy)]
@@ -53,10 +30,37 @@ impl<'a> Subject<'a> {
     }
 }
 
+/// What the pair rules read: invitations pending from a sender to a recipient, and
+/// the re-invite cooldown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct PairFacts {
+    pub(crate) pending: u32,
+    /// Sending instant of the invitation whose expiry frees a slot (when at the cap).
+    pub(crate) frees: Option<u64>,
+    /// End of the cooldown after a withdrawal (0: none).
+    pub(crate) cooldown_until: u64,
+}
+
+/// What the rules read of the sender's own state (the record settled at `now`).
+pub(crate) trait SenderState {
+    /// The limits the sender sends under.
+    fn limits<'a>(&'a self, policy: &'a Policy) -> &'a TierLimits;
+    /// The account status as set (see [`AccountStatus::at`] for its value now).
+    fn status(&self) -> AccountStatus;
+    /// Whether the sender is connected to `other`.
+    fn is_connected(&self, other: u64) -> bool;
+    /// The recipient of the send made with idempotency `key` in the last 24 hours.
+    fn keyed_recipient(&self, key: u64) -> Option<u64>;
+    /// The sends in the rolling windows.
+    fn sends(&self) -> &SendLog;
+    /// The instants of the notes in the rolling 30 days, if any.
+    fn notes(&self) -> Option<&Log>;
+}
+
 /// Everything the rules read, borrowed.
-pub(crate) struct Facts<'a> {
+pub(crate) struct Facts<'a, M: SenderState> {
     pub(crate) now: u64,
-    pub(crate) member: &'a Member,
+    pub(crate) member: &'a M,
     pub(crate) pair: Option<PairFacts>,
     pub(crate) view: View,
     pub(crate) spam: Option<Verdict>,
@@ -67,25 +71,23 @@ pub(crate) struct Facts<'a> {
 /// Calls `deny` for every rule that denies, in precedence order, with that rule's own
 /// instant of clearing (`None`: only an action clears it). The member must be settled
 /// at `now`.
-pub(crate) fn evaluate(
-    f: &Facts<'_>,
+pub(crate) fn evaluate<M: SenderState>(
+    f: &Facts<'_, M>,
     s: &Subject<'_>,
     deny: &mut impl FnMut(DenyReason, Option<u64>),
 ) {
     let m = f.member;
     let limits: &TierLimits = m.limits(f.policy);
-    if let (Some(key), Some(extra)) = (s.key, m.extra.as_deref()) {
-        if let Some(rec) = extra.idem.get(key) {
-            if rec.recipient != s.recipient {
-                let first_recipient = crate::MemberId(rec.recipient);
-                deny(
-                    DenyReason::IdempotencyConflict {
-                        key,
-                        first_recipient,
-                    },
-                    None,
-                );
-            }
+    if let Some(key) = s.key {
+        match m.keyed_recipient(key) {
+            Some(first) if first != s.recipient => deny(
+                DenyReason::IdempotencyConflict {
+                    key,
+                    first_recipient: crate::MemberId(first),
+                },
+                None,
+            ),
+            _ => {}
         }
     }
     if s.sender == s.recipient {
@@ -131,9 +133,10 @@ pub(crate) fn evaluate(
     }
     // The counts come from the record's first cache line; the log itself is read only
     // for the instant a full window frees.
-    let (day_used, week_used) = m.sends.counts();
+    let sends = m.sends();
+    let (day_used, week_used) = sends.counts();
     if day_used >= limits.daily {
-        let day = m.sends.daily(limits.daily, f.spans.day);
+        let day = sends.daily(limits.daily, f.spans.day);
         let reason = DenyReason::DailyLimit {
             used: day.used,
             limit: limits.daily,
@@ -141,7 +144,7 @@ pub(crate) fn evaluate(
         deny(reason, day.frees_at);
     }
     if week_used >= limits.weekly {
-        let week = m.sends.weekly(limits.weekly, f.spans.week);
+        let week = sends.weekly(limits.weekly, f.spans.week);
         let reason = DenyReason::WeeklyLimit {
             used: week.used,
             limit: limits.weekly,
@@ -151,9 +154,8 @@ pub(crate) fn evaluate(
     if let Some(note) = s.note {
         if let Some(limit) = limits.notes_per_30d {
             let usage = m
-                .extra
-                .as_deref()
-                .map(|e| log_usage(&e.notes, f.now, Some(limit), f.spans.note));
+                .notes()
+                .map(|notes| log_usage(notes, f.now, Some(limit), f.spans.note));
             let used = usage.map_or(0, |u| u.used);
             if used >= limit {
                 deny(

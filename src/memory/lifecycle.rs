@@ -1,37 +1,12 @@
 //! What happens to an invitation after it is sent.
 
-use crate::engine::{Engine, LINKED};
 use crate::ids::{InviteId, MemberId};
-use crate::journal::Op;
-use crate::ledger::{Ending, Invite};
+use crate::memory::engine::{Engine, LINKED};
+use crate::memory::shard::Shard;
 use crate::outcome::InviteError;
-use crate::shard::Shard;
-use crate::time::Timestamp;
-
-/// A pending invitation, as listed for its sender.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
-pub struct PendingInvite {
-    /// The invitation.
-    pub id: InviteId,
-    /// Who it was sent to.
-    pub recipient: MemberId,
-    /// When it was sent.
-    pub sent_at: Timestamp,
-    /// When it expires unless ended earlier.
-    pub expires_at: Timestamp,
-    /// Reminders sent so far.
-    pub reminders: u32,
-}
-
-/// One page of a member's pending invitations, oldest first.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PendingPage {
-    /// The invitations on this page.
-    pub items: Vec<PendingInvite>,
-    /// Pass this as `after` to get the next page; `None` on the last page.
-    pub next: Option<InviteId>,
-}
+use crate::persist::journal::Op;
+use crate::report::PendingPage;
+use crate::sender::ledger::{Ending, Invite};
 
 impl Engine {
     /// Ends a pending invitation that needs only its sender's shard, at `at` when

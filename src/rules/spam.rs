@@ -7,9 +7,9 @@
 use aho_corasick::{AhoCorasick, MatchKind};
 
 use crate::policy::{RateRule, SpamPolicy};
-use crate::spam_signals::{SpamSignal, SpamSignals};
+use crate::rules::spam::signals::{SpamSignal, SpamSignals};
+use crate::rules::window::deque::SmallDeque;
 use crate::time::millis;
-use crate::window::deque::SmallDeque;
 
 /// What the spam signals see of one send attempt.
 #[derive(Debug, Clone, Copy)]
@@ -416,6 +416,7 @@ impl SpamState {
 }
 
 mod codec;
+pub(crate) mod signals;
 
 #[cfg(test)]
 mod tests;

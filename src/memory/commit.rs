@@ -2,11 +2,11 @@
 //! machine decides, and the shard keeps what storage keeps (the record, the expiry
 //! and idle queues, the flags).
 
-use crate::decide::{Subject, View};
-use crate::engine::{Engine, SPECIAL};
+use crate::memory::engine::{Engine, SPECIAL};
+use crate::memory::shard::{Shard, RECHECK};
 use crate::outcome::{Denied, Sent};
+use crate::rules::precedence::{Subject, View};
 use crate::rules::Rules;
-use crate::shard::{Shard, RECHECK};
 
 impl Engine {
     /// Judges and, when allowed, commits a send; the caller holds the sender's shard.

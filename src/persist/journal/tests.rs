@@ -7,9 +7,9 @@ use super::file::{batch_of, frame, header_of, scan, BATCH_FRAME_LEN, FRAME_LEN, 
 use super::file::{JOURNAL_V1, JOURNAL_VERSION};
 use super::record::{decode, encode_send, Op};
 use crate::account::{AccountStatus, InviteSetting, Tier};
-use crate::decide::{Subject, View};
 use crate::ids::{InviteId, MemberId};
-use crate::ledger::Ending;
+use crate::rules::precedence::{Subject, View};
+use crate::sender::ledger::Ending;
 use crate::time::Timestamp;
 
 fn ops() -> Vec<Op> {

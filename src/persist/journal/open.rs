@@ -8,10 +8,10 @@ use std::time::{Duration, Instant};
 use super::file::{self, journal_path, snapshot_path, BATCH_FRAME_LEN, JOURNAL_V1};
 use super::record::{self, Op};
 use super::{Durability, Journal, RecoveryReport, TornRecord};
-use crate::builder::EngineBuilder;
-use crate::engine::Engine;
-use crate::ledger::Ending;
+use crate::memory::builder::EngineBuilder;
+use crate::memory::engine::Engine;
 use crate::persist::PersistError;
+use crate::sender::ledger::Ending;
 
 fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> PersistError + '_ {
     move |error| PersistError::File {

@@ -2,7 +2,7 @@
 
 use std::collections::hash_map::Entry;
 
-use crate::member::FastMap;
+use crate::sender::record::FastMap;
 
 /// A pending invitation as its pair sees it: enough to say when the pair frees a
 /// slot without searching the ledger.

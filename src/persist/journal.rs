@@ -37,13 +37,13 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::builder::EngineBuilder;
-use crate::decide::{Subject, View};
-use crate::engine::Engine;
+use crate::memory::builder::EngineBuilder;
+use crate::memory::engine::Engine;
+use crate::memory::shard::Shard;
 use crate::outage::Outage;
 use crate::outcome::{Denied, Sent};
 use crate::persist::PersistError;
-use crate::shard::Shard;
+use crate::rules::precedence::{Subject, View};
 
 pub use error::JournalError;
 pub(crate) use record::Op;

@@ -6,11 +6,11 @@
 
 use crate::account::{AccountStatus, InviteSetting, Tier};
 use crate::codec::{DecodeError, Reader, Writer};
-use crate::decide::{Subject, View};
 use crate::ids::{InviteId, MemberId};
-use crate::ledger::Ending;
 use crate::persist::{setting_code, setting_from, tier_code, tier_from};
 use crate::persist::{ACTIVE, BANNED, RESTRICTED};
+use crate::rules::precedence::{Subject, View};
+use crate::sender::ledger::Ending;
 use crate::time::Timestamp;
 
 const SEND: u8 = 1;
@@ -71,9 +71,9 @@ pub(crate) enum Op {
     ImportContacts(MemberId, Vec<String>),
     UnregisterEmail(MemberId, String),
     /// The policy and the shadow set in force from this record on.
-    SetPolicy(Box<crate::policy::Policy>, crate::shadow::Shadow),
+    SetPolicy(Box<crate::policy::Policy>, crate::rules::shadow::Shadow),
     /// The shadow set in force from this record on.
-    SetShadow(crate::shadow::Shadow),
+    SetShadow(crate::rules::shadow::Shadow),
     /// A member's own limits set (`Some`) or cleared.
     SetLimits(MemberId, Option<crate::policy::TierLimits>),
 }
@@ -199,7 +199,7 @@ impl Op {
             }
             Op::SetPolicy(policy, shadow) => {
                 head(&mut w, SET_POLICY, now);
-                crate::policy_codec::policy(&mut w, policy);
+                crate::policy::codec::policy(&mut w, policy);
                 w.u8(shadow.bits());
             }
             Op::SetShadow(shadow) => {
@@ -211,7 +211,7 @@ impl Op {
                 w.u64(m.0);
                 w.bool(limits.is_some());
                 if let Some(l) = limits {
-                    crate::policy_codec::limits(&mut w, l);
+                    crate::policy::codec::limits(&mut w, l);
                 }
             }
         }
@@ -219,8 +219,8 @@ impl Op {
     }
 }
 
-fn shadow(r: &mut Reader<'_>) -> Result<crate::shadow::Shadow, DecodeError> {
-    match crate::shadow::Shadow::from_bits(r.u8()?) {
+fn shadow(r: &mut Reader<'_>) -> Result<crate::rules::shadow::Shadow, DecodeError> {
+    match crate::rules::shadow::Shadow::from_bits(r.u8()?) {
         Some(s) => Ok(s),
         None => r.fail("unknown shadowed rule"),
     }
@@ -233,7 +233,7 @@ fn shadow(r: &mut Reader<'_>) -> Result<crate::shadow::Shadow, DecodeError> {
 pub(crate) fn decode(payload: &[u8], base: usize) -> Result<(u64, Op), DecodeError> {
     let mut r = Reader::new(payload, base);
     let tag = r.u8()?;
-    let now = crate::persist::instant(&mut r)?;
+    let now = crate::codec::instant(&mut r)?;
     let member = |r: &mut Reader<'_>| r.u64().map(MemberId);
     let invite = |r: &mut Reader<'_>| -> Result<InviteId, DecodeError> {
         let sender = MemberId(r.u64()?);
@@ -270,7 +270,7 @@ pub(crate) fn decode(payload: &[u8], base: usize) -> Result<(u64, Op), DecodeErr
                 sent,
             })
         }
-        END => match crate::ledger::Ending::from_code(r.u8()?) {
+        END => match crate::sender::ledger::Ending::from_code(r.u8()?) {
             Some(Some(how)) => Op::End(how, invite(&mut r)?),
             _ => return r.fail("unknown ending"),
         },
@@ -322,14 +322,14 @@ pub(crate) fn decode(payload: &[u8], base: usize) -> Result<(u64, Op), DecodeErr
             Op::ImportContacts(m, list)
         }
         SET_POLICY => {
-            let policy = crate::policy_codec::read_policy(&mut r)?;
+            let policy = crate::policy::codec::read_policy(&mut r)?;
             Op::SetPolicy(Box::new(policy), shadow(&mut r)?)
         }
         SET_SHADOW => Op::SetShadow(shadow(&mut r)?),
         SET_LIMITS => {
             let m = member(&mut r)?;
             let limits = if r.bool()? {
-                Some(crate::policy_codec::read_limits(&mut r)?)
+                Some(crate::policy::codec::read_limits(&mut r)?)
             } else {
                 None
             };

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 
-use crate::engine::Engine;
+use crate::memory::engine::Engine;
 
 /// Items a sweep handles per lock hold, so senders on the same shard wait briefly.
 const BATCH: usize = 256;

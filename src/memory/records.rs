@@ -3,7 +3,7 @@
 
 use hashbrown::HashTable;
 
-use crate::member::Member;
+use crate::sender::record::Member;
 
 /// Member records keyed by the id inside them.
 #[derive(Debug, Default)]

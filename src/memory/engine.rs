@@ -19,15 +19,16 @@ use std::sync::Arc;
 use dashmap::DashMap;
 use parking_lot::{Mutex, MutexGuard};
 
-use crate::account::InviteSetting;
-use crate::builder::EngineBuilder;
-use crate::decide::{Subject, View};
 use crate::ids::MemberId;
-use crate::member::Member;
+use crate::memory::builder::EngineBuilder;
+use crate::memory::shard::Shard;
 use crate::outcome::{Denied, Sent};
 use crate::request::InviteRequest;
+use crate::rules::precedence::{Subject, View};
+use crate::rules::recipient::EmailMatch;
 use crate::rules::Rules;
-use crate::shard::Shard;
+use crate::sender::admission::admission;
+use crate::sender::record::Member;
 use crate::time::{MonotonicTime, Timestamp};
 
 /// Flag: the member has a non-default status, setting, email, contacts or follows.
@@ -65,15 +66,15 @@ pub struct Engine {
     pub(crate) flags: Box<[AtomicU8]>,
     pub(crate) emails: DashMap<String, MemberId, ahash::RandomState>,
     /// The journal that state changes are appended to, when persistence is on.
-    pub(crate) journal: Option<crate::journal::Journal>,
+    pub(crate) journal: Option<crate::persist::journal::Journal>,
     /// Reminder limits.
     pub(crate) reminders: crate::policy::ReminderPolicy,
     /// Caps on one member's relations and addresses.
-    pub(crate) limits: crate::limits::MemberLimits,
+    pub(crate) limits: crate::policy::limits::MemberLimits,
     /// Connections and follows refused at a cap by `connect` and `follow`.
     pub(crate) refused_relations: std::sync::atomic::AtomicU64,
     /// The sweeper's liveness and the decision metrics.
-    pub(crate) obs: crate::observe::Observer,
+    pub(crate) obs: crate::memory::observe::Observer,
 }
 
 impl std::fmt::Debug for Engine {
@@ -85,15 +86,6 @@ impl std::fmt::Debug for Engine {
             .field("journal", &self.journal)
             .finish_non_exhaustive()
     }
-}
-
-/// What the request's email says about the recipient.
-#[derive(Debug, Clone, Copy)]
-struct EmailMatch {
-    /// An email was given that does not belong to another member.
-    given: bool,
-    /// The member the email is registered to.
-    owner: Option<u64>,
 }
 
 impl Engine {
@@ -208,12 +200,12 @@ impl Engine {
         #[cfg(feature = "metrics")]
         let started = self.obs.metrics.start();
         #[cfg(feature = "tracing")]
-        let span = crate::observe::decision_span(req).entered();
+        let span = crate::trace::decision_span(req).entered();
         let (result, _near) = self.send_durably(req, count_attempt);
         #[cfg(feature = "metrics")]
         self.obs.metrics.decided(started, &result, _near);
         #[cfg(feature = "tracing")]
-        crate::observe::record_decision(&span, &result);
+        crate::trace::record_decision(&span, &result);
         result
     }
 
@@ -225,7 +217,7 @@ impl Engine {
         count_attempt: bool,
     ) -> (Result<Sent, Denied>, bool) {
         if let Err(outage) = self.journal_refuses() {
-            return (Err(crate::journal::not_durable(outage)), false);
+            return (Err(crate::persist::journal::not_durable(outage)), false);
         }
         let now = self.time.now();
         let email = self.email_match(req);
@@ -244,7 +236,7 @@ impl Engine {
                 (result, ticket, shard.near_limit)
             });
         if let Err(outage) = self.wait_logged(ticket) {
-            return (Err(crate::journal::not_durable(outage)), near);
+            return (Err(crate::persist::journal::not_durable(outage)), near);
         }
         (result, near)
     }
@@ -314,7 +306,7 @@ impl Engine {
                 None => own.members.get(&s.recipient),
             };
             let strangers = own.rules.policy.spam.strangers.is_some();
-            self.view(sender, recipient, s, email, now, strangers)
+            admission(sender, recipient, s, email, now, strangers)
         };
         drop(other);
         (own, now, view)
@@ -336,60 +328,7 @@ impl Engine {
             f(now, member, view, &shard.rules)
         })
     }
-
-    fn view(
-        &self,
-        sender: Option<&Member>,
-        recipient: Option<&Member>,
-        s: &Subject<'_>,
-        email: EmailMatch,
-        now: u64,
-        strangers: bool,
-    ) -> View {
-        let sx = sender.and_then(|m| m.extra.as_deref());
-        let rx = recipient.and_then(|m| m.extra.as_deref());
-        let status = recipient.map(|m| m.status().at(Timestamp::from_millis(now)));
-        let setting = recipient.map_or(InviteSetting::Everyone, |m| m.setting);
-        // "A is in B's contacts": one of A's registered emails is in B's imported list.
-        let in_contacts =
-            |a: Option<&crate::member::Extra>, b: Option<&crate::member::Extra>| match (a, b) {
-                (Some(a), Some(b)) => a.emails.iter().any(|e| b.contact_set.contains(e)),
-                _ => false,
-            };
-        let shared = || shared_connection(sender, recipient);
-        let admits = match setting {
-            InviteSetting::Everyone => true,
-            InviteSetting::EmailOrContacts => {
-                email.owner == Some(s.recipient) || in_contacts(sx, rx)
-            }
-            InviteSetting::ContactsOnly => in_contacts(sx, rx),
-            InviteSetting::NetworkOnly => shared(),
-            InviteSetting::FollowingOnly => rx.is_some_and(|x| x.follows.contains(&s.sender)),
-            InviteSetting::Nobody => false,
-        };
-        let stranger =
-            strangers && !email.given && !in_contacts(sx, rx) && !in_contacts(rx, sx) && !shared();
-        View {
-            banned: status == Some(crate::AccountStatus::Banned),
-            setting,
-            admits,
-            stranger,
-        }
-    }
 }
 
 /// A member never seen: what every read of an absent record sees.
 pub(crate) static EMPTY: std::sync::LazyLock<Member> = std::sync::LazyLock::new(Member::default);
-
-/// Whether the two members share a connection: probes the smaller set into the larger,
-/// so the cost is at most the smaller member's number of connections.
-fn shared_connection(a: Option<&Member>, b: Option<&Member>) -> bool {
-    let (Some(a), Some(b)) = (
-        a.and_then(Member::connections),
-        b.and_then(Member::connections),
-    ) else {
-        return false;
-    };
-    let (small, large) = if a.len() <= b.len() { (a, b) } else { (b, a) };
-    small.iter().any(|c| large.contains(c))
-}

@@ -1,10 +1,10 @@
 //! Registered emails and imported contacts: the setters, their caps and queries.
 
 use crate::email::{normalize, EmailError};
-use crate::engine::{Engine, SPECIAL};
 use crate::ids::MemberId;
-use crate::journal::Op;
-use crate::member::FastSet;
+use crate::memory::engine::{Engine, SPECIAL};
+use crate::persist::journal::Op;
+use crate::sender::record::FastSet;
 
 impl Engine {
     /// Registers `email` as the member's. An address belongs to at most one member;

@@ -3,7 +3,7 @@
 
 use super::{last, Events, Feedback, Rare, SpamState, NO_RARE};
 use crate::codec::{DecodeError, Reader, Writer};
-use crate::spam_signals::SpamSignals;
+use crate::rules::spam::signals::SpamSignals;
 
 impl SpamState {
     /// Appends the state to a snapshot: 8 bytes an event, plus the note's fingerprint
@@ -77,7 +77,7 @@ fn read_events<'a, T: Copy + Default, const N: usize>(
     let n = r.len(item_bytes)?;
     let mut q = Events::default();
     for _ in 0..n {
-        let t = crate::persist::instant(r)?;
+        let t = crate::codec::instant(r)?;
         if last(&q).is_some_and(|prev| t < prev) {
             return r.fail("spam event instants out of order");
         }

@@ -5,12 +5,12 @@ use std::sync::Arc;
 
 use dashmap::DashMap;
 
-use crate::engine::{Engine, Padded, FLAG_BITS};
-use crate::limits::MemberLimits;
+use crate::memory::engine::{Engine, Padded, FLAG_BITS};
+use crate::memory::shard::Shard;
+use crate::policy::limits::MemberLimits;
 use crate::policy::{ConfigError, Policy, ReminderPolicy};
+use crate::rules::shadow::Shadow;
 use crate::rules::Rules;
-use crate::shadow::Shadow;
-use crate::shard::Shard;
 use crate::time::{Clock, MonotonicTime, SystemClock};
 
 /// Configures and builds an [`Engine`].
@@ -125,7 +125,7 @@ impl EngineBuilder {
             limits: self.limits,
             refused_relations: std::sync::atomic::AtomicU64::new(0),
             journal: None,
-            obs: crate::observe::Observer::new(self.metrics),
+            obs: crate::memory::observe::Observer::new(self.metrics),
         })
     }
 }

@@ -66,7 +66,7 @@ pub(crate) mod fixtures {
     use crate::ids::MemberId;
     use crate::outage::Outage;
     use crate::outcome::DenyReason;
-    use crate::spam_signals::SpamSignals;
+    use crate::rules::spam::signals::SpamSignals;
     use crate::time::Timestamp;
 
     pub(crate) fn every_reason() -> Vec<DenyReason> {
