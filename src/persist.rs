@@ -45,7 +45,6 @@ use std::path::PathBuf;
 
 use parking_lot::MutexGuard;
 
-use crate::account::{InviteSetting, Tier};
 use crate::memory::builder::EngineBuilder;
 use crate::memory::engine::Engine;
 use crate::memory::shard::Shard;
@@ -306,44 +305,3 @@ pub(crate) fn snapshot_locked(engine: &Engine, shards: &[MutexGuard<'_, Shard>])
     let _ = encode::write_parts(engine, &mut out, parts);
     out
 }
-
-pub(crate) fn tier_code(t: Tier) -> u8 {
-    match t {
-        Tier::Free => 0,
-        Tier::Premium => 1,
-    }
-}
-
-pub(crate) fn tier_from(code: u8) -> Option<Tier> {
-    [Tier::Free, Tier::Premium].get(usize::from(code)).copied()
-}
-
-const SETTINGS: [InviteSetting; 6] = [
-    InviteSetting::Everyone,
-    InviteSetting::EmailOrContacts,
-    InviteSetting::ContactsOnly,
-    InviteSetting::NetworkOnly,
-    InviteSetting::FollowingOnly,
-    InviteSetting::Nobody,
-];
-
-pub(crate) fn setting_code(s: InviteSetting) -> u8 {
-    // An exhaustive match, so a new setting cannot be added without a code.
-    match s {
-        InviteSetting::Everyone => 0,
-        InviteSetting::EmailOrContacts => 1,
-        InviteSetting::ContactsOnly => 2,
-        InviteSetting::NetworkOnly => 3,
-        InviteSetting::FollowingOnly => 4,
-        InviteSetting::Nobody => 5,
-    }
-}
-
-pub(crate) fn setting_from(code: u8) -> Option<InviteSetting> {
-    SETTINGS.get(usize::from(code)).copied()
-}
-
-/// Status codes; a restriction is followed by its optional `until`.
-pub(crate) const ACTIVE: u8 = 0;
-pub(crate) const RESTRICTED: u8 = 1;
-pub(crate) const BANNED: u8 = 2;

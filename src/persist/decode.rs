@@ -2,15 +2,14 @@
 //! engine is touched (see `install` for what happens then).
 
 use super::OLDEST_VERSION;
-use super::{setting_from, tier_from, PersistError, FORMAT_VERSION, HEADER_LEN, MAGIC, MAX_SHARDS};
-use super::{ACTIVE, BANNED, RESTRICTED, TRAILER_LEN};
-use crate::account::AccountStatus;
+use super::{PersistError, FORMAT_VERSION, HEADER_LEN, MAGIC, MAX_SHARDS, TRAILER_LEN};
 use crate::codec::{instant, DecodeError, Reader};
+use crate::codes;
 use crate::ids::MAX_SEQ;
 use crate::rules::spam::signals::SpamSignals;
 use crate::rules::spam::SpamState;
 use crate::rules::window::{Log, SendLog};
-use crate::sender::ledger::{Ending, Invite, Ledger};
+use crate::sender::ledger::{Invite, Ledger};
 use crate::sender::record::{Extra, FastMap, FastSet, IdemLog, IdemRecord, Member};
 use crate::time::Timestamp;
 
@@ -229,18 +228,11 @@ fn above(state: &mut State, seq: u64, r: &Reader<'_>) -> Result<(), DecodeError>
 }
 
 fn read_member(r: &mut Reader<'_>, id: u64, state: &mut State) -> Result<Member, DecodeError> {
-    let Some(tier) = tier_from(r.u8()?) else {
+    let Some(tier) = codes::tier_from(r.u8()?) else {
         return r.fail("invalid tier");
     };
-    let status = match r.u8()? {
-        ACTIVE => AccountStatus::Active,
-        RESTRICTED => AccountStatus::Restricted {
-            until: r.opt_u64()?.map(Timestamp::from_millis),
-        },
-        BANNED => AccountStatus::Banned,
-        _ => return r.fail("invalid account status"),
-    };
-    let Some(setting) = setting_from(r.u8()?) else {
+    let status = codes::read_status(r)?;
+    let Some(setting) = codes::setting_from(r.u8()?) else {
         return r.fail("invalid invite setting");
     };
     let day_start = usize::try_from(r.u64()?).unwrap_or(usize::MAX);
@@ -253,7 +245,7 @@ fn read_member(r: &mut Reader<'_>, id: u64, state: &mut State) -> Result<Member,
         let (seq, recipient) = (r.u64()?, r.u64()?);
         let (sent_at, last) = (instant(r)?, instant(r)?);
         let count = r.u8()?;
-        let Some(ended) = Ending::from_code(r.u8()?) else {
+        let Some(ended) = codes::ending_from(r.u8()?) else {
             return r.fail("invalid invitation ending");
         };
         // Expiry pops from the front and lookup bisects: both orders must hold.

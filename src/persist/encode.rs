@@ -5,10 +5,9 @@ use std::io::Write;
 
 #[cfg(test)]
 use super::OLDEST_VERSION;
-use super::{setting_code, tier_code, PersistError, FORMAT_VERSION, MAGIC};
-use super::{ACTIVE, BANNED, RESTRICTED};
-use crate::account::AccountStatus;
+use super::{PersistError, FORMAT_VERSION, MAGIC};
 use crate::codec::Writer;
+use crate::codes;
 use crate::memory::engine::Engine;
 use crate::memory::shard::Shard;
 use crate::rules::spam::SpamState;
@@ -150,16 +149,9 @@ fn encode_shard_as(shard: &Shard, version: u32) -> (Vec<u8>, Totals) {
 /// Writes one member; returns how many invitations its ledger holds.
 fn write_member(w: &mut Writer, id: u64, m: &Member, version: u32) -> u64 {
     w.u64(id);
-    w.u8(tier_code(m.tier));
-    match m.status() {
-        AccountStatus::Active => w.u8(ACTIVE),
-        AccountStatus::Restricted { until } => {
-            w.u8(RESTRICTED);
-            w.opt_u64(until.map(|t| t.as_millis()));
-        }
-        AccountStatus::Banned => w.u8(BANNED),
-    }
-    w.u8(setting_code(m.setting));
+    w.u8(codes::tier_code(m.tier));
+    codes::write_status(w, m.status());
+    w.u8(codes::setting_code(m.setting));
     w.len(m.sends.day_start());
     w.len(m.sends.times().count());
     m.sends.times().for_each(|t| w.u64(t));
@@ -172,7 +164,7 @@ fn write_member(w: &mut Writer, id: u64, m: &Member, version: u32) -> u64 {
         let reminders = m.ledger.reminders(inv.seq);
         w.u64(reminders.last);
         w.u8(reminders.count);
-        w.u8(inv.ended.map_or(0, |e| e.code()));
+        w.u8(codes::ending_code(inv.ended));
     }
     if version >= 3 {
         w.u64(m.ledger.next_seq());

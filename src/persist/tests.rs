@@ -6,7 +6,7 @@ use std::time::Duration;
 use proptest::prelude::*;
 
 use super::*;
-use crate::{AccountStatus, InviteRequest, ManualClock, MemberId, Timestamp};
+use crate::{AccountStatus, InviteRequest, InviteSetting, ManualClock, MemberId, Tier, Timestamp};
 
 const T0: u64 = 1_700_000_000_000;
 
@@ -189,18 +189,6 @@ proptest! {
             e.sweep();
         }
     }
-}
-
-#[test]
-fn codes_round_trip() {
-    for s in SETTINGS {
-        assert_eq!(setting_from(setting_code(s)), Some(s));
-    }
-    for t in [Tier::Free, Tier::Premium] {
-        assert_eq!(tier_from(tier_code(t)), Some(t));
-    }
-    assert_eq!(setting_from(6), None);
-    assert_eq!(tier_from(2), None);
 }
 
 #[test]

@@ -1,7 +1,8 @@
 //! The engine script's answers, parsed. Anything that does not parse is bad data
 //! under the engine's keys, never a panic.
 
-use crate::account::{AccountStatus, InviteSetting, Tier};
+use crate::account::{AccountStatus, InviteSetting};
+use crate::codes;
 use crate::ids::MemberId;
 use crate::outage::Outage;
 use crate::outcome::DenyReason;
@@ -64,29 +65,11 @@ pub(crate) enum ScriptReply {
     Stale,
 }
 
-/// An invite setting as stored in a member's hash.
-pub(crate) fn setting_code(s: InviteSetting) -> &'static str {
-    match s {
-        InviteSetting::Everyone => "0",
-        InviteSetting::EmailOrContacts => "1",
-        InviteSetting::ContactsOnly => "2",
-        InviteSetting::NetworkOnly => "3",
-        InviteSetting::FollowingOnly => "4",
-        InviteSetting::Nobody => "5",
-    }
-}
-
-/// The invite setting `code` stands for.
+/// The invite setting `code` (as stored in a member's hash) stands for.
 pub(crate) fn setting_from(code: &str) -> Result<InviteSetting, Outage> {
-    Ok(match code {
-        "0" => InviteSetting::Everyone,
-        "1" => InviteSetting::EmailOrContacts,
-        "2" => InviteSetting::ContactsOnly,
-        "3" => InviteSetting::NetworkOnly,
-        "4" => InviteSetting::FollowingOnly,
-        "5" => InviteSetting::Nobody,
-        _ => return Err(Outage::BadData),
-    })
+    crate::codes::from_digit(code)
+        .and_then(crate::codes::setting_from)
+        .ok_or(Outage::BadData)
 }
 
 fn int<T: std::str::FromStr>(w: Option<&String>) -> Result<T, Outage> {
@@ -214,17 +197,14 @@ impl RawCapacity {
     /// daily, weekly, notes (-1 none) and note length.
     pub(crate) fn into_capacity(self) -> Result<Capacity, Outage> {
         let v = self.0;
-        let tier = match v[1] {
-            0 => Tier::Free,
-            1 => Tier::Premium,
-            _ => return Err(Outage::BadData),
-        };
-        let status = match v[2] {
-            0 => AccountStatus::Active,
-            1 => AccountStatus::Restricted {
+        let code = |x: i64| u8::try_from(x).map_err(|_| Outage::BadData);
+        let tier = codes::tier_from(code(v[1])?).ok_or(Outage::BadData)?;
+        let status = match code(v[2])? {
+            codes::ACTIVE => AccountStatus::Active,
+            codes::RESTRICTED => AccountStatus::Restricted {
                 until: instant(v[3]).map(Timestamp::from_millis),
             },
-            2 => AccountStatus::Banned,
+            codes::BANNED => AccountStatus::Banned,
             _ => return Err(Outage::BadData),
         };
         let count = |x: i64| u32::try_from(x).map_err(|_| Outage::BadData);
@@ -263,6 +243,7 @@ impl RawCapacity {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::account::Tier;
 
     fn words(w: &[&str]) -> Vec<String> {
         w.iter().map(|s| s.to_string()).collect()

@@ -1,9 +1,9 @@
 //! Changing a member's tier, status and invite setting.
 
-use super::replies::setting_code;
 use super::watch;
 use super::RedisEngine;
 use crate::account::{AccountStatus, InviteSetting, Tier};
+use crate::codes;
 use crate::ids::MemberId;
 use crate::outage::Outage;
 
@@ -49,10 +49,7 @@ impl RedisEngine {
     /// # Errors
     /// [`Outage`] when Redis cannot answer.
     pub async fn set_tier(&self, m: MemberId, tier: Tier) -> Result<(), Outage> {
-        let code = match tier {
-            Tier::Free => "0",
-            Tier::Premium => "1",
-        };
+        let code = codes::digit(codes::tier_code(tier));
         self.set_fields(m.0, &[("tier", code.into())]).await
     }
 
@@ -62,14 +59,9 @@ impl RedisEngine {
     /// # Errors
     /// [`Outage`] when Redis cannot answer.
     pub async fn set_status(&self, m: MemberId, status: AccountStatus) -> Result<(), Outage> {
-        let (st, until) = match status {
-            AccountStatus::Active => ("0", -1),
-            AccountStatus::Restricted { until } => (
-                "1",
-                until.map_or(-1, |t| i64::try_from(t.as_millis()).unwrap_or(i64::MAX)),
-            ),
-            AccountStatus::Banned => ("2", -1),
-        };
+        let (kind, until) = codes::status_code(status);
+        let until = until.map_or(-1, |t| i64::try_from(t).unwrap_or(i64::MAX));
+        let st = codes::digit(kind);
         self.set_fields(m.0, &[("st", st.into()), ("until", until.to_string())])
             .await
     }
@@ -83,8 +75,8 @@ impl RedisEngine {
         m: MemberId,
         setting: InviteSetting,
     ) -> Result<(), Outage> {
-        self.set_fields(m.0, &[("set", setting_code(setting).into())])
-            .await
+        let code = codes::digit(codes::setting_code(setting));
+        self.set_fields(m.0, &[("set", code.into())]).await
     }
 
     /// Whether two members are connected.

@@ -30,28 +30,6 @@ pub(crate) enum Feedback {
     Reported,
 }
 
-impl Feedback {
-    /// Snapshot codes, written out so reordering the enum cannot change the format.
-    fn code(self) -> u8 {
-        match self {
-            Feedback::Accepted => 0,
-            Feedback::Declined => 1,
-            Feedback::Expired => 2,
-            Feedback::Reported => 3,
-        }
-    }
-
-    fn from_code(code: u8) -> Option<Self> {
-        match code {
-            0 => Some(Feedback::Accepted),
-            1 => Some(Feedback::Declined),
-            2 => Some(Feedback::Expired),
-            3 => Some(Feedback::Reported),
-            _ => None,
-        }
-    }
-}
-
 /// A denial by the spam signals.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Verdict {

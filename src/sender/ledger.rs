@@ -23,28 +23,6 @@ pub(crate) enum Ending {
     Reported,
 }
 
-impl Ending {
-    pub(crate) fn code(self) -> u8 {
-        match self {
-            Ending::Accepted => 1,
-            Ending::Declined => 2,
-            Ending::Withdrawn => 3,
-            Ending::Reported => 4,
-        }
-    }
-
-    pub(crate) fn from_code(code: u8) -> Option<Option<Ending>> {
-        Some(match code {
-            0 => None,
-            1 => Some(Ending::Accepted),
-            2 => Some(Ending::Declined),
-            3 => Some(Ending::Withdrawn),
-            4 => Some(Ending::Reported),
-            _ => return None,
-        })
-    }
-}
-
 /// One invitation of the sender: 32 bytes, two to a cache line.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub(crate) struct Invite {

@@ -6,12 +6,10 @@
 
 use crate::account::{AccountStatus, InviteSetting, Tier};
 use crate::codec::{DecodeError, Reader, Writer};
+use crate::codes;
 use crate::ids::{InviteId, MemberId};
-use crate::persist::{setting_code, setting_from, tier_code, tier_from};
-use crate::persist::{ACTIVE, BANNED, RESTRICTED};
 use crate::rules::precedence::{Subject, View};
 use crate::sender::ledger::Ending;
-use crate::time::Timestamp;
 
 const SEND: u8 = 1;
 const END: u8 = 2;
@@ -110,7 +108,7 @@ pub(crate) fn encode_send(
     opt(&mut p, s.key);
     p.push(u8::from(count_attempt));
     p.push(u8::from(view.banned));
-    p.push(setting_code(view.setting));
+    p.push(codes::setting_code(view.setting));
     p.push(u8::from(view.admits));
     p.push(u8::from(view.stranger));
     opt(&mut p, sent);
@@ -138,7 +136,7 @@ impl Op {
             }
             Op::End(how, i) => {
                 head(&mut w, END, now);
-                w.u8(how.code());
+                w.u8(codes::ending_code(Some(*how)));
                 id(&mut w, *i);
             }
             Op::Remind(i) => {
@@ -148,24 +146,17 @@ impl Op {
             Op::SetTier(m, t) => {
                 head(&mut w, SET_TIER, now);
                 w.u64(m.0);
-                w.u8(tier_code(*t));
+                w.u8(codes::tier_code(*t));
             }
             Op::SetStatus(m, status) => {
                 head(&mut w, SET_STATUS, now);
                 w.u64(m.0);
-                match status {
-                    AccountStatus::Active => w.u8(ACTIVE),
-                    AccountStatus::Restricted { until } => {
-                        w.u8(RESTRICTED);
-                        w.opt_u64(until.map(Timestamp::as_millis));
-                    }
-                    AccountStatus::Banned => w.u8(BANNED),
-                }
+                codes::write_status(&mut w, *status);
             }
             Op::SetInviteSetting(m, s) => {
                 head(&mut w, SET_SETTING, now);
                 w.u64(m.0);
-                w.u8(setting_code(*s));
+                w.u8(codes::setting_code(*s));
             }
             Op::Link(a, b, on) | Op::Follow(a, b, on) => {
                 head(
@@ -247,7 +238,7 @@ pub(crate) fn decode(payload: &[u8], base: usize) -> Result<(u64, Op), DecodeErr
             let key = r.opt_u64()?;
             let count_attempt = r.bool()?;
             let banned = r.bool()?;
-            let Some(setting) = setting_from(r.u8()?) else {
+            let Some(setting) = codes::setting_from(r.u8()?) else {
                 return r.fail("unknown invite setting");
             };
             let view = View {
@@ -270,33 +261,25 @@ pub(crate) fn decode(payload: &[u8], base: usize) -> Result<(u64, Op), DecodeErr
                 sent,
             })
         }
-        END => match crate::sender::ledger::Ending::from_code(r.u8()?) {
+        END => match codes::ending_from(r.u8()?) {
             Some(Some(how)) => Op::End(how, invite(&mut r)?),
             _ => return r.fail("unknown ending"),
         },
         REMIND => Op::Remind(invite(&mut r)?),
         SET_TIER => {
             let m = member(&mut r)?;
-            match tier_from(r.u8()?) {
+            match codes::tier_from(r.u8()?) {
                 Some(t) => Op::SetTier(m, t),
                 None => return r.fail("unknown tier"),
             }
         }
         SET_STATUS => {
             let m = member(&mut r)?;
-            let status = match r.u8()? {
-                ACTIVE => AccountStatus::Active,
-                RESTRICTED => AccountStatus::Restricted {
-                    until: r.opt_u64()?.map(Timestamp::from_millis),
-                },
-                BANNED => AccountStatus::Banned,
-                _ => return r.fail("unknown account status"),
-            };
-            Op::SetStatus(m, status)
+            Op::SetStatus(m, codes::read_status(&mut r)?)
         }
         SET_SETTING => {
             let m = member(&mut r)?;
-            match setting_from(r.u8()?) {
+            match codes::setting_from(r.u8()?) {
                 Some(s) => Op::SetInviteSetting(m, s),
                 None => return r.fail("unknown invite setting"),
             }

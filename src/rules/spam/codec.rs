@@ -1,7 +1,7 @@
 //! A sender's spam state in snapshots: 8 bytes an event, plus a note's fingerprint or
 //! an answer's kind.
 
-use super::{last, Events, Feedback, Rare, SpamState, NO_RARE};
+use super::{last, Events, Rare, SpamState, NO_RARE};
 use crate::codec::{DecodeError, Reader, Writer};
 use crate::rules::spam::signals::SpamSignals;
 
@@ -14,7 +14,9 @@ impl SpamState {
             write_events(w, q, |_, ()| ());
         }
         write_events(w, &rare.notes, |w, &fp| w.u64(fp));
-        write_events(w, &self.feedback, |w, &f| w.u8(f.code()));
+        write_events(w, &self.feedback, |w, &f| {
+            w.u8(crate::codes::feedback_code(f))
+        });
         w.bool(rare.cooldown.is_some());
         if let Some((until, signals)) = rare.cooldown {
             w.u64(until);
@@ -28,7 +30,7 @@ impl SpamState {
         let strangers = read_events(r, 8, |_| Ok(()))?;
         let strikes = read_events(r, 8, |_| Ok(()))?;
         let notes = read_events(r, 16, Reader::u64)?;
-        let feedback = read_events(r, 9, |r| match Feedback::from_code(r.u8()?) {
+        let feedback = read_events(r, 9, |r| match crate::codes::feedback_from(r.u8()?) {
             Some(f) => Ok(f),
             None => r.fail("invalid feedback kind"),
         })?;
