@@ -1,14 +1,17 @@
 //! Telling the user: capacity and diagnosis, computed without side effects.
 
 use std::fmt;
+use std::sync::atomic::Ordering;
 
 use crate::account::{AccountStatus, Tier};
-use crate::decide::{evaluate, Facts, Subject};
+use crate::decide::{evaluate, Facts, Subject, View};
 use crate::engine::{Engine, EMPTY};
 use crate::ids::MemberId;
 use crate::member::Member;
 use crate::outcome::DenyReason;
 use crate::request::InviteRequest;
+use crate::rules::Rules;
+use crate::shard::Shard;
 use crate::spam::Attempt;
 use crate::time::Timestamp;
 use crate::window::{log_usage, Usage};
@@ -130,37 +133,86 @@ pub(crate) fn window(u: Usage, limit: u32) -> WindowCapacity {
 impl Engine {
     /// The member's use of every window and quota now. Changes nothing.
     pub fn capacity(&self, m: MemberId) -> Capacity {
-        let mut shard = self.lock(m.0);
-        let now = shard.observe(self.time.now());
-        shard.settle(m.0, now);
-        let member: &Member = shard.members.get(&m.0).unwrap_or(&EMPTY);
-        let (policy, spans) = (&*shard.rules.policy, &shard.rules.spans);
-        let limits = member.limits(policy);
-        let notes = member.extra.as_deref().map_or(
-            Usage {
-                used: 0,
-                frees_at: None,
-                next_slot: None,
-            },
-            |e| log_usage(&e.notes, now, limits.notes_per_30d, spans.note),
-        );
-        Capacity {
-            daily: window(member.sends.daily(limits.daily, spans.day), limits.daily),
-            weekly: window(
-                member.sends.weekly(limits.weekly, spans.week),
-                limits.weekly,
-            ),
-            notes: NoteCapacity {
-                used: notes.used,
-                limit: limits.notes_per_30d,
-                next_slot_at: notes.next_slot.map(Timestamp::from_millis),
-            },
-            pending_sent: member.ledger.live(),
-            tier: member.tier,
-            status: member.status().at(Timestamp::from_millis(now)),
+        let now = self.time.now();
+        {
+            // Shared, unless the member's windows must be brought up to date first.
+            let shard = self.lock_shared(m.0);
+            let now = now.max(shard.now);
+            if shard.is_settled(m.0, now) {
+                return capacity_of(&shard, m.0, now);
+            }
         }
+        let mut shard = self.lock(m.0);
+        let now = shard.observe(now);
+        shard.settle(m.0, now);
+        capacity_of(&shard, m.0, now)
     }
+}
 
+impl Engine {
+    /// Runs `f` on the settled sender's record and the recipient's facts, committing
+    /// nothing: under the shared lock when the recipient needs no reading and the
+    /// sender's windows are up to date, as they are most of the time.
+    pub(crate) fn judge_without_commit(
+        &self,
+        req: &InviteRequest,
+        s: &Subject<'_>,
+        f: impl FnOnce(u64, &Member, View, &Rules),
+    ) {
+        let now = self.time.now();
+        let email = self.email_match(req);
+        let strangers = self.strangers.load(Ordering::Acquire);
+        if !self.needs_recipient(s.sender, s.recipient, strangers) {
+            let shard = self.lock_shared(s.sender);
+            let now = now.max(shard.now);
+            // The rules may have changed since the flag was read.
+            let now_strangers = shard.rules.policy.spam.strangers.is_some();
+            let plain = now_strangers == strangers
+                || !self.needs_recipient(s.sender, s.recipient, now_strangers);
+            if plain && shard.is_settled(s.sender, now) {
+                let member = shard.members.get(&s.sender).unwrap_or(&EMPTY);
+                return f(now, member, View::plain(email.given), &shard.rules);
+            }
+        }
+        self.with_sender(s, email, now, |_, shard, now, view| {
+            shard.settle(s.sender, now);
+            let member = shard.members.get(&s.sender).unwrap_or(&EMPTY);
+            f(now, member, view, &shard.rules)
+        })
+    }
+}
+
+/// The settled member's use of every window and quota at `now`.
+fn capacity_of(shard: &Shard, id: u64, now: u64) -> Capacity {
+    let member: &Member = shard.members.get(&id).unwrap_or(&EMPTY);
+    let (policy, spans) = (&*shard.rules.policy, &shard.rules.spans);
+    let limits = member.limits(policy);
+    let notes = member.extra.as_deref().map_or(
+        Usage {
+            used: 0,
+            frees_at: None,
+            next_slot: None,
+        },
+        |e| log_usage(&e.notes, now, limits.notes_per_30d, spans.note),
+    );
+    Capacity {
+        daily: window(member.sends.daily(limits.daily, spans.day), limits.daily),
+        weekly: window(
+            member.sends.weekly(limits.weekly, spans.week),
+            limits.weekly,
+        ),
+        notes: NoteCapacity {
+            used: notes.used,
+            limit: limits.notes_per_30d,
+            next_slot_at: notes.next_slot.map(Timestamp::from_millis),
+        },
+        pending_sent: member.ledger.live(),
+        tier: member.tier,
+        status: member.status().at(Timestamp::from_millis(now)),
+    }
+}
+
+impl Engine {
     /// Every rule that would deny a bare request (no note, no email) now.
     pub fn diagnose(&self, sender: MemberId, recipient: MemberId) -> Diagnosis {
         self.diagnose_request(&InviteRequest::new(sender, recipient))
@@ -220,5 +272,40 @@ impl Engine {
             });
         });
         Diagnosis { blockers }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::mpsc;
+    use std::time::Duration;
+
+    use crate::{Engine, InviteRequest, ManualClock, MemberId, Timestamp};
+
+    /// `capacity` and `diagnose` of a member whose windows are up to date share the
+    /// shard lock: they answer while another reader holds it.
+    #[test]
+    fn queries_of_a_settled_member_share_the_shard_lock() {
+        let clock = ManualClock::new(Timestamp::from_millis(1_000));
+        let engine = Engine::builder().clock(clock.clone()).build().unwrap();
+        engine
+            .send(InviteRequest::new(MemberId(1), MemberId(2)))
+            .unwrap();
+        let (tx, rx) = mpsc::channel();
+        let held = engine.lock_shared(1);
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                let used = engine.capacity(MemberId(1)).daily.used;
+                let clear = engine.diagnose(MemberId(1), MemberId(3)).is_clear();
+                tx.send((used, clear)).unwrap();
+            });
+            let answer = rx.recv_timeout(Duration::from_secs(10));
+            drop(held);
+            assert_eq!(answer, Ok((1, true)), "the queries waited for the lock");
+        });
+        // A day on, the send leaves the window: settled under the exclusive lock.
+        clock.advance(Duration::from_secs(24 * 3600));
+        assert_eq!(engine.capacity(MemberId(1)).daily.used, 0);
+        assert_eq!(engine.capacity(MemberId(1)).weekly.used, 1);
     }
 }

@@ -111,6 +111,12 @@ impl Shard {
         }
     }
 
+    /// Whether settling the member at `now` would change nothing (true of an absent
+    /// member), so that it can be read as it is.
+    pub(crate) fn is_settled(&self, id: u64, now: u64) -> bool {
+        self.members.get(&id).is_none_or(|m| now < m.due.0)
+    }
+
     /// Ends the sender's invitation at ledger position `at`.
     pub(crate) fn end_invite(&mut self, sender: u64, at: usize, how: Ending) {
         let Some(member) = self.members.get_mut(&sender) else {
