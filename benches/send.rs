@@ -3,7 +3,9 @@
 //!
 //! One criterion group per scenario and member count (`allowed_1M`, `daily_limit_1K`,
 //! …), the contenders as functions inside, 1 and 2 threads as parameters; the time per
-//! iteration is wall time per operation. Select sizes with a filter:
+//! iteration is wall time per operation, less the time the bench's threads waited for a
+//! processor behind other processes (`SEND_BENCH_WALL=1`: wall time alone; see
+//! `common/ready.rs`). Select sizes with a filter:
 //! `cargo bench --bench send -- _1K/` or `-- _1M/`.
 //!
 //! Scenarios:

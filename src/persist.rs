@@ -43,7 +43,7 @@ use std::fmt;
 use std::io::{Read, Write};
 use std::path::PathBuf;
 
-use parking_lot::MutexGuard;
+use parking_lot::RwLockWriteGuard;
 
 use crate::memory::builder::EngineBuilder;
 use crate::memory::engine::Engine;
@@ -298,7 +298,7 @@ fn read_bounded(input: &mut impl Read, limit: u64) -> Result<Vec<u8>, PersistErr
 
 /// A snapshot of shards the caller holds locked (all of them, in order): one
 /// consistent cut of the whole state.
-pub(crate) fn snapshot_locked(engine: &Engine, shards: &[MutexGuard<'_, Shard>]) -> Vec<u8> {
+pub(crate) fn snapshot_locked(engine: &Engine, shards: &[RwLockWriteGuard<'_, Shard>]) -> Vec<u8> {
     let mut out = Vec::new();
     let parts = shards.iter().map(|g| encode::encode_shard(g));
     // Writing to a Vec cannot fail.

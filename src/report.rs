@@ -1,15 +1,11 @@
-//! Telling the user: capacity and diagnosis, computed without side effects.
+//! What the engines tell a member: capacity, diagnosis and pending invitations.
 
 use std::fmt;
 
 use crate::account::{AccountStatus, Tier};
 use crate::ids::{InviteId, MemberId};
-use crate::memory::engine::{Engine, EMPTY};
 use crate::outcome::DenyReason;
-use crate::request::InviteRequest;
-use crate::rules::precedence::Subject;
 use crate::rules::window::Usage;
-use crate::sender::record::Member;
 use crate::time::Timestamp;
 
 /// Use of one rolling window.
@@ -123,39 +119,6 @@ pub(crate) fn window(u: Usage, limit: u32) -> WindowCapacity {
         limit,
         next_slot_at: u.next_slot.map(Timestamp::from_millis),
         available_at: u.frees_at.map(Timestamp::from_millis),
-    }
-}
-
-impl Engine {
-    /// The member's use of every window and quota now. Changes nothing.
-    pub fn capacity(&self, m: MemberId) -> Capacity {
-        let mut shard = self.lock(m.0);
-        let now = shard.observe(self.time.now());
-        shard.settle(m.0, now);
-        let member: &Member = shard.members.get(&m.0).unwrap_or(&EMPTY);
-        member.capacity(now, &shard.rules)
-    }
-
-    /// Every rule that would deny a bare request (no note, no email) now.
-    pub fn diagnose(&self, sender: MemberId, recipient: MemberId) -> Diagnosis {
-        self.diagnose_request(&InviteRequest::new(sender, recipient))
-    }
-
-    /// Every rule that would deny `req` now, in precedence order. Changes nothing and
-    /// does not count as an attempt.
-    pub fn diagnose_request(&self, req: &InviteRequest) -> Diagnosis {
-        let subject = Subject {
-            sender: req.sender().0,
-            recipient: req.recipient().0,
-            note: req.trimmed_note(),
-            key: req.key(),
-        };
-        let mut blockers = Vec::new();
-        self.judge_without_commit(req, &subject, |now, member, view, rules| {
-            let subject = subject.judged(&rules.policy);
-            blockers = member.diagnose(now, &subject, view, rules);
-        });
-        Diagnosis { blockers }
     }
 }
 

@@ -5,6 +5,8 @@
 //! real clock, and starts with every member already present, so nobody pays first
 //! inserts inside the timed loop.
 
+mod ready;
+
 use std::cell::{Cell, OnceCell};
 use std::hash::{BuildHasher, RandomState};
 use std::num::NonZeroU32;
@@ -112,11 +114,12 @@ impl Keys {
 #[derive(Default)]
 pub(crate) struct Cursor(Cell<usize>);
 
-/// Runs `iters` operations split over `threads` threads and returns the wall time of the
-/// slowest thread (so time per iteration is wall time per operation) and how many
+/// Runs `iters` operations split over `threads` threads and returns the time of the
+/// slowest thread (so time per iteration is time per operation) and how many
 /// operations returned `true`. Thread `t` starts `t / threads` of the stream further
 /// on, so threads work on different members. Spawning is outside the timed part: the
-/// threads start together at a barrier and time themselves.
+/// threads start together at a barrier and time themselves, in wall time less the
+/// time they waited for a processor behind other processes (see [`ready`]).
 pub(crate) fn run<F>(threads: usize, iters: u64, cursor: &Cursor, op: &F) -> (Duration, u64)
 where
     F: Fn(usize) -> bool + Sync,
@@ -125,15 +128,16 @@ where
     let share = iters / threads as u64;
     let extra = iters % threads as u64;
     cursor.0.set((base + share as usize + 1) & STREAM_MASK);
+    let wall_only = ready::wall_only();
     let work = |t: usize| {
         let from = base + t * (STREAM_LEN / threads);
         let count = share + u64::from((t as u64) < extra);
         let mut hits = 0u64;
-        let start = Instant::now();
+        let watch = ready::Stopwatch::start(wall_only);
         for j in 0..count as usize {
             hits += u64::from(op((from + j) & STREAM_MASK));
         }
-        (start.elapsed(), hits)
+        (watch.elapsed(), hits)
     };
     if threads == 1 {
         return work(0);

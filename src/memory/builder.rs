@@ -113,7 +113,7 @@ impl EngineBuilder {
         let rules = Rules::new(Arc::new(self.policy), self.shadow, false);
         Ok(Engine {
             shards: (0..shards)
-                .map(|_| Padded(parking_lot::Mutex::new(Shard::new(Arc::clone(&rules)))))
+                .map(|_| Padded(parking_lot::RwLock::new(Shard::new(Arc::clone(&rules)))))
                 .collect(),
             shard_bits,
             rules: parking_lot::Mutex::new(rules),

@@ -1,9 +1,12 @@
 //! The engine facade: sharded state behind locks, and the way to a sender's shard.
 //!
 //! # Locking
-//! Members are hashed onto shards, each behind one mutex. A decision about a sender
-//! runs under the sender's shard lock, so everything that belongs to the sender is
-//! checked and committed in one atomic step. Recipient facts (status, setting,
+//! Members are hashed onto shards, each behind one reader-writer lock. A decision
+//! about a sender runs under the sender's shard lock, held exclusively, so everything
+//! that belongs to the sender is checked and committed in one atomic step. Queries
+//! that change nothing (`capacity`, `diagnose`) share the lock when the member's
+//! windows are already up to date, so they never wait for one another — nor for a
+//! reader that the machine has descheduled while it held the lock. Recipient facts (status, setting,
 //! relations, contacts) are read under the recipient's shard lock, taken together
 //! with the sender's: whenever two shard locks are held, they are taken in ascending
 //! shard order, and no other lock is taken while a shard lock is held except the
@@ -17,7 +20,7 @@ use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::Arc;
 
 use dashmap::DashMap;
-use parking_lot::{Mutex, MutexGuard};
+use parking_lot::{Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use crate::ids::MemberId;
 use crate::memory::builder::EngineBuilder;
@@ -56,7 +59,7 @@ pub(crate) struct Padded<T>(pub(crate) T);
 /// assert!(engine.are_connected(MemberId(1), MemberId(2)));
 /// ```
 pub struct Engine {
-    pub(crate) shards: Box<[Padded<Mutex<Shard>>]>,
+    pub(crate) shards: Box<[Padded<RwLock<Shard>>]>,
     pub(crate) shard_bits: u32,
     /// The rules in force; each shard holds the same (see [`crate::rules`]).
     pub(crate) rules: Mutex<Arc<Rules>>,
@@ -106,8 +109,14 @@ impl Engine {
         (member.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - self.shard_bits)) as usize
     }
 
-    pub(crate) fn lock(&self, member: u64) -> MutexGuard<'_, Shard> {
-        self.shards[self.shard_index(member)].0.lock()
+    /// The member's shard, held exclusively.
+    pub(crate) fn lock(&self, member: u64) -> RwLockWriteGuard<'_, Shard> {
+        self.shards[self.shard_index(member)].0.write()
+    }
+
+    /// The member's shard, shared with other readers: for reads that change nothing.
+    pub(crate) fn lock_shared(&self, member: u64) -> RwLockReadGuard<'_, Shard> {
+        self.shards[self.shard_index(member)].0.read()
     }
 
     /// Locks the shards of `a` and `b` in ascending order; `None` for `b` when they share one.
@@ -115,18 +124,21 @@ impl Engine {
         &self,
         a: u64,
         b: u64,
-    ) -> (MutexGuard<'_, Shard>, Option<MutexGuard<'_, Shard>>) {
+    ) -> (
+        RwLockWriteGuard<'_, Shard>,
+        Option<RwLockWriteGuard<'_, Shard>>,
+    ) {
         let (ia, ib) = (self.shard_index(a), self.shard_index(b));
         if ia == ib {
-            return (self.shards[ia].0.lock(), None);
+            return (self.shards[ia].0.write(), None);
         }
         if ia < ib {
-            let ga = self.shards[ia].0.lock();
-            let gb = self.shards[ib].0.lock();
+            let ga = self.shards[ia].0.write();
+            let gb = self.shards[ib].0.write();
             (ga, Some(gb))
         } else {
-            let gb = self.shards[ib].0.lock();
-            let ga = self.shards[ia].0.lock();
+            let gb = self.shards[ib].0.write();
+            let ga = self.shards[ia].0.write();
             (ga, Some(gb))
         }
     }
@@ -144,7 +156,7 @@ impl Engine {
         self.flag_slot(member).load(Ordering::Acquire)
     }
 
-    fn email_match(&self, req: &InviteRequest) -> EmailMatch {
+    pub(crate) fn email_match(&self, req: &InviteRequest) -> EmailMatch {
         let Some(raw) = req.email() else {
             return EmailMatch {
                 given: false,
@@ -166,7 +178,7 @@ impl Engine {
 
     /// Whether the decision must read the recipient's record, with the stranger
     /// signal on or off.
-    fn needs_recipient(&self, sender: u64, recipient: u64, strangers: bool) -> bool {
+    pub(crate) fn needs_recipient(&self, sender: u64, recipient: u64, strangers: bool) -> bool {
         if sender == recipient {
             return false;
         }
@@ -259,7 +271,7 @@ impl Engine {
     }
 
     /// Runs `f` under the sender's shard lock with the recipient's facts read.
-    fn with_sender<R>(
+    pub(crate) fn with_sender<R>(
         &self,
         s: &Subject<'_>,
         email: EmailMatch,
@@ -296,7 +308,7 @@ impl Engine {
         s: &Subject<'_>,
         email: EmailMatch,
         now: u64,
-    ) -> (MutexGuard<'_, Shard>, u64, View) {
+    ) -> (RwLockWriteGuard<'_, Shard>, u64, View) {
         let (mut own, other) = self.lock_pair(s.sender, s.recipient);
         let now = own.observe(now);
         let view = {
@@ -310,23 +322,6 @@ impl Engine {
         };
         drop(other);
         (own, now, view)
-    }
-
-    /// Runs `f` on the settled sender's record and the recipient's facts, committing
-    /// nothing.
-    pub(crate) fn judge_without_commit(
-        &self,
-        req: &InviteRequest,
-        s: &Subject<'_>,
-        f: impl FnOnce(u64, &Member, View, &Rules),
-    ) {
-        let now = self.time.now();
-        let email = self.email_match(req);
-        self.with_sender(s, email, now, |_, shard, now, view| {
-            shard.settle(s.sender, now);
-            let member = shard.members.get(&s.sender).unwrap_or(&EMPTY);
-            f(now, member, view, &shard.rules)
-        })
     }
 }
 

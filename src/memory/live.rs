@@ -78,7 +78,7 @@ impl Engine {
     ) {
         // The engine's own reference is a leaf lock, taken after the shards' (it is
         // read under a shard lock elsewhere).
-        let mut guards: Vec<_> = self.shards.iter().map(|s| s.0.lock()).collect();
+        let mut guards: Vec<_> = self.shards.iter().map(|s| s.0.write()).collect();
         let mut canonical = self.rules.lock();
         let shadow = shadow.unwrap_or(canonical.shadow);
         let rules = match policy {

@@ -14,6 +14,7 @@ pub(crate) mod lifecycle;
 pub(crate) mod live;
 pub(crate) mod observe;
 pub(crate) mod overrides;
+pub(crate) mod queries;
 pub(crate) mod queue;
 pub(crate) mod records;
 pub(crate) mod registry;

@@ -160,7 +160,7 @@ impl crate::memory::engine::Engine {
         let (mut records, mut pending) = (0usize, 0u64);
         for shard in self.shards.iter() {
             // One shard at a time, so senders wait for at most one shard's count.
-            let g = shard.0.lock();
+            let g = shard.0.read();
             records += g.members.len();
             pending += g
                 .members

@@ -65,9 +65,9 @@ impl Engine {
         r
     }
 
-    /// Reads the member's record (a default one when never seen).
+    /// Reads the member's record (a default one when never seen), sharing the lock.
     pub(crate) fn read<R>(&self, m: MemberId, f: impl FnOnce(&Member) -> R) -> R {
-        let shard = self.lock(m.0);
+        let shard = self.lock_shared(m.0);
         f(shard
             .members
             .get(&m.0)

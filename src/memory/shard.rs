@@ -78,6 +78,12 @@ impl Shard {
         }
     }
 
+    /// Whether settling the member at `now` would change nothing (true of an absent
+    /// member), so that it can be read as it is.
+    pub(crate) fn is_settled(&self, id: u64, now: u64) -> bool {
+        self.members.get(&id).is_none_or(|m| now < m.due.0)
+    }
+
     /// Starts the re-invite cooldown of a pair, and queues its end.
     pub(crate) fn start_cooldown(&mut self, sender: u64, recipient: u64, until: u64) {
         self.member_mut(sender).start_cooldown(recipient, until);

@@ -23,7 +23,7 @@ impl Engine {
         let mut expired = 0u64;
         for shard in self.shards.iter() {
             loop {
-                let mut g = shard.0.lock();
+                let mut g = shard.0.write();
                 let now = g.observe(now);
                 let done = g.sweep_step(now, BATCH);
                 if done < BATCH || g.nothing_due(now) {
@@ -48,7 +48,7 @@ impl Engine {
 
     /// Members with a record in memory (for measuring; reclaimed members are not counted).
     pub fn member_records(&self) -> usize {
-        self.shards.iter().map(|s| s.0.lock().members.len()).sum()
+        self.shards.iter().map(|s| s.0.read().members.len()).sum()
     }
 
     /// Starts a thread that calls [`Engine::sweep`] every `every` until the returned

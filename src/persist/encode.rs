@@ -38,7 +38,7 @@ impl<W: Write> Checked<'_, W> {
 pub(super) fn write_snapshot(engine: &Engine, out: &mut impl Write) -> Result<(), PersistError> {
     // Each guard lives only while its shard is encoded (in memory); the (possibly
     // slow) write happens with no lock held.
-    let parts = engine.shards.iter().map(|s| encode_shard(&s.0.lock()));
+    let parts = engine.shards.iter().map(|s| encode_shard(&s.0.write()));
     write_parts(engine, out, parts)
 }
 
@@ -50,7 +50,7 @@ pub(crate) fn write_oldest(engine: &Engine) -> Vec<u8> {
     let parts = engine
         .shards
         .iter()
-        .map(|s| encode_shard_as(&s.0.lock(), OLDEST_VERSION));
+        .map(|s| encode_shard_as(&s.0.write(), OLDEST_VERSION));
     let _ = write_parts_as(engine, &mut out, parts, OLDEST_VERSION);
     out
 }

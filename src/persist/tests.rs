@@ -69,7 +69,7 @@ fn restore_rebuilds_every_record_and_queue_exactly() {
         .restore(&mut &bytes[..])
         .expect("valid");
     for (old, new) in e.shards.iter().zip(back.shards.iter()) {
-        let (old, new) = (old.0.lock(), new.0.lock());
+        let (old, new) = (old.0.read(), new.0.read());
         assert_eq!(old.members, new.members);
         assert_eq!(old.cooldowns, new.cooldowns);
         assert!(new
@@ -97,7 +97,7 @@ fn an_instant_past_the_end_of_time_is_refused() {
     let e = engine(&clock);
     e.send(InviteRequest::new(MemberId(1), MemberId(2)))
         .expect("allowed");
-    e.shards[0].0.lock().now = u64::MAX;
+    e.shards[0].0.write().now = u64::MAX;
     let mut bytes = Vec::new();
     e.snapshot(&mut bytes).expect("in memory");
     let restored = Engine::builder()
@@ -110,7 +110,7 @@ fn an_instant_past_the_end_of_time_is_refused() {
         other => panic!("restored: {:?}", other.map(|_| ())),
     }
     // In the header too.
-    e.shards[0].0.lock().now = T0;
+    e.shards[0].0.write().now = T0;
     let mut bytes = Vec::new();
     e.snapshot(&mut bytes).expect("in memory");
     bytes[16..24].copy_from_slice(&u64::MAX.to_le_bytes());
@@ -269,7 +269,7 @@ fn a_version_1_snapshot_still_restores() {
     assert_eq!(back.limits_override(MemberId(3)), None);
     e.set_limits_override(MemberId(3), None).expect("clearing");
     for (a, b) in e.shards.iter().zip(back.shards.iter()) {
-        assert_eq!(a.0.lock().members, b.0.lock().members);
+        assert_eq!(a.0.read().members, b.0.read().members);
     }
     // Damage is still refused in the old format.
     let mut cut = old.clone();

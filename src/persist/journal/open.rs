@@ -266,7 +266,7 @@ pub(super) fn checkpoint(engine: &Engine, j: &Journal) -> Result<(), PersistErro
     // is being queued, so those queued before belong to the snapshot's state and
     // those after go to the new journal.
     let (snapshot, rotated) = {
-        let guards: Vec<_> = engine.shards.iter().map(|s| s.0.lock()).collect();
+        let guards: Vec<_> = engine.shards.iter().map(|s| s.0.write()).collect();
         let snapshot = crate::persist::snapshot_locked(engine, &guards);
         let rotated = j.rotate(out);
         engine.log_rules_at_cut();
