@@ -23,7 +23,7 @@ use crate::ids::{InviteId, MemberId};
 use crate::outcome::{Denied, Sent};
 use crate::rules::precedence::{evaluate, Facts, Subject, Verdicts, View};
 use crate::rules::shadow::ShadowTally;
-use crate::rules::spam::{Attempt, Feedback};
+use crate::rules::spam::{Attempt, Feedback, Verdict};
 use crate::rules::Rules;
 use crate::sender::record::{IdemRecord, Member};
 use crate::time::Timestamp;
@@ -118,15 +118,7 @@ impl Member {
         };
         let mut verdicts = Verdicts::default();
         let mut shadowed = ShadowTally::default();
-        let facts = Facts {
-            now,
-            member: self,
-            pair: self.pair(s.recipient, policy.max_pending_per_pair),
-            view,
-            spam,
-            policy,
-            spans: &rules.spans,
-        };
+        let facts = self.facts(now, s, view, spam, rules);
         let shadow = rules.shadow;
         if shadow.is_empty() {
             // The common case, kept apart so that it costs what it did before
@@ -157,6 +149,27 @@ impl Member {
             denied: verdicts.into_denied(),
             shadowed,
             restricted,
+        }
+    }
+
+    /// Everything the rules read about a send `s` at `now`, borrowed from the record.
+    pub(crate) fn facts<'a>(
+        &'a self,
+        now: u64,
+        s: &Subject<'_>,
+        view: View,
+        spam: Option<Verdict>,
+        rules: &'a Rules,
+    ) -> Facts<'a, Member> {
+        let policy = &*rules.policy;
+        Facts {
+            now,
+            member: self,
+            pair: self.pair(s.recipient, policy.max_pending_per_pair),
+            view,
+            spam,
+            policy,
+            spans: &rules.spans,
         }
     }
 

@@ -2,7 +2,7 @@
 //! changing it.
 
 use crate::report::{window, Blocker, Capacity, NoteCapacity};
-use crate::rules::precedence::{evaluate, Facts, Subject, View};
+use crate::rules::precedence::{evaluate, Subject, View};
 use crate::rules::spam::{Attempt, SpamState};
 use crate::rules::window::{log_usage, Usage};
 use crate::rules::Rules;
@@ -68,15 +68,7 @@ impl Member {
         } else {
             None
         };
-        let facts = Facts {
-            now,
-            member: self,
-            pair: self.pair(s.recipient, policy.max_pending_per_pair),
-            view,
-            spam,
-            policy,
-            spans: &rules.spans,
-        };
+        let facts = self.facts(now, s, view, spam, rules);
         evaluate(&facts, s, &mut |reason, at| {
             if !rules.shadow.covers(&reason) {
                 blockers.push(Blocker {
