@@ -35,7 +35,10 @@ impl Engine {
         let member = members.get_or_insert(s.sender, || {
             idle.push(std::cmp::Reverse((now.saturating_add(RECHECK), s.sender)));
         });
-        *expired_unswept += member.settle(now, rules);
+        let expired = member.settle(now, rules);
+        if expired > 0 {
+            *expired_unswept += expired;
+        }
         if let Some(sent) = member.keyed_send(s, rules) {
             return Ok(sent);
         }

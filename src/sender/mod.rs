@@ -44,6 +44,7 @@ impl Member {
     /// Brings the windows and invitations up to `now`: drops what no longer counts
     /// and records invitations that expired unanswered (as feedback to the spam
     /// signals at their expiry instant). Returns how many expired unanswered.
+    #[inline]
     pub(crate) fn settle(&mut self, now: u64, rules: &Rules) -> u64 {
         if now < self.due.0 {
             return 0;
@@ -78,6 +79,7 @@ impl Member {
 
     /// The earlier send made with this idempotency key to this recipient, if any: a
     /// retry gets it back, consuming nothing and not judged again.
+    #[inline]
     pub(crate) fn keyed_send(&self, s: &Subject<'_>, rules: &Rules) -> Option<Sent> {
         let key = s.key?;
         let rec = self.extra.as_deref()?.idem.get(key)?;
@@ -93,6 +95,7 @@ impl Member {
     /// precedence order, with the recipient's facts in `view`. `count_attempt`
     /// records the attempt in the spam state (the second and later sends of one bulk
     /// action judge without counting); a spam restriction is imposed here.
+    #[inline]
     pub(crate) fn judge(
         &mut self,
         now: u64,
@@ -153,6 +156,7 @@ impl Member {
     }
 
     /// Everything the rules read about a send `s` at `now`, borrowed from the record.
+    #[inline]
     pub(crate) fn facts<'a>(
         &'a self,
         now: u64,
@@ -182,6 +186,7 @@ impl Member {
     /// Commits an allowed send as invitation `seq`: the windows, the ledger, the note
     /// quota, the idempotency record and the spam state, in one step. Storage queues
     /// the invitation's expiry at the returned `expires_at`.
+    #[inline]
     pub(crate) fn commit(
         &mut self,
         now: u64,
