@@ -3,8 +3,6 @@
 use std::sync::atomic::{AtomicBool, AtomicU8};
 use std::sync::Arc;
 
-use dashmap::DashMap;
-
 use crate::memory::engine::{Engine, Padded, FLAG_BITS};
 use crate::memory::shard::Shard;
 use crate::policy::limits::MemberLimits;
@@ -120,7 +118,7 @@ impl EngineBuilder {
             strangers,
             time: MonotonicTime::new(self.clock),
             flags: (0..1usize << FLAG_BITS).map(|_| AtomicU8::new(0)).collect(),
-            emails: DashMap::default(),
+            emails: Default::default(),
             reminders: self.reminders,
             limits: self.limits,
             refused_relations: std::sync::atomic::AtomicU64::new(0),

@@ -117,7 +117,7 @@ impl Engine {
         let mut left = emails.len();
         for email in emails {
             left -= 1;
-            let member = self.emails.get(&email).map(|m| *m);
+            let member = self.emails.owner(&email);
             let outcome = match member {
                 None => ContactOutcome::NotAMember,
                 Some(m) if m == owner => ContactOutcome::Own,

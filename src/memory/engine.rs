@@ -19,10 +19,8 @@
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::Arc;
 
-use dashmap::DashMap;
 use parking_lot::{Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
-use crate::ids::MemberId;
 use crate::memory::builder::EngineBuilder;
 use crate::memory::shard::Shard;
 use crate::outcome::{Denied, Sent};
@@ -67,7 +65,7 @@ pub struct Engine {
     pub(crate) strangers: AtomicBool,
     pub(crate) time: MonotonicTime,
     pub(crate) flags: Box<[AtomicU8]>,
-    pub(crate) emails: DashMap<String, MemberId, ahash::RandomState>,
+    pub(crate) emails: crate::memory::email_index::EmailIndex,
     /// The journal that state changes are appended to, when persistence is on.
     pub(crate) journal: Option<crate::persist::journal::Journal>,
     /// Reminder limits.
@@ -169,7 +167,7 @@ impl Engine {
                 owner: None,
             };
         };
-        let owner = self.emails.get(&email).map(|m| m.0);
+        let owner = self.emails.owner(&email).map(|m| m.0);
         EmailMatch {
             given: owner.is_none_or(|o| o == req.recipient().0),
             owner,

@@ -9,6 +9,7 @@
 pub(crate) mod builder;
 pub(crate) mod commit;
 pub(crate) mod contacts;
+pub(crate) mod email_index;
 pub(crate) mod engine;
 pub(crate) mod lifecycle;
 pub(crate) mod live;

@@ -2,6 +2,7 @@
 
 use crate::email::{normalize, EmailError};
 use crate::ids::MemberId;
+use crate::memory::email_index::Claim;
 use crate::memory::engine::{Engine, SPECIAL};
 use crate::persist::journal::Op;
 use crate::sender::record::FastSet;
@@ -31,15 +32,10 @@ impl Engine {
         self.journal_refuses().map_err(EmailError::Unavailable)?;
         // The email index is locked first, then the member's shard (the engine's lock
         // order), so the cap and the index change together.
-        let slot = match self.emails.entry(email.clone()) {
-            dashmap::Entry::Occupied(e) if *e.get() == m => return Ok(()),
-            dashmap::Entry::Occupied(e) => {
-                return Err(EmailError::Taken {
-                    email,
-                    owner: *e.get(),
-                })
-            }
-            dashmap::Entry::Vacant(v) => v,
+        let slot = match self.emails.claim(email.clone(), m) {
+            Claim::Already => return Ok(()),
+            Claim::TakenBy(owner) => return Err(EmailError::Taken { email, owner }),
+            Claim::Free(slot) => slot,
         };
         let mut shard = self.lock(m.0);
         let now = self.act_at(&mut shard, at);
@@ -58,7 +54,7 @@ impl Engine {
             .extra_mut()
             .emails
             .insert(email.clone());
-        drop(slot.insert(m));
+        slot.take(m);
         drop(shard);
         let logged = self.wait_logged(ticket);
         self.mark(m.0, SPECIAL);
@@ -83,9 +79,8 @@ impl Engine {
     ) -> Result<(), EmailError> {
         let email = normalize(email)?;
         self.journal_refuses().map_err(EmailError::Unavailable)?;
-        let entry = match self.emails.entry(email.clone()) {
-            dashmap::Entry::Occupied(e) if *e.get() == m => e,
-            _ => return Err(EmailError::NotRegistered { email, member: m }),
+        let Some(entry) = self.emails.held_by(email.clone(), m) else {
+            return Err(EmailError::NotRegistered { email, member: m });
         };
         let mut shard = self.lock(m.0);
         let now = self.act_at(&mut shard, at);
@@ -97,7 +92,7 @@ impl Engine {
         {
             x.emails.remove(&email);
         }
-        entry.remove();
+        entry.release();
         drop(shard);
         self.wait_logged(ticket).map_err(EmailError::Unavailable)
     }
@@ -113,7 +108,7 @@ impl Engine {
     /// [`EmailError::Invalid`] when it is not `local@domain.tld`.
     pub fn resolve_email(&self, email: &str) -> Result<Option<MemberId>, EmailError> {
         let email = normalize(email)?;
-        Ok(self.emails.get(&email).map(|m| *m))
+        Ok(self.emails.owner(&email))
     }
 
     /// Replaces the owner's imported contacts with `emails` (a re-sync).

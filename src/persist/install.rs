@@ -53,7 +53,7 @@ pub(super) fn install(mut engine: Engine, state: State) -> Engine {
         shard.cooldowns.sort();
     }
     for (email, owner) in state.emails {
-        engine.emails.insert(email, MemberId(owner));
+        engine.emails.restore(email, MemberId(owner));
     }
     engine
 }

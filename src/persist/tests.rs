@@ -80,11 +80,8 @@ fn restore_rebuilds_every_record_and_queue_exactly() {
         assert_eq!(new.idle.len(), new.members.len());
     }
     assert_eq!(e.emails.len(), back.emails.len());
-    for entry in e.emails.iter() {
-        assert_eq!(
-            back.emails.get(entry.key()).map(|m| *m),
-            Some(*entry.value())
-        );
+    for (email, owner) in e.emails.entries() {
+        assert_eq!(back.emails.owner(&email), Some(owner));
     }
 }
 
