@@ -11,12 +11,11 @@
 
 mod redis_support;
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use invite_limiter::{ManualClock, Timestamp};
 use redis_support::drive::{cli, drive_all, gateway, over_admitted, wait_until, Tally, LIMIT, T0};
+use redis_support::servers::{self, Servers};
 use redis_support::{address, unique_prefix, SENTINEL};
 
 const SENDERS: u64 = 300;
@@ -26,30 +25,19 @@ const STRICT_TRIES: u32 = 3;
 const PARTITIONED: u64 = 20;
 const SENTINEL_OFFSET: u16 = 20000;
 
-fn script() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/redis.sh")
-}
-
 /// A master on `base`, its replica on `base + 1`, Sentinels on `base + 20000..`;
 /// everything under it stopped when dropped (also when a test fails).
 struct Topology {
-    dir: PathBuf,
+    servers: Servers,
     base: u16,
 }
 
 impl Topology {
     fn start(base: u16) -> Topology {
-        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/redis-failover");
-        let status = Command::new("bash")
-            .arg(script())
-            .args(["sentinel", &base.to_string()])
-            .arg(&root)
-            .stdout(Stdio::null())
-            .status()
-            .expect("bash runs");
-        assert!(status.success(), "scripts/redis.sh sentinel {base} failed");
+        let root = servers::root();
+        let dir = root.join(format!("sentinel-{base}"));
         Topology {
-            dir: root.join(format!("sentinel-{base}")),
+            servers: Servers::start("sentinel", base, &root, dir),
             base,
         }
     }
@@ -64,51 +52,20 @@ impl Topology {
     }
 
     fn signal(&self, port: u16, sig: &str) {
-        let pid = std::fs::read_to_string(self.dir.join(format!("redis-{port}.pid"))).unwrap();
-        let ok = Command::new("kill")
-            .args([sig, pid.trim()])
-            .status()
-            .unwrap();
-        assert!(ok.success(), "kill {sig} {port}");
+        self.servers.signal(&format!("redis-{port}.pid"), sig);
     }
 
     /// Starts an empty server on `port` and makes it a replica of `master`.
     fn attach_empty_replica(&self, port: u16, master: u16) {
-        let status = Command::new("redis-server")
-            .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
-            .args(["--daemonize", "yes", "--save", "", "--appendonly", "no"])
-            .arg("--dir")
-            .arg(&self.dir)
-            .arg("--pidfile")
-            .arg(self.dir.join(format!("redis-{port}.pid")))
-            .arg("--logfile")
-            .arg(self.dir.join(format!("redis-{port}.log")))
-            .args([
-                "--repl-diskless-sync",
-                "yes",
-                "--repl-diskless-sync-delay",
-                "0",
-            ])
-            .args(["--replicaof", "127.0.0.1", &master.to_string()])
-            .stdout(Stdio::null())
-            .status()
-            .expect("redis-server runs");
-        assert!(status.success());
+        let master = master.to_string();
+        servers::start_empty(
+            &self.servers.dir,
+            port,
+            &["--replicaof", "127.0.0.1", &master],
+        );
         wait_until(Duration::from_secs(20), "the new replica links", || {
             cli(port, &["info", "replication"]).contains("master_link_status:up")
         });
-    }
-}
-
-impl Drop for Topology {
-    fn drop(&mut self) {
-        // No assertion here: this may run while a failed test unwinds.
-        let _ = Command::new("bash")
-            .arg(script())
-            .arg("stop")
-            .arg(&self.dir)
-            .stdout(Stdio::null())
-            .status();
     }
 }
 

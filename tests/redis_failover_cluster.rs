@@ -11,46 +11,28 @@
 
 mod redis_support;
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use invite_limiter::{ManualClock, Timestamp};
 use redis_support::drive::{cli, drive_all, gateway, over_admitted, wait_until, Tally, LIMIT, T0};
+use redis_support::servers::{self, Servers};
 use redis_support::{address, unique_prefix, CLUSTER};
 
 const SENDERS: u64 = 300;
 
-fn script() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/redis.sh")
-}
-
 /// A cluster on `base..base + 6`, stopped when dropped (also when a test fails).
 struct Cluster {
-    dir: PathBuf,
+    servers: Servers,
     base: u16,
 }
 
 impl Cluster {
     fn start(base: u16) -> Cluster {
-        let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join(format!("target/redis-failover/cluster-{base}"));
-        // Leftovers of a run that was killed, the attached node among them.
-        let _ = Command::new("bash")
-            .arg(script())
-            .arg("stop")
-            .arg(&dir)
-            .stdout(Stdio::null())
-            .status();
-        let status = Command::new("bash")
-            .arg(script())
-            .args(["cluster", &base.to_string()])
-            .arg(&dir)
-            .stdout(Stdio::null())
-            .status()
-            .expect("bash runs");
-        assert!(status.success(), "scripts/redis.sh cluster {base} failed");
-        Cluster { dir, base }
+        let dir = servers::root().join(format!("cluster-{base}"));
+        Cluster {
+            servers: Servers::start("cluster", base, &dir.clone(), dir),
+            base,
+        }
     }
 
     fn urls(&self) -> String {
@@ -61,13 +43,8 @@ impl Cluster {
     }
 
     fn signal(&self, port: u16, sig: &str) {
-        let pidfile = self.dir.join(format!("node-{port}/redis-{port}.pid"));
-        let pid = std::fs::read_to_string(pidfile).unwrap();
-        let ok = Command::new("kill")
-            .args([sig, pid.trim()])
-            .status()
-            .unwrap();
-        assert!(ok.success(), "kill {sig} {port}");
+        self.servers
+            .signal(&format!("node-{port}/redis-{port}.pid"), sig);
     }
 
     /// The master owning `key` and its replica: `(master port, master id, replica port)`.
@@ -109,39 +86,18 @@ impl Cluster {
 
     /// Starts an empty node on `port` and attaches it as a replica of `master`.
     fn attach_empty_replica(&self, port: u16, master: u16, master_id: &str) {
-        let dir = self.dir.join(format!("node-{port}"));
+        let dir = self.servers.dir.join(format!("node-{port}"));
         // Empty: no cluster identity left from an earlier run.
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
-        let status = Command::new("redis-server")
-            .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
-            .args(["--daemonize", "yes", "--save", "", "--appendonly", "no"])
-            .arg("--dir")
-            .arg(&dir)
-            .arg("--pidfile")
-            .arg(dir.join(format!("redis-{port}.pid")))
-            .arg("--logfile")
-            .arg(dir.join(format!("redis-{port}.log")))
-            .args([
-                "--cluster-enabled",
-                "yes",
-                "--cluster-config-file",
-                "nodes.conf",
-            ])
-            .args(["--cluster-node-timeout", "2000"])
-            .args([
-                "--repl-diskless-sync",
-                "yes",
-                "--repl-diskless-sync-delay",
-                "0",
-            ])
-            .stdout(Stdio::null())
-            .status()
-            .expect("redis-server runs");
-        assert!(status.success());
-        wait_until(Duration::from_secs(10), "the new node answers", || {
-            cli(port, &["ping"]).contains("PONG")
-        });
+        let cluster = [
+            "--cluster-enabled",
+            "yes",
+            "--cluster-config-file",
+            "nodes.conf",
+        ];
+        let timeout = ["--cluster-node-timeout", "2000"];
+        servers::start_empty(&dir, port, &[&cluster[..], &timeout[..]].concat());
         // Joined by hand rather than by `redis-cli --cluster add-node`, whose
         // consistency check can refuse while the dead master is still gossiped about.
         let meet = cli(port, &["cluster", "meet", "127.0.0.1", &master.to_string()]);
@@ -152,18 +108,6 @@ impl Cluster {
         wait_until(Duration::from_secs(30), "the new replica links", || {
             cli(port, &["info", "replication"]).contains("master_link_status:up")
         });
-    }
-}
-
-impl Drop for Cluster {
-    fn drop(&mut self) {
-        // No assertion here: this may run while a failed test unwinds.
-        let _ = Command::new("bash")
-            .arg(script())
-            .arg("stop")
-            .arg(&self.dir)
-            .stdout(Stdio::null())
-            .status();
     }
 }
 
