@@ -20,8 +20,7 @@ impl Engine {
             // Shared, unless the member's windows must be brought up to date first.
             let shard = self.lock_shared(m.0);
             let now = now.max(shard.now);
-            if shard.is_settled(m.0, now) {
-                let member: &Member = shard.members.get(&m.0).unwrap_or(&EMPTY);
+            if let Some(member) = shard.settled(m.0, now) {
                 return member.capacity(now, &shard.rules);
             }
         }
@@ -73,8 +72,12 @@ impl Engine {
             let now_strangers = shard.rules.policy.spam.strangers.is_some();
             let plain = now_strangers == strangers
                 || !self.needs_recipient(s.sender, s.recipient, now_strangers);
-            if plain && shard.is_settled(s.sender, now) {
-                let member = shard.members.get(&s.sender).unwrap_or(&EMPTY);
+            let settled = if plain {
+                shard.settled(s.sender, now)
+            } else {
+                None
+            };
+            if let Some(member) = settled {
                 return f(now, member, View::plain(email.given), &shard.rules);
             }
         }

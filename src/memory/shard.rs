@@ -78,10 +78,15 @@ impl Shard {
         }
     }
 
-    /// Whether settling the member at `now` would change nothing (true of an absent
-    /// member), so that it can be read as it is.
-    pub(crate) fn is_settled(&self, id: u64, now: u64) -> bool {
-        self.members.get(&id).is_none_or(|m| now < m.due.0)
+    /// The member's record (an absent member's is empty) when settling it at `now`
+    /// would change nothing, so that it can be read as it is; `None` when it must be
+    /// settled first. One lookup either way.
+    pub(crate) fn settled(&self, id: u64, now: u64) -> Option<&Member> {
+        match self.members.get(&id) {
+            None => Some(&crate::memory::engine::EMPTY),
+            Some(m) if now < m.due.0 => Some(m),
+            Some(_) => None,
+        }
     }
 
     /// Starts the re-invite cooldown of a pair, and queues its end.
