@@ -183,14 +183,17 @@ fn account_and_recipient_rules_deny_in_precedence_order() {
     assert!(send(&mut m, T0 + DAY, &s, plain(), &rules).is_ok());
 }
 
+fn noted(recipient: u64, note: &str) -> Subject<'_> {
+    Subject {
+        note: Some(note),
+        ..to(recipient)
+    }
+}
+
 #[test]
 fn notes_count_against_their_quota_and_length() {
     let rules = quiet();
     let mut m = Member::new(1);
-    let noted = |r: u64, note: &'static str| Subject {
-        note: Some(note),
-        ..to(r)
-    };
     for r in 0..5 {
         send(&mut m, T0 + r, &noted(10 + r, "hello"), plain(), &rules).expect("under quota");
     }
@@ -199,9 +202,9 @@ fn notes_count_against_their_quota_and_length() {
         send(&mut m, T0 + 9, &noted(20, "hi"), plain(), &rules),
         Err(quota)
     );
-    let long: &'static str = Box::leak("x".repeat(201).into_boxed_str());
+    let long = "x".repeat(201);
     let codes: Vec<&str> = m
-        .diagnose(T0 + 9, &noted(21, long), plain(), &rules)
+        .diagnose(T0 + 9, &noted(21, &long), plain(), &rules)
         .iter()
         .map(|b| b.reason().code())
         .collect();
