@@ -39,6 +39,8 @@ pub mod http;
 pub mod metrics;
 #[cfg(feature = "redis")]
 pub mod redis;
+#[cfg(feature = "server")]
+pub mod server;
 
 pub use account::{AccountStatus, InviteSetting, Tier};
 pub use dyn_limiter::{DynLimiter, LimiterFuture};

@@ -32,7 +32,7 @@
 //! and idle queues, the email index, the recipient flags — is rebuilt on restore, so a
 //! snapshot can be restored with any shard count.
 
-mod decode;
+pub(crate) mod decode;
 pub(crate) mod encode;
 mod install;
 pub(crate) mod journal;

@@ -7,6 +7,8 @@
 //! meaning. Every `*_code` function is an exhaustive match, so a variant cannot be
 //! added without one.
 
+#[cfg(feature = "server")]
+pub(crate) mod names;
 mod reasons;
 
 #[cfg(all(test, feature = "http"))]

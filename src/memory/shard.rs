@@ -8,8 +8,7 @@ use std::sync::Arc;
 
 use crate::memory::queue::ChunkQueue;
 use crate::memory::records::Members;
-use crate::policy::Policy;
-use crate::rules::{Rules, Spans};
+use crate::rules::Rules;
 use crate::sender::record::Member;
 
 /// How often an idle check is repeated for a member that cannot be reclaimed yet.
@@ -180,7 +179,9 @@ impl Shard {
         if member.is_idle(now, |s| s.idle_at(&policy.spam)) {
             self.members.remove(&id);
         } else {
-            let next = idle_estimate(member, spans, policy).unwrap_or(now.saturating_add(RECHECK));
+            let next = member
+                .idle_estimate(spans, policy)
+                .unwrap_or(now.saturating_add(RECHECK));
             self.recheck_idle(id, next);
         }
     }
@@ -193,52 +194,17 @@ impl Shard {
     }
 }
 
-/// When, absent new events, everything in the member's windows will have expired;
-/// `None` when it holds facts that never expire by themselves.
-fn idle_estimate(member: &Member, spans: &Spans, policy: &Policy) -> Option<u64> {
-    let mut at = 0u64;
-    let mut bump = |t: Option<u64>, len: u64| {
-        if let Some(t) = t {
-            at = at.max(t.saturating_add(len));
-        }
-    };
-    bump(member.sends.last(), spans.week);
-    bump(member.ledger.all().last().map(|i| i.sent_at), spans.ttl);
-    if let Some(extra) = &member.extra {
-        bump(extra.cooldowns.values().max().copied(), 0);
-    }
-    if let Some(spam) = member.spam.as_deref() {
-        bump(Some(spam.idle_at(&policy.spam)), 0);
-    }
-    if let Some(extra) = &member.extra {
-        bump(extra.notes.last(), spans.note);
-        bump(extra.idem.last_at(), spans.idem);
-        if !extra.connections.is_empty()
-            || !extra.follows.is_empty()
-            || !extra.emails.is_empty()
-            || !extra.contacts.is_empty()
-            || extra.limits.is_some()
-        {
-            return None;
-        }
-    }
-    if member.tier != crate::Tier::Free || member.setting != crate::InviteSetting::Everyone {
-        return None;
-    }
-    match member.status() {
-        crate::AccountStatus::Active => Some(at),
-        crate::AccountStatus::Restricted { until: Some(t) } => Some(at.max(t.as_millis())),
-        _ => None,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn an_idle_check_is_never_requeued_at_the_instant_it_ran() {
-        let rules = Rules::new(Arc::new(Policy::default()), crate::Shadow::none(), false);
+        let rules = Rules::new(
+            Arc::new(crate::Policy::default()),
+            crate::Shadow::none(),
+            false,
+        );
         let mut shard = Shard::new(rules);
         for now in [1_000, u64::MAX] {
             shard.observe(now);

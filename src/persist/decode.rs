@@ -227,6 +227,22 @@ fn above(state: &mut State, seq: u64, r: &Reader<'_>) -> Result<(), DecodeError>
     Ok(())
 }
 
+/// Reads one member written by `write_member` at the current format version, with
+/// its pair filter rebuilt: a record stored alone (by the Redis module).
+#[cfg(feature = "server")]
+pub(crate) fn read_lone_member(r: &mut Reader<'_>, id: u64) -> Result<Member, DecodeError> {
+    let mut state = State {
+        version: super::FORMAT_VERSION,
+        ..State::default()
+    };
+    let mut member = read_member(r, id, &mut state)?;
+    let pending: Vec<u64> = member.ledger.pending_from(0).map(|i| i.recipient).collect();
+    for recipient in pending {
+        member.pair_added(recipient);
+    }
+    Ok(member)
+}
+
 fn read_member(r: &mut Reader<'_>, id: u64, state: &mut State) -> Result<Member, DecodeError> {
     let Some(tier) = codes::tier_from(r.u8()?) else {
         return r.fail("invalid tier");

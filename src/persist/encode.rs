@@ -147,7 +147,7 @@ fn encode_shard_as(shard: &Shard, version: u32) -> (Vec<u8>, Totals) {
 }
 
 /// Writes one member; returns how many invitations its ledger holds.
-fn write_member(w: &mut Writer, id: u64, m: &Member, version: u32) -> u64 {
+pub(crate) fn write_member(w: &mut Writer, id: u64, m: &Member, version: u32) -> u64 {
     w.u64(id);
     w.u8(codes::tier_code(m.tier));
     codes::write_status(w, m.status());

@@ -148,7 +148,7 @@ pub(crate) fn read_policy(r: &mut Reader<'_>) -> Result<Policy, DecodeError> {
 }
 
 /// A policy's bytes.
-#[cfg(any(test, feature = "redis"))]
+#[cfg(any(test, feature = "redis", feature = "server"))]
 pub(crate) fn encode(p: &Policy) -> Vec<u8> {
     let mut w = Writer::default();
     policy(&mut w, p);
@@ -156,7 +156,7 @@ pub(crate) fn encode(p: &Policy) -> Vec<u8> {
 }
 
 /// The policy in `bytes`, which must be used whole.
-#[cfg(any(test, feature = "redis"))]
+#[cfg(any(test, feature = "redis", feature = "server"))]
 pub(crate) fn decode(bytes: &[u8]) -> Result<Policy, DecodeError> {
     let mut r = Reader::new(bytes, 0);
     let p = read_policy(&mut r)?;

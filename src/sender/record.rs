@@ -174,6 +174,47 @@ impl Member {
             .is_some_and(|e| e.connections.contains(&other))
     }
 
+    /// When, absent new events, everything in the record's windows will have
+    /// expired; `None` when it holds facts that never expire by themselves.
+    pub(crate) fn idle_estimate(
+        &self,
+        spans: &crate::rules::Spans,
+        policy: &crate::policy::Policy,
+    ) -> Option<u64> {
+        let mut at = 0u64;
+        let mut bump = |t: Option<u64>, len: u64| {
+            if let Some(t) = t {
+                at = at.max(t.saturating_add(len));
+            }
+        };
+        bump(self.sends.last(), spans.week);
+        bump(self.ledger.all().last().map(|i| i.sent_at), spans.ttl);
+        if let Some(spam) = self.spam.as_deref() {
+            bump(Some(spam.idle_at(&policy.spam)), 0);
+        }
+        if let Some(extra) = &self.extra {
+            bump(extra.cooldowns.values().max().copied(), 0);
+            bump(extra.notes.last(), spans.note);
+            bump(extra.idem.last_at(), spans.idem);
+            if !extra.connections.is_empty()
+                || !extra.follows.is_empty()
+                || !extra.emails.is_empty()
+                || !extra.contacts.is_empty()
+                || extra.limits.is_some()
+            {
+                return None;
+            }
+        }
+        if self.tier != Tier::Free || self.setting != InviteSetting::Everyone {
+            return None;
+        }
+        match self.status() {
+            AccountStatus::Active => Some(at),
+            AccountStatus::Restricted { until: Some(t) } => Some(at.max(t.as_millis())),
+            _ => None,
+        }
+    }
+
     /// Whether the record can be dropped at `now` without changing any answer.
     pub(crate) fn is_idle(&self, now: u64, spam_idle_at: impl Fn(&SpamState) -> u64) -> bool {
         self.tier == Tier::Free

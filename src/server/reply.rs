@@ -1,0 +1,67 @@
+//! What a command answers, independent of the protocol that carries it.
+
+use crate::outcome::{Denied, InviteError};
+use crate::time::Timestamp;
+
+/// A command's answer, as the module writes it back in RESP.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reply {
+    /// `+OK`.
+    Ok,
+    /// An integer.
+    Int(i64),
+    /// A text (bulk string).
+    Text(String),
+    /// Raw bytes (bulk string).
+    Bytes(Vec<u8>),
+    /// No value.
+    Nil,
+    /// A list.
+    Array(Vec<Reply>),
+}
+
+impl Reply {
+    pub(crate) fn text(s: &str) -> Reply {
+        Reply::Text(s.to_owned())
+    }
+
+    /// An instant, or nil.
+    pub(crate) fn instant(t: Option<Timestamp>) -> Reply {
+        t.map_or(Reply::Nil, |t| Reply::millis(t.as_millis()))
+    }
+
+    pub(crate) fn millis(ms: u64) -> Reply {
+        Reply::Int(i64::try_from(ms).unwrap_or(i64::MAX))
+    }
+
+    /// A member id: text, since ids use all 64 bits.
+    pub(crate) fn id(id: u64) -> Reply {
+        Reply::Text(id.to_string())
+    }
+
+    /// `["denied", code, retry_at or nil, remedy]`.
+    pub(crate) fn denied(d: &Denied) -> Reply {
+        Reply::Array(vec![
+            Reply::text("denied"),
+            Reply::text(d.reason.code()),
+            Reply::instant(d.retry_at),
+            Reply::text(d.reason.remedy()),
+        ])
+    }
+
+    /// `["unknown"]`, `["ended"]`, `["expired", at]` or `["too_soon", next_at or nil]`.
+    pub(crate) fn invite_error(e: &InviteError) -> Reply {
+        let items = match e {
+            InviteError::Unknown(_) => vec![Reply::text("unknown")],
+            InviteError::AlreadyEnded(_) => vec![Reply::text("ended")],
+            InviteError::Expired { at, .. } => {
+                vec![Reply::text("expired"), Reply::instant(Some(*at))]
+            }
+            InviteError::ReminderNotAllowed { next_at, .. } => {
+                vec![Reply::text("too_soon"), Reply::instant(*next_at)]
+            }
+            InviteError::Unavailable(_) => vec![Reply::text("unavailable")],
+        };
+        Reply::Array(items)
+    }
+}
