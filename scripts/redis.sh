@@ -4,13 +4,16 @@
 # persistence. Works from any directory and reads no environment variables.
 #
 #   scripts/redis.sh install                     install redis-server and redis-cli if missing
-#   scripts/redis.sh standalone PORT DIR         start one server on PORT, files in DIR
-#   scripts/redis.sh cluster BASEPORT DIR        start a cluster on BASEPORT..BASEPORT+5, files in DIR
-#   scripts/redis.sh cluster-node PORT DIR       restart one node of the cluster in DIR, keeping its nodes.conf
+#   scripts/redis.sh standalone PORT DIR [SO]    start one server on PORT, files in DIR
+#   scripts/redis.sh cluster BASEPORT DIR [SO]   start a cluster on BASEPORT..BASEPORT+5, files in DIR
+#   scripts/redis.sh cluster-node PORT DIR [SO]  restart one node of the cluster in DIR, keeping its nodes.conf
 #   scripts/redis.sh sentinel BASEPORT DIR       start a master on BASEPORT, its replica on BASEPORT+1 and
 #                                                three Sentinels (quorum 2) on BASEPORT+20000..+20002
 #   scripts/redis.sh stop DIR                    stop every server with a pidfile under DIR
 #   scripts/redis.sh env PORT BASEPORT [SBASE]   print the export lines the Redis tests read
+#
+# SO, when given, is a Redis module every server of that command loads (the
+# invite-limiter module: module/target/release/libinvite_limiter_module.so).
 #
 # Layout: the standalone server keeps DIR/redis-PORT.{pid,log}; cluster node
 # PORT keeps DIR/node-PORT/{redis-PORT.pid,redis-PORT.log,nodes.conf}; the
@@ -33,7 +36,7 @@ die() {
 }
 
 usage() {
-  sed -n '2,14s/^# \{0,1\}//p' "${BASH_SOURCE[0]}" >&2
+  sed -n '2,16s/^# \{0,1\}//p' "${BASH_SOURCE[0]}" >&2
   exit 2
 }
 
@@ -165,13 +168,21 @@ cmd_install() {
     { "${sudo[@]}" apt-get update && "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y redis-server redis-tools; }
 }
 
+# The redis-server arguments that load module SO, if one is given.
+module_args() {
+  (($# == 0)) && return 0
+  [[ -f $1 ]] || die "no module file at '$1'"
+  printf '%s\n' --loadmodule "$(cd -- "$(dirname -- "$1")" && pwd -P)/$(basename -- "$1")"
+}
+
 cmd_standalone() {
-  (($# == 2)) || usage
-  local port dir
+  (($# == 2 || $# == 3)) || usage
+  local port dir extra
   port=$(port_num "$1")
   dir=$(abs_dir "$2")
-  start_server "$port" "$dir"
-  say "standalone 127.0.0.1:$port up (pid $(pid_of "$dir/redis-$port.pid"))"
+  mapfile -t extra < <(module_args "${@:3}")
+  start_server "$port" "$dir" "${extra[@]}"
+  say "standalone 127.0.0.1:$port up (pid $(pid_of "$dir/redis-$port.pid"))${3:+ with $3}"
 }
 
 # Extra redis-server arguments of a cluster node. A short node timeout makes
@@ -208,11 +219,12 @@ cluster_settled() {
 }
 
 cmd_cluster() {
-  (($# == 2)) || usage
-  local base dir port started addrs=()
+  (($# == 2 || $# == 3)) || usage
+  local base dir port started addrs=() extra
   base=$(port_num "$1")
   port_num $((base + NODES - 1)) >/dev/null
   dir=$(abs_dir "$2")
+  mapfile -t extra < <(module_args "${@:3}")
   started=$(date +%s%N)
   # Fresh state every time: stop leftovers of these nodes and forget their
   # cluster configuration, so a rerun after stop (or a crash) starts clean.
@@ -222,7 +234,7 @@ cmd_cluster() {
     mkdir -p -- "$dir/node-$port"
   done
   for ((port = base; port < base + NODES; port++)); do
-    start_server "$port" "$dir/node-$port" "${cluster_args[@]}"
+    start_server "$port" "$dir/node-$port" "${cluster_args[@]}" "${extra[@]}"
     addrs+=("$HOST:$port")
   done
   if ! timeout 60 redis-cli --cluster create "${addrs[@]}" --cluster-replicas 1 --cluster-yes \
@@ -252,12 +264,13 @@ node_settled() {
 # Brings back one node of a running cluster (for instance after a test killed
 # it), reusing its nodes.conf so it rejoins with its old identity.
 cmd_cluster_node() {
-  (($# == 2)) || usage
-  local port dir
+  (($# == 2 || $# == 3)) || usage
+  local port dir extra
   port=$(port_num "$1")
   dir=$(abs_dir "$2")
   [[ -s $dir/node-$port/nodes.conf ]] || die "no cluster node state in $dir/node-$port"
-  start_server "$port" "$dir/node-$port" "${cluster_args[@]}"
+  mapfile -t extra < <(module_args "${@:3}")
+  start_server "$port" "$dir/node-$port" "${cluster_args[@]}" "${extra[@]}"
   if ! wait_for 30 node_settled "$port"; then
     say "node 127.0.0.1:$port restarted but did not settle (cluster_state:ok, replica link up) within 30 s"
     exit 1

@@ -4,6 +4,7 @@ use crate::outcome::{Denied, InviteError};
 use crate::time::Timestamp;
 
 /// A command's answer, as the module writes it back in RESP.
+#[non_exhaustive]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Reply {
     /// `+OK`.

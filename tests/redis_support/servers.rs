@@ -38,6 +38,15 @@ impl Servers {
         Servers { dir }
     }
 
+    /// An empty directory for servers a test starts itself, after stopping what
+    /// a killed run may have left there.
+    pub(crate) fn start_in(dir: PathBuf) -> Servers {
+        stop(&dir);
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("a server directory");
+        Servers { dir }
+    }
+
     /// Sends `sig` to the server whose pid file is `pidfile` (under `dir`).
     pub(crate) fn signal(&self, pidfile: &str, sig: &str) {
         let pid = std::fs::read_to_string(self.dir.join(pidfile)).unwrap();

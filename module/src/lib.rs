@@ -1,0 +1,193 @@
+//! invite-limiter inside Redis: `IL.*` commands over a member data type.
+//!
+//! Every decision is made by `invite_limiter::server`, with the same sender state
+//! machine the in-memory engine runs. This crate is the storage around it: it opens
+//! the keys a command names, reads the clock, writes the values back, sets each
+//! key's expiry to when its member holds nothing that changes an answer, replicates
+//! each change with its instant pinned, and saves values in RDB and AOF.
+
+mod value;
+
+use std::sync::{LazyLock, Mutex, MutexGuard};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use invite_limiter::server::{Command, MemberValue, Reply, Server};
+use invite_limiter::Policy;
+use redis_module::key::RedisKeyWritable;
+use redis_module::{redis_module, Context, RedisError, RedisResult, RedisString, RedisValue};
+
+use value::MEMBER_TYPE;
+
+/// The policy the commands decide by: the default until `IL.POLICY SET` (or an RDB
+/// file's auxiliary field) says otherwise.
+static SERVER: LazyLock<Mutex<Option<Server>>> =
+    LazyLock::new(|| Mutex::new(Server::new(Policy::default()).ok()));
+
+/// The server's rules; commands run one at a time on Redis's main thread, so the
+/// lock is never contended, and a poisoned one still holds a consistent policy.
+fn server() -> MutexGuard<'static, Option<Server>> {
+    SERVER
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// The server's clock, in milliseconds since the Unix epoch.
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+fn error(text: impl std::fmt::Display) -> RedisError {
+    RedisError::String(format!("ERR {text}"))
+}
+
+/// A key that holds another type than a member value.
+fn wrong_type(_: RedisError) -> RedisError {
+    RedisError::Str("WRONGTYPE Operation against a key holding the wrong kind of value")
+}
+
+fn to_value(reply: Reply) -> RedisValue {
+    match reply {
+        Reply::Ok => RedisValue::SimpleStringStatic("OK"),
+        Reply::Int(n) => RedisValue::Integer(n),
+        Reply::Text(s) => RedisValue::BulkString(s),
+        Reply::Bytes(b) => RedisValue::StringBuffer(b),
+        Reply::Nil => RedisValue::Null,
+        Reply::Array(items) => RedisValue::Array(items.into_iter().map(to_value).collect()),
+        // `Reply` may grow; an unknown form is answered as nil rather than guessed.
+        _ => RedisValue::Null,
+    }
+}
+
+/// Every `IL.*` command: parse, run on the values under its keys, write back.
+fn run(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
+    let raw: Vec<&[u8]> = args.iter().map(RedisString::as_slice).collect();
+    let cmd = Command::parse(&raw).map_err(error)?;
+    let now = now_ms();
+    let mut guard = server();
+    let server = guard.as_mut().ok_or_else(|| error("no policy in force"))?;
+    let keys = cmd.key_count();
+    let same = keys == 2 && raw.get(1) == raw.get(2);
+    if !cmd.writes() {
+        let first_key = (keys >= 1).then(|| ctx.open_key(&args[1]));
+        let second_key = (keys == 2 && !same).then(|| ctx.open_key(&args[2]));
+        let first = match &first_key {
+            Some(k) => k
+                .get_value::<MemberValue>(&MEMBER_TYPE)
+                .map_err(wrong_type)?,
+            None => None,
+        };
+        let second = match &second_key {
+            Some(k) => Some(
+                k.get_value::<MemberValue>(&MEMBER_TYPE)
+                    .map_err(wrong_type)?,
+            ),
+            None => None,
+        };
+        return server
+            .read(&cmd, first, second, now)
+            .map(to_value)
+            .map_err(error);
+    }
+    let first_key = (keys >= 1).then(|| ctx.open_key_writable(&args[1]));
+    let second_key = (keys == 2 && !same).then(|| ctx.open_key_writable(&args[2]));
+    let mut first = Held::take(first_key.as_ref())?;
+    let mut second = Held::take(second_key.as_ref())?;
+    let result = server.write(&cmd, &mut first.slot, second.as_slot(), now);
+    // The slots go back whatever happened: an error has changed nothing in them.
+    first.put(first_key.as_ref(), server, now)?;
+    second.put(second_key.as_ref(), server, now)?;
+    let done = result.map_err(error)?;
+    let replicated = cmd.replicated(&raw, done.at);
+    let replicated: Vec<&[u8]> = replicated.iter().map(Vec::as_slice).collect();
+    ctx.replicate(cmd.name(), replicated.as_slice());
+    Ok(to_value(done.reply))
+}
+
+/// A key's value taken out for a command to change, and whether the key held one.
+struct Held {
+    slot: Option<MemberValue>,
+    existed: bool,
+    used: bool,
+}
+
+impl Held {
+    fn take(key: Option<&RedisKeyWritable>) -> Result<Held, RedisError> {
+        let Some(key) = key else {
+            return Ok(Held {
+                slot: None,
+                existed: false,
+                used: false,
+            });
+        };
+        let value = key
+            .get_value::<MemberValue>(&MEMBER_TYPE)
+            .map_err(wrong_type)?;
+        let existed = value.is_some();
+        Ok(Held {
+            slot: value.map(std::mem::take),
+            existed,
+            used: true,
+        })
+    }
+
+    fn as_slot(&mut self) -> Option<&mut Option<MemberValue>> {
+        self.used.then_some(&mut self.slot)
+    }
+
+    /// Writes the value back (or deletes the key when it holds nothing now), and
+    /// sets the key to expire when its member holds nothing that changes an answer.
+    fn put(self, key: Option<&RedisKeyWritable>, server: &Server, now: u64) -> RedisResult<()> {
+        let Some(key) = key else { return Ok(()) };
+        match self.slot {
+            None if self.existed => {
+                key.delete()?;
+            }
+            None => {}
+            Some(value) => {
+                let expires = server.expires_at(&value);
+                match key.get_value::<MemberValue>(&MEMBER_TYPE)? {
+                    Some(held) => *held = value,
+                    None => key.set_value(&MEMBER_TYPE, value)?,
+                }
+                match expires {
+                    // At least a second, so a key is never set to expire at once.
+                    Some(at) => {
+                        key.set_expire(Duration::from_millis(at.saturating_sub(now).max(1_000)))?
+                    }
+                    None => key.remove_expire()?,
+                };
+            }
+        }
+        Ok(())
+    }
+}
+
+redis_module! {
+    name: "invite-limiter",
+    version: 1,
+    allocator: (redis_module::alloc::RedisAlloc, redis_module::alloc::RedisAlloc),
+    data_types: [MEMBER_TYPE],
+    commands: [
+        ["IL.SEND", run, "write deny-oom", 1, 2, 1, ""],
+        ["IL.DIAGNOSE", run, "readonly", 1, 2, 1, ""],
+        ["IL.CAPACITY", run, "readonly", 1, 1, 1, ""],
+        ["IL.PENDING", run, "readonly", 1, 1, 1, ""],
+        ["IL.BETWEEN", run, "readonly", 1, 1, 1, ""],
+        ["IL.ACCEPT", run, "write deny-oom", 1, 2, 1, ""],
+        ["IL.DECLINE", run, "write deny-oom", 1, 1, 1, ""],
+        ["IL.WITHDRAW", run, "write deny-oom", 1, 1, 1, ""],
+        ["IL.REPORT", run, "write deny-oom", 1, 1, 1, ""],
+        ["IL.REMIND", run, "write deny-oom", 1, 1, 1, ""],
+        ["IL.SET", run, "write deny-oom", 1, 1, 1, ""],
+        ["IL.GET", run, "readonly", 1, 1, 1, ""],
+        ["IL.CONNECT", run, "write deny-oom", 1, 1, 1, ""],
+        ["IL.DISCONNECT", run, "write deny-oom", 1, 1, 1, ""],
+        ["IL.FOLLOW", run, "write deny-oom", 1, 1, 1, ""],
+        ["IL.UNFOLLOW", run, "write deny-oom", 1, 1, 1, ""],
+        ["IL.DUMP", run, "readonly", 1, 1, 1, ""],
+        ["IL.RESTORE", run, "write deny-oom", 1, 1, 1, ""],
+        ["IL.POLICY", run, "write deny-oom", 0, 0, 0, ""],
+    ],
+}
