@@ -193,7 +193,7 @@ fn malformed_commands_get_error_replies_and_the_server_stays_up() {
     // The server is up and nothing was touched.
     assert!(cli(6440, &["ping"]).contains("PONG"));
     let get = run(&mut con, &words("IL.GET {il:1} 1")).unwrap();
-    assert_eq!(format!("{get:?}").contains("premium"), true, "{get:?}");
+    assert!(format!("{get:?}").contains("premium"), "{get:?}");
     assert_eq!(cli(6440, &["get", "plain"]).trim(), "text");
     assert_eq!(cli(6440, &["exists", "{il:2}", "{il:9}"]).trim(), "0");
 }
