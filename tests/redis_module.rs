@@ -391,3 +391,64 @@ fn the_suite_servers_load_the_module() {
         "{out:?}"
     );
 }
+
+#[test]
+fn an_email_names_its_owner_in_a_plain_key() {
+    let Some(so) = module() else { return };
+    let _servers = server(&so, 6445, &[]);
+    let mut con = connect(6445);
+    let add = |con: &mut redis::Connection, m: u64| {
+        run(
+            con,
+            &words(&format!(
+                "IL.EMAIL {} {{il:@a@x.io}} {m} ADD A@x.io",
+                key(m)
+            )),
+        )
+    };
+    assert_eq!(add(&mut con, 1).unwrap(), Value::Okay);
+    assert_eq!(cli(6445, &["get", "{il:@a@x.io}"]).trim(), "1");
+    let taken = add(&mut con, 2).unwrap();
+    assert_eq!(
+        format!("{taken:?}"),
+        format!(
+            "{:?}",
+            Value::Array(vec![
+                Value::BulkString(b"taken".to_vec()),
+                Value::BulkString(b"1".to_vec())
+            ])
+        )
+    );
+    // A send naming the email, with the owner a gateway read from that key, counts
+    // as a known recipient: the invite setting `email_or_contacts` admits it.
+    run(
+        &mut con,
+        &words("IL.SET {il:1} 1 SETTING email_or_contacts"),
+    )
+    .unwrap();
+    let denied = run(&mut con, &words("IL.SEND {il:3} {il:1} 3 1")).unwrap();
+    assert!(
+        format!("{denied:?}").contains("recipient_not_accepting"),
+        "{denied:?}"
+    );
+    let sent = run(
+        &mut con,
+        &words("IL.SEND {il:3} {il:1} 3 1 EMAIL a@x.io OWNER 1"),
+    )
+    .unwrap();
+    assert!(format!("{sent:?}").contains("sent"), "{sent:?}");
+    let del = run(
+        &mut con,
+        &words("IL.EMAIL {il:1} {il:@a@x.io} 1 DEL a@x.io"),
+    )
+    .unwrap();
+    assert_eq!(del, Value::Okay);
+    assert_eq!(cli(6445, &["exists", "{il:@a@x.io}"]).trim(), "0");
+    run(&mut con, &words("SET {il:@b@x.io} nobody")).unwrap();
+    let err = run(
+        &mut con,
+        &words("IL.EMAIL {il:1} {il:@b@x.io} 1 ADD b@x.io"),
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("member id"), "{err}");
+}

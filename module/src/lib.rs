@@ -67,6 +67,9 @@ fn run(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
     let now = now_ms();
     let mut guard = server();
     let server = guard.as_mut().ok_or_else(|| error("no policy in force"))?;
+    if cmd.name() == "IL.EMAIL" {
+        return email(ctx, &args, &cmd, server, now);
+    }
     let keys = cmd.key_count();
     let same = keys == 2 && raw.get(1) == raw.get(2);
     if !cmd.writes() {
@@ -99,6 +102,55 @@ fn run(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
     first.put(first_key.as_ref(), server, now)?;
     second.put(second_key.as_ref(), server, now)?;
     let done = result.map_err(error)?;
+    let replicated = cmd.replicated(&raw, done.at);
+    let replicated: Vec<&[u8]> = replicated.iter().map(Vec::as_slice).collect();
+    ctx.replicate(cmd.name(), replicated.as_slice());
+    Ok(to_value(done.reply))
+}
+
+/// `IL.EMAIL`: the member's value and the email's owner key, a plain string
+/// holding the owner's id (which a gateway reads with `GET` before a send that
+/// names an email).
+fn email(
+    ctx: &Context,
+    args: &[RedisString],
+    cmd: &Command,
+    server: &mut Server,
+    now: u64,
+) -> RedisResult {
+    if args.get(1).map(RedisString::as_slice) == args.get(2).map(RedisString::as_slice) {
+        return Err(error(
+            "the member's key and the email's owner key must differ",
+        ));
+    }
+    let before = {
+        let key = ctx.open_key(&args[2]);
+        match key.key_type() {
+            redis_module::KeyType::Empty => None,
+            redis_module::KeyType::String => {
+                let text = key.read()?.unwrap_or_default();
+                let id = std::str::from_utf8(text)
+                    .ok()
+                    .and_then(|t| t.parse::<u64>().ok());
+                Some(id.ok_or_else(|| error("the email's owner key does not hold a member id"))?)
+            }
+            _ => return Err(wrong_type(RedisError::WrongType)),
+        }
+    };
+    let member_key = ctx.open_key_writable(&args[1]);
+    let mut member = Held::take(Some(&member_key))?;
+    let mut owner = before;
+    let result = server.write_email(cmd, &mut member.slot, &mut owner, now);
+    member.put(Some(&member_key), server, now)?;
+    let done = result.map_err(error)?;
+    if owner != before {
+        let owner_key = ctx.open_key_writable(&args[2]);
+        match owner {
+            Some(id) => owner_key.write(&id.to_string())?,
+            None => owner_key.delete()?,
+        };
+    }
+    let raw: Vec<&[u8]> = args.iter().map(RedisString::as_slice).collect();
     let replicated = cmd.replicated(&raw, done.at);
     let replicated: Vec<&[u8]> = replicated.iter().map(Vec::as_slice).collect();
     ctx.replicate(cmd.name(), replicated.as_slice());
@@ -188,6 +240,9 @@ redis_module! {
         ["IL.UNFOLLOW", run, "write deny-oom", 1, 1, 1, ""],
         ["IL.DUMP", run, "readonly", 1, 1, 1, ""],
         ["IL.RESTORE", run, "write deny-oom", 1, 1, 1, ""],
+        ["IL.EMAIL", run, "write deny-oom", 1, 2, 1, ""],
+        ["IL.CONTACTS", run, "write deny-oom", 1, 1, 1, ""],
+        ["IL.LIMITS", run, "write deny-oom", 1, 1, 1, ""],
         ["IL.POLICY", run, "write deny-oom", 0, 0, 0, ""],
     ],
 }

@@ -170,12 +170,15 @@ pub(crate) fn write_member(w: &mut Writer, id: u64, m: &Member, version: u32) ->
         w.u64(m.ledger.next_seq());
     }
     // The spam state travels inside the extra record, as the format has always had it.
-    w.bool(m.extra.is_some() || m.spam.is_some());
-    if m.extra.is_some() || m.spam.is_some() {
-        let none = Extra::default();
-        let fresh = SpamState::default();
-        let extra = m.extra.as_deref().unwrap_or(&none);
-        write_extra(w, extra, m.spam.as_deref().unwrap_or(&fresh), version);
+    // An extra record holding nothing is written as none, so equal states give equal
+    // bytes (reading drops such a record too).
+    let none = Extra::default();
+    let fresh = SpamState::default();
+    let extra = m.extra.as_deref().filter(|x| **x != none);
+    let spam = m.spam.as_deref().filter(|s| **s != fresh);
+    w.bool(extra.is_some() || spam.is_some());
+    if extra.is_some() || spam.is_some() {
+        write_extra(w, extra.unwrap_or(&none), spam.unwrap_or(&fresh), version);
     }
     invitations as u64
 }

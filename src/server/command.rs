@@ -1,96 +1,10 @@
 //! Parsing a command's arguments into a [`Command`], and writing a command back as
 //! the arguments a replica runs (with its instant pinned).
 
-use std::fmt;
-
-use crate::account::{AccountStatus, InviteSetting, Tier};
 use crate::codes::names;
-
-/// Longest argument accepted, in bytes: a note, a policy or a stored value is far
-/// smaller, and anything larger is refused before it is copied.
-pub const MAX_ARG_BYTES: usize = 1 << 20;
-
-/// A malformed command: the error reply's text, without the `ERR ` prefix.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CommandError(pub(crate) String);
-
-impl CommandError {
-    pub(crate) fn new(text: impl Into<String>) -> Self {
-        CommandError(text.into())
-    }
-
-    /// The error's text.
-    pub fn message(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Display for CommandError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for CommandError {}
-
-/// How an invitation ends by one member's word.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum EndBy {
-    Decline,
-    Withdraw,
-    Report,
-}
-
-/// A member fact to set.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Fact {
-    Tier(Tier),
-    Status(AccountStatus),
-    Setting(InviteSetting),
-}
-
-/// A relation of one member's, changed on that member's side.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Relation {
-    Connect,
-    Disconnect,
-    Follow,
-    Unfollow,
-}
-
-/// What a command asks, with its member ids.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Op {
-    Send {
-        sender: u64,
-        recipient: u64,
-        note: Option<String>,
-        key: Option<u64>,
-    },
-    Diagnose {
-        sender: u64,
-        recipient: u64,
-        note: Option<String>,
-        key: Option<u64>,
-    },
-    Capacity(u64),
-    Pending {
-        member: u64,
-        after: Option<u64>,
-        count: usize,
-    },
-    Between(u64, u64),
-    Accept(u64, u64),
-    End(EndBy, u64, u64),
-    Remind(u64, u64),
-    Set(u64, Fact),
-    Get(u64),
-    Relate(Relation, u64, u64),
-    PolicyGet,
-    PolicySet(Vec<u8>),
-    Dump,
-    Restore(Vec<u8>),
-}
+use crate::server::args::{email, request, status, u32_of, Args};
+use crate::server::op::{EndBy, Fact, Op, Relation};
+use crate::server::{CommandError, MAX_ARG_BYTES};
 
 /// One parsed `IL.*` command: what it asks and, when the caller gave one, the
 /// instant it is asked at (`AT <ms>`; otherwise the server's clock decides).
@@ -109,7 +23,7 @@ pub(crate) struct Spec {
 }
 
 /// The command table, in the order `COMMANDS` lists them.
-pub const COMMANDS: [(&str, usize, bool); 18] = [
+pub const COMMANDS: [(&str, usize, bool); 21] = [
     ("IL.SEND", 2, true),
     ("IL.DIAGNOSE", 2, false),
     ("IL.CAPACITY", 1, false),
@@ -128,51 +42,10 @@ pub const COMMANDS: [(&str, usize, bool); 18] = [
     ("IL.UNFOLLOW", 1, true),
     ("IL.DUMP", 1, false),
     ("IL.RESTORE", 1, true),
+    ("IL.EMAIL", 2, true),
+    ("IL.CONTACTS", 1, true),
+    ("IL.LIMITS", 1, true),
 ];
-
-/// Arguments, read front to back.
-struct Args<'a> {
-    rest: &'a [&'a [u8]],
-}
-
-impl<'a> Args<'a> {
-    fn next(&mut self, what: &str) -> Result<&'a [u8], CommandError> {
-        let (first, rest) = self.rest.split_first().ok_or_else(|| {
-            CommandError::new(format!("wrong number of arguments: {what} missing"))
-        })?;
-        self.rest = rest;
-        Ok(first)
-    }
-
-    fn text(&mut self, what: &str) -> Result<&'a str, CommandError> {
-        std::str::from_utf8(self.next(what)?)
-            .map_err(|_| CommandError::new(format!("{what} is not UTF-8")))
-    }
-
-    fn u64(&mut self, what: &str) -> Result<u64, CommandError> {
-        number(self.next(what)?, what)
-    }
-
-    fn word(&mut self, what: &str) -> Result<String, CommandError> {
-        Ok(self.text(what)?.to_ascii_lowercase())
-    }
-
-    fn is_done(&self) -> bool {
-        self.rest.is_empty()
-    }
-}
-
-/// A decimal number in `0..=u64::MAX`, digits only.
-pub(crate) fn number(arg: &[u8], what: &str) -> Result<u64, CommandError> {
-    let bad = || CommandError::new(format!("{what} is not a non-negative integer"));
-    if arg.is_empty() || arg.len() > 20 || !arg.iter().all(u8::is_ascii_digit) {
-        return Err(bad());
-    }
-    std::str::from_utf8(arg)
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .ok_or_else(bad)
-}
 
 impl Command {
     /// Parses one command, its name first (case-insensitive). Every argument is
@@ -209,35 +82,11 @@ impl Command {
         }
         let op = match spec.name {
             "IL.SEND" | "IL.DIAGNOSE" => {
-                let (sender, recipient) = (a.u64("sender")?, a.u64("recipient")?);
-                let (mut note, mut key) = (None, None);
-                while let Some(opt) = a.rest.first() {
-                    match opt.to_ascii_uppercase().as_slice() {
-                        b"NOTE" if note.is_none() => {
-                            a.next("NOTE")?;
-                            note = Some(a.text("note")?.to_owned());
-                        }
-                        b"KEY" if key.is_none() => {
-                            a.next("KEY")?;
-                            key = Some(a.u64("idempotency key")?);
-                        }
-                        _ => break,
-                    }
-                }
+                let req = request(&mut a)?;
                 if spec.name == "IL.SEND" {
-                    Op::Send {
-                        sender,
-                        recipient,
-                        note,
-                        key,
-                    }
+                    Op::Send(req)
                 } else {
-                    Op::Diagnose {
-                        sender,
-                        recipient,
-                        note,
-                        key,
-                    }
+                    Op::Diagnose(req)
                 }
             }
             "IL.CAPACITY" => Op::Capacity(a.u64("member")?),
@@ -303,6 +152,60 @@ impl Command {
             "IL.FOLLOW" => Op::Relate(Relation::Follow, a.u64("follower")?, a.u64("followee")?),
             "IL.UNFOLLOW" => Op::Relate(Relation::Unfollow, a.u64("follower")?, a.u64("followee")?),
             "IL.DUMP" => Op::Dump,
+            "IL.EMAIL" => {
+                let member = a.u64("member")?;
+                let add = match a.word("action")?.as_str() {
+                    "add" => true,
+                    "del" => false,
+                    other => {
+                        return Err(CommandError::new(format!(
+                            "unknown action {other}: ADD or DEL"
+                        )))
+                    }
+                };
+                Op::Email {
+                    member,
+                    add,
+                    email: email(&mut a)?,
+                }
+            }
+            "IL.CONTACTS" => {
+                let member = a.u64("member")?;
+                let mut list = Vec::new();
+                while !a.is_done() && !a.rest[0].eq_ignore_ascii_case(b"AT") {
+                    list.push(email(&mut a)?);
+                }
+                Op::Contacts(member, list)
+            }
+            "IL.LIMITS" => {
+                let member = a.u64("member")?;
+                let limits = match a.word("action")?.as_str() {
+                    "clear" => None,
+                    "set" => {
+                        let (daily, weekly) = (a.u32("daily")?, a.u32("weekly")?);
+                        let notes = match a.next("notes")? {
+                            b"-" => None,
+                            n => Some(u32_of(n, "notes")?),
+                        };
+                        let limits = crate::policy::TierLimits {
+                            daily,
+                            weekly,
+                            notes_per_30d: notes,
+                            max_note_chars: a.u32("max note chars")?,
+                        };
+                        limits
+                            .validate_as("limits")
+                            .map_err(|e| CommandError::new(format!("invalid limits: {e}")))?;
+                        Some(limits)
+                    }
+                    other => {
+                        return Err(CommandError::new(format!(
+                            "unknown action {other}: SET or CLEAR"
+                        )))
+                    }
+                };
+                Op::Limits(member, limits)
+            }
             _ => Op::Restore(a.next("value")?.to_vec()),
         };
         finish(op, a)
@@ -311,8 +214,8 @@ impl Command {
     /// The command's name, e.g. `IL.SEND`.
     pub fn name(&self) -> &'static str {
         match &self.op {
-            Op::Send { .. } => "IL.SEND",
-            Op::Diagnose { .. } => "IL.DIAGNOSE",
+            Op::Send(_) => "IL.SEND",
+            Op::Diagnose(_) => "IL.DIAGNOSE",
             Op::Capacity(_) => "IL.CAPACITY",
             Op::Pending { .. } => "IL.PENDING",
             Op::Between(..) => "IL.BETWEEN",
@@ -330,6 +233,9 @@ impl Command {
             Op::PolicyGet | Op::PolicySet(_) => "IL.POLICY",
             Op::Dump => "IL.DUMP",
             Op::Restore(_) => "IL.RESTORE",
+            Op::Email { .. } => "IL.EMAIL",
+            Op::Contacts(..) => "IL.CONTACTS",
+            Op::Limits(..) => "IL.LIMITS",
         }
     }
 
@@ -368,33 +274,6 @@ impl Command {
         }
         out
     }
-}
-
-/// A status: `active`, `banned`, or `restricted [UNTIL <ms>]`.
-fn status(a: &mut Args<'_>) -> Result<AccountStatus, CommandError> {
-    Ok(match a.word("status")?.as_str() {
-        "active" => AccountStatus::Active,
-        "banned" => AccountStatus::Banned,
-        "restricted" => {
-            let until = match a.rest.first() {
-                Some(w) if w.eq_ignore_ascii_case(b"UNTIL") => {
-                    a.next("UNTIL")?;
-                    let ms = a.u64("UNTIL")?;
-                    if ms > crate::Timestamp::MAX.as_millis() {
-                        return Err(CommandError::new("UNTIL is after Timestamp::MAX"));
-                    }
-                    Some(crate::Timestamp::from_millis(ms))
-                }
-                _ => None,
-            };
-            AccountStatus::Restricted { until }
-        }
-        other => {
-            return Err(CommandError::new(format!(
-                "unknown status {other}: active, restricted or banned"
-            )))
-        }
-    })
 }
 
 /// Reads the optional trailing `AT <ms>` and refuses anything left over.

@@ -1,28 +1,27 @@
 //! Running a parsed command on the stored members it names, with the sender state
 //! machine: the same steps the in-memory engine takes under its shard locks.
 
-use std::borrow::Cow;
 use std::sync::Arc;
 
-use crate::account::AccountStatus;
-use crate::codes::names;
-use crate::outcome::InviteError;
 use crate::policy::{ConfigError, Policy, ReminderPolicy};
-use crate::request::InviteRequest;
 use crate::rules::precedence::{Subject, View};
-use crate::rules::recipient::EmailMatch;
 use crate::rules::Rules;
 use crate::sender::admission::admission;
 use crate::sender::ledger::Ending;
 use crate::sender::record::Member;
-use crate::server::command::{EndBy, Fact, Op, Relation};
+use crate::server::op::{EndBy, Fact, Op, Relation, Request};
+use crate::server::slots::{
+    created, email_match, finish, invite_request, other, owned, refused, same_key, subject,
+    unknown, Other, Slot,
+};
 use crate::server::{Command, CommandError, MemberValue, Reply};
 
 /// The rules a Redis server decides by: the policy in force and the reminder policy.
 #[derive(Debug, Clone)]
 pub struct Server {
-    rules: Arc<Rules>,
+    pub(super) rules: Arc<Rules>,
     reminders: ReminderPolicy,
+    limits: crate::MemberLimits,
 }
 
 /// What a command that changes state did.
@@ -35,9 +34,6 @@ pub struct Written {
     pub at: u64,
 }
 
-/// A stored value's slot: `None` when the key holds nothing.
-type Slot = Option<MemberValue>;
-
 impl Server {
     /// A server deciding by `policy`.
     ///
@@ -48,6 +44,7 @@ impl Server {
         Ok(Server {
             rules: Rules::new(Arc::new(policy), crate::Shadow::none(), false),
             reminders: ReminderPolicy::default(),
+            limits: crate::MemberLimits::default(),
         })
     }
 
@@ -102,23 +99,10 @@ impl Server {
         let asked = cmd.at.unwrap_or(now);
         let at = |slot: &Slot| slot.as_ref().map_or(asked, |v| asked.max(v.clock));
         let (at, reply) = match &cmd.op {
-            Op::Send {
-                sender,
-                recipient,
-                note,
-                key,
-            } => {
-                let mut req =
-                    InviteRequest::new(crate::MemberId(*sender), crate::MemberId(*recipient));
-                if let Some(n) = note {
-                    req = req.note(n.as_str());
-                }
-                if let Some(k) = key {
-                    req = req.idempotency_key(*k);
-                }
-                let at = at(owned(first, *sender)?);
-                let other = other(second, *recipient, *sender)?;
-                (at, self.send(&req, first, other, at))
+            Op::Send(r) => {
+                let at = at(owned(first, r.sender)?);
+                let other = other(second, r.recipient, r.sender)?;
+                (at, self.send(r, first, other, at))
             }
             Op::Accept(sender, seq) => {
                 let at = at(owned(first, *sender)?);
@@ -203,159 +187,124 @@ impl Server {
                 self.set_encoded_policy(bytes)?;
                 (asked, Reply::Ok)
             }
+            Op::Contacts(member, emails) => {
+                let at = at(owned(first, *member)?);
+                let mut list = Vec::new();
+                let mut set = crate::sender::record::FastSet::default();
+                for email in emails {
+                    if set.insert(email.clone()) {
+                        if list.len() >= self.limits.max_contacts as usize {
+                            let max = self.limits.max_contacts;
+                            return Ok(Written {
+                                reply: refused("too_many", Some(max.into())),
+                                at,
+                            });
+                        }
+                        list.push(email.clone());
+                    }
+                }
+                let extra = created(first, *member).member.extra_mut();
+                extra.contacts = list;
+                extra.contact_set = set;
+                (at, Reply::Ok)
+            }
+            Op::Limits(member, limits) => {
+                let at = at(owned(first, *member)?);
+                let m = &mut created(first, *member).member;
+                if limits.is_some() || m.extra.is_some() {
+                    m.extra_mut().limits = limits.clone().map(Box::new);
+                }
+                (at, Reply::Ok)
+            }
             _ => return Err(CommandError::new(format!("{} changes nothing", cmd.name()))),
         };
         finish(first, at, &self.rules);
         Ok(Written { reply, at })
     }
 
-    /// Runs a command that changes nothing, on the values under its keys: `second`
-    /// is `Some` with the second key's value (`None` inside when the key is empty),
-    /// and `None` for one-key commands and for two-key commands whose keys are one.
+    /// Runs `IL.EMAIL`: `member` is the value under its first key, `owner` the member
+    /// its second key (the email's owner key, a plain string) names. On return
+    /// `owner` holds what that key must hold (`None`: delete it).
     ///
     /// # Errors
-    /// A [`CommandError`] when the command changes state, or a key holds another
-    /// member than the command names.
-    pub fn read(
-        &self,
+    /// A [`CommandError`] when the command is not `IL.EMAIL`, or the first key holds
+    /// another member; nothing is changed then.
+    pub fn write_email(
+        &mut self,
         cmd: &Command,
-        first: Option<&MemberValue>,
-        second: Option<Option<&MemberValue>>,
+        member: &mut Slot,
+        owner: &mut Option<u64>,
         now: u64,
-    ) -> Result<Reply, CommandError> {
-        let rules = &*self.rules;
-        let asked = cmd.at.unwrap_or(now);
-        let at = |v: Option<&MemberValue>| v.map_or(asked, |v| asked.max(v.clock));
-        Ok(match &cmd.op {
-            Op::Diagnose {
-                sender,
-                recipient,
-                note,
-                key,
-            } => {
-                check(first, *sender)?;
-                let at = at(first);
-                let mut req =
-                    InviteRequest::new(crate::MemberId(*sender), crate::MemberId(*recipient));
-                if let Some(n) = note {
-                    req = req.note(n.as_str());
+    ) -> Result<Written, CommandError> {
+        let Op::Email {
+            member: id,
+            add,
+            email,
+        } = &cmd.op
+        else {
+            return Err(CommandError::new(format!("{} is not IL.EMAIL", cmd.name())));
+        };
+        let at = owned(member, *id)?
+            .as_ref()
+            .map_or(cmd.at.unwrap_or(now), |v| {
+                cmd.at.unwrap_or(now).max(v.clock)
+            });
+        let reply = match (*add, *owner) {
+            (true, Some(o)) if o == *id => Reply::Ok,
+            (true, Some(o)) => refused("taken", Some(Reply::id(o))),
+            (true, None) => {
+                let m = &mut created(member, *id).member;
+                let held = m.extra.as_ref().map_or(0, |x| x.emails.len());
+                if held >= self.limits.max_emails as usize {
+                    refused("too_many", Some(self.limits.max_emails.into()))
+                } else {
+                    m.extra_mut().emails.insert(email.clone());
+                    *owner = Some(*id);
+                    Reply::Ok
                 }
-                if let Some(k) = key {
-                    req = req.idempotency_key(*k);
+            }
+            (false, Some(o)) if o == *id => {
+                if let Some(x) = member.as_mut().and_then(|v| v.member.extra.as_deref_mut()) {
+                    x.emails.remove(email);
                 }
-                let them = match second {
-                    Some(v) => check(v, *recipient).map(|_| v)?,
-                    None if recipient == sender => first,
-                    None => return Err(same_key()),
-                };
-                let s = subject(&req);
-                let view = self.view(first.map(|v| &v.member), them.map(|v| &v.member), &s, at);
-                let member = settled(first, *sender, at, rules);
-                let blockers = member.diagnose(at, &s.judged(&rules.policy), view, rules);
-                Reply::Array(
-                    blockers
-                        .iter()
-                        .map(|b| {
-                            Reply::Array(vec![
-                                Reply::text(b.reason().code()),
-                                Reply::instant(b.retry_at()),
-                            ])
-                        })
-                        .collect(),
-                )
+                *owner = None;
+                Reply::Ok
             }
-            Op::Capacity(m) => {
-                check(first, *m)?;
-                let at = at(first);
-                capacity_reply(&settled(first, *m, at, rules).capacity(at, rules))
-            }
-            Op::Pending {
-                member,
-                after,
-                count,
-            } => {
-                check(first, *member)?;
-                let at = at(first);
-                let from = after.map_or(0, |a| a.saturating_add(1));
-                let page = settled(first, *member, at, rules).pending_page(from, *count, rules);
-                let items = page.items.iter().map(|p| {
-                    Reply::Array(vec![
-                        Reply::Int(p.id.seq() as i64),
-                        Reply::id(p.recipient.0),
-                        Reply::instant(Some(p.sent_at)),
-                        Reply::instant(Some(p.expires_at)),
-                        Reply::Int(i64::from(p.reminders)),
-                    ])
-                });
-                let next = page.next.map_or(Reply::Nil, |n| Reply::Int(n.seq() as i64));
-                Reply::Array(vec![next, Reply::Array(items.collect())])
-            }
-            Op::Between(sender, recipient) => {
-                check(first, *sender)?;
-                let at = at(first);
-                let m = settled(first, *sender, at, rules);
-                Reply::Int(i64::from(m.ledger.pending_count_to(*recipient, u32::MAX).0))
-            }
-            Op::Get(m) => {
-                check(first, *m)?;
-                let at = at(first);
-                let member =
-                    first.map_or(Cow::Owned(Member::new(*m)), |v| Cow::Borrowed(&v.member));
-                let status = member.status().at(crate::Timestamp::from_millis(at));
-                let until = match status {
-                    AccountStatus::Restricted { until } => Reply::instant(until),
-                    _ => Reply::Nil,
-                };
-                let why = member
-                    .extra
-                    .as_deref()
-                    .and_then(|x| x.restricted_for)
-                    .filter(|_| status != AccountStatus::Active)
-                    .map_or(Reply::Nil, |s| Reply::Text(s.to_string()));
-                Reply::Array(vec![
-                    Reply::text(names::tier_name(member.tier)),
-                    Reply::text(names::status_name(status)),
-                    until,
-                    Reply::text(names::setting_name(member.setting)),
-                    why,
-                ])
-            }
-            Op::Dump => first.map_or(Reply::Nil, |v| Reply::Bytes(v.encode())),
-            Op::PolicyGet => Reply::Bytes(self.encoded_policy()),
-            _ => return Err(CommandError::new(format!("{} changes state", cmd.name()))),
-        })
+            (false, _) => refused("not_registered", None),
+        };
+        finish(member, at, &self.rules);
+        Ok(Written { reply, at })
     }
 
     /// What the recipient's record says about the sender (see `admission`).
-    fn view(
+    pub(super) fn view(
         &self,
         sender: Option<&Member>,
         recipient: Option<&Member>,
         s: &Subject<'_>,
+        r: &Request,
         at: u64,
     ) -> View {
+        let email = email_match(r);
         if s.sender == s.recipient {
             // As the in-memory engine judges a self-invite: with nothing read.
-            return View::plain(false);
+            return View::plain(email.given);
         }
         let strangers = self.rules.policy.spam.strangers.is_some();
-        let email = EmailMatch {
-            given: false,
-            owner: None,
-        };
         admission(sender, recipient, s, email, at, strangers)
     }
 
-    fn send(&self, req: &InviteRequest, first: &mut Slot, other: Other<'_>, at: u64) -> Reply {
+    fn send(&self, r: &Request, first: &mut Slot, other: Other<'_>, at: u64) -> Reply {
         let rules = &*self.rules;
-        let s = subject(req);
+        let req = invite_request(r);
+        let s = subject(&req);
         let view = {
             let sender = first.as_ref().map(|v| &v.member);
             let recipient = match &other {
                 Other::Same => sender,
                 Other::Value(v) => v.as_ref().map(|v| &v.member),
             };
-            self.view(sender, recipient, &s, at)
+            self.view(sender, recipient, &s, r, at)
         };
         let m = &mut created(first, s.sender).member;
         m.settle(at, rules);
@@ -363,7 +312,7 @@ impl Server {
         let sent = match m.keyed_send(&s, rules) {
             Some(sent) => sent,
             None => {
-                let judged = m.judge(at, &s, view, rules, true);
+                let judged = m.judge(at, &s, view, rules, r.counted);
                 if let Some(denied) = judged.denied {
                     return Reply::denied(&denied);
                 }
@@ -414,121 +363,4 @@ impl Server {
         finish(theirs, at, rules);
         Ok(Reply::Array(vec![Reply::text("ok")]))
     }
-}
-
-/// The recipient's value in a two-key command.
-enum Other<'a> {
-    /// The keys are one key: the sender is the recipient.
-    Same,
-    Value(&'a Slot),
-}
-
-fn other(
-    second: Option<&mut Slot>,
-    recipient: u64,
-    sender: u64,
-) -> Result<Other<'_>, CommandError> {
-    match second {
-        Some(slot) => owned(slot, recipient).map(|_| Other::Value(slot)),
-        None if recipient == sender => Ok(Other::Same),
-        None => Err(same_key()),
-    }
-}
-
-fn same_key() -> CommandError {
-    CommandError::new("the two keys are one key but the command names two members")
-}
-
-/// The request prepared for judging, as the in-memory engine prepares it.
-fn subject(req: &InviteRequest) -> Subject<'_> {
-    Subject {
-        sender: req.sender().0,
-        recipient: req.recipient().0,
-        note: req.trimmed_note(),
-        key: req.key(),
-    }
-}
-
-/// Checks that the value under a key belongs to member `id`.
-fn check(value: Option<&MemberValue>, id: u64) -> Result<(), CommandError> {
-    match value {
-        Some(v) if v.member.id != id => Err(CommandError::new(format!(
-            "the key holds member {}, not member {id}",
-            v.member.id
-        ))),
-        _ => Ok(()),
-    }
-}
-
-fn owned(slot: &Slot, id: u64) -> Result<&Slot, CommandError> {
-    check(slot.as_ref(), id).map(|_| slot)
-}
-
-fn created(slot: &mut Slot, id: u64) -> &mut MemberValue {
-    slot.get_or_insert_with(|| MemberValue::new(id))
-}
-
-/// The answer about an invitation of a member with no stored value.
-fn unknown(sender: u64, seq: u64) -> Reply {
-    let id = crate::InviteId::new(crate::MemberId(sender), seq);
-    Reply::invite_error(&InviteError::Unknown(id))
-}
-
-/// The member settled at `at`: borrowed when nothing is due, else a settled copy.
-fn settled<'a>(value: Option<&'a MemberValue>, id: u64, at: u64, rules: &Rules) -> Cow<'a, Member> {
-    match value {
-        None => Cow::Owned(Member::new(id)),
-        Some(v) if at < v.member.due.0 => Cow::Borrowed(&v.member),
-        Some(v) => {
-            let mut m = v.member.clone();
-            m.settle(at, rules);
-            Cow::Owned(m)
-        }
-    }
-}
-
-/// After a change: the member's clock moves to `at`, and a value that holds
-/// nothing that changes an answer is dropped.
-fn finish(slot: &mut Slot, at: u64, rules: &Rules) {
-    if let Some(v) = slot.as_mut() {
-        v.clock = v.clock.max(at);
-        if v.member.is_idle(at, |s| s.idle_at(&rules.policy.spam))
-            && v.idle_at(rules).is_some_and(|t| t <= at)
-        {
-            *slot = None;
-        }
-    }
-}
-
-pub(crate) fn capacity_reply(c: &crate::Capacity) -> Reply {
-    let window = |w: &crate::report::WindowCapacity| {
-        [
-            Reply::Int(i64::from(w.used)),
-            Reply::Int(i64::from(w.limit)),
-            Reply::instant(w.available_at),
-        ]
-    };
-    let status = match c.status {
-        AccountStatus::Restricted { until } => Reply::instant(until),
-        _ => Reply::Nil,
-    };
-    let mut items = vec![Reply::text("daily")];
-    items.extend(window(&c.daily));
-    items.push(Reply::text("weekly"));
-    items.extend(window(&c.weekly));
-    items.extend([
-        Reply::text("notes"),
-        Reply::Int(i64::from(c.notes.used)),
-        c.notes
-            .limit
-            .map_or(Reply::Nil, |l| Reply::Int(i64::from(l))),
-        Reply::text("pending"),
-        Reply::Int(i64::from(c.pending_sent)),
-        Reply::text("tier"),
-        Reply::text(names::tier_name(c.tier)),
-        Reply::text("status"),
-        Reply::text(names::status_name(c.status)),
-        status,
-    ]);
-    Reply::Array(items)
 }

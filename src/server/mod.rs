@@ -20,14 +20,19 @@
 //! assert_eq!(done.at, 1_000);
 //! ```
 
+mod args;
 mod command;
 mod exec;
+mod op;
+mod query;
 mod reply;
+mod slots;
 #[cfg(test)]
 mod tests;
 mod value;
 
-pub use command::{Command, CommandError, COMMANDS, MAX_ARG_BYTES};
+pub use command::{Command, COMMANDS};
 pub use exec::{Server, Written};
+pub use op::{CommandError, MAX_ARG_BYTES};
 pub use reply::Reply;
 pub use value::MemberValue;

@@ -1,6 +1,8 @@
 //! The module's core against the in-memory engine: the same operations, in the
-//! same order, at the same instants, give the same answers; the command parser and
-//! the value codec refuse malformed input without panicking.
+//! same order, at the same instants, give the same answers (`fuzz`: the command
+//! parser and the value codec refuse malformed input without panicking).
+
+mod fuzz;
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -8,7 +10,7 @@ use std::time::Duration;
 use proptest::prelude::*;
 
 use super::{Command, MemberValue, Reply, Server};
-use crate::server::exec::capacity_reply;
+use crate::server::query::capacity_reply;
 use crate::{
     AccountStatus, Engine, InviteId, InviteRequest, InviteSetting, ManualClock, MemberId, Policy,
     Tier, Timestamp,
@@ -48,7 +50,15 @@ enum Step {
     Capacity(u64),
     Diagnose(u64, u64),
     Advance(u64),
+    Register(u64, usize),
+    Unregister(u64, usize),
+    Contacts(u64, Vec<usize>),
+    SendEmail(u64, u64, usize),
+    Limits(u64, Option<u32>),
 }
+
+/// Emails the steps use; the last is not a valid address.
+const EMAILS: [&str; 4] = ["a@x.io", "b@x.io", "C@X.io", "not-an-email"];
 
 fn step() -> impl Strategy<Value = Step> {
     let m = 1u64..=4;
@@ -73,6 +83,11 @@ fn step() -> impl Strategy<Value = Step> {
         1 => m.clone().prop_map(Step::Capacity),
         1 => (m.clone(), m.clone()).prop_map(|(a, b)| Step::Diagnose(a, b)),
         2 => prop_oneof![1u64..2_000, 60_000u64..3_600_000, 3_600_000u64..700_000_000].prop_map(Step::Advance),
+        1 => (m.clone(), 0usize..3).prop_map(|(a, e)| Step::Register(a, e)),
+        1 => (m.clone(), 0usize..3).prop_map(|(a, e)| Step::Unregister(a, e)),
+        1 => (m.clone(), prop::collection::vec(0usize..3, 0..4)).prop_map(|(a, e)| Step::Contacts(a, e)),
+        2 => (m.clone(), m.clone(), 0usize..4).prop_map(|(a, b, e)| Step::SendEmail(a, b, e)),
+        1 => (m.clone(), prop::option::of(1u32..6)).prop_map(|(a, d)| Step::Limits(a, d)),
     ]
 }
 
@@ -80,6 +95,8 @@ fn step() -> impl Strategy<Value = Step> {
 struct Store {
     server: Server,
     values: HashMap<u64, MemberValue>,
+    /// Email owner keys: normalised email to member.
+    owners: HashMap<String, u64>,
 }
 
 fn key(m: u64) -> Vec<u8> {
@@ -87,6 +104,36 @@ fn key(m: u64) -> Vec<u8> {
 }
 
 impl Store {
+    fn email(&mut self, m: u64, add: bool, email: &str, now: u64) -> Reply {
+        let action: &[u8] = if add { b"ADD" } else { b"DEL" };
+        let parts = args(&[
+            b"IL.EMAIL",
+            &key(m),
+            b"{il:@}",
+            &num(m),
+            action,
+            email.as_bytes(),
+        ]);
+        let refs: Vec<&[u8]> = parts.iter().map(Vec::as_slice).collect();
+        let cmd = Command::parse(&refs).expect("well-formed");
+        let norm = crate::email::normalize(email).unwrap();
+        let mut owner = self.owners.get(&norm).copied();
+        let mut first = self.values.remove(&m);
+        let done = self
+            .server
+            .write_email(&cmd, &mut first, &mut owner, now)
+            .expect("write");
+        if let Some(v) = first {
+            self.values
+                .insert(m, MemberValue::decode(&v.encode()).unwrap());
+        }
+        match owner {
+            Some(o) => self.owners.insert(norm, o),
+            None => self.owners.remove(&norm),
+        };
+        done.reply
+    }
+
     fn run(&mut self, args: Vec<Vec<u8>>, now: u64) -> Reply {
         let refs: Vec<&[u8]> = args.iter().map(Vec::as_slice).collect();
         let cmd = Command::parse(&refs).expect("well-formed");
@@ -159,6 +206,7 @@ fn run_both(steps: Vec<Step>) {
     let mut store = Store {
         server: Server::new(policy()).unwrap(),
         values: HashMap::new(),
+        owners: HashMap::new(),
     };
     let mut now = start;
     let mut sent: Vec<(u64, u64, u64)> = Vec::new();
@@ -302,6 +350,91 @@ fn run_both(steps: Vec<Step>) {
                     ),
                 )
             }
+            Step::Register(m, e) => {
+                let want = match engine.register_email(MemberId(m), EMAILS[e]) {
+                    Ok(()) => Reply::Ok,
+                    Err(crate::EmailError::Taken { owner, .. }) => {
+                        Reply::Array(vec![Reply::text("taken"), Reply::id(owner.0)])
+                    }
+                    Err(crate::EmailError::TooManyEmails { max, .. }) => {
+                        Reply::Array(vec![Reply::text("too_many"), Reply::Int(max.into())])
+                    }
+                    Err(other) => panic!("{other}"),
+                };
+                (want, store.email(m, true, EMAILS[e], now))
+            }
+            Step::Unregister(m, e) => {
+                let want = match engine.unregister_email(MemberId(m), EMAILS[e]) {
+                    Ok(()) => Reply::Ok,
+                    Err(crate::EmailError::NotRegistered { .. }) => {
+                        Reply::Array(vec![Reply::text("not_registered")])
+                    }
+                    Err(other) => panic!("{other}"),
+                };
+                (want, store.email(m, false, EMAILS[e], now))
+            }
+            Step::Contacts(m, list) => {
+                let emails: Vec<&str> = list.iter().map(|&i| EMAILS[i]).collect();
+                engine.import_contacts(MemberId(m), &emails).unwrap();
+                let mut a = args(&[b"IL.CONTACTS", &key(m), &num(m)]);
+                a.extend(emails.iter().map(|e| e.as_bytes().to_vec()));
+                (Reply::Ok, store.run(a, now))
+            }
+            Step::SendEmail(s, r, e) => {
+                let req = InviteRequest::new(MemberId(s), MemberId(r)).recipient_email(EMAILS[e]);
+                let mut a = args(&[
+                    b"IL.SEND",
+                    &key(s),
+                    &key(r),
+                    &num(s),
+                    &num(r),
+                    b"EMAIL",
+                    EMAILS[e].as_bytes(),
+                ]);
+                let owner = crate::email::normalize(EMAILS[e])
+                    .ok()
+                    .and_then(|n| store.owners.get(&n).copied());
+                if let Some(o) = owner {
+                    a.extend(args(&[b"OWNER", &num(o)]));
+                }
+                let want = match engine.send(req) {
+                    Ok(ok) => {
+                        sent.push((s, ok.id().seq(), r));
+                        Reply::Array(vec![
+                            Reply::text("sent"),
+                            Reply::Int(ok.id().seq() as i64),
+                            Reply::instant(Some(ok.expires_at())),
+                        ])
+                    }
+                    Err(d) => Reply::denied(&d),
+                };
+                (want, store.run(a, now))
+            }
+            Step::Limits(m, daily) => {
+                let limits = daily.map(|d| crate::TierLimits {
+                    daily: d,
+                    weekly: d * 2,
+                    notes_per_30d: None,
+                    max_note_chars: 30,
+                });
+                engine
+                    .set_limits_override(MemberId(m), limits.clone())
+                    .unwrap();
+                let a = match daily {
+                    Some(d) => args(&[
+                        b"IL.LIMITS",
+                        &key(m),
+                        &num(m),
+                        b"SET",
+                        &num(u64::from(d)),
+                        &num(u64::from(d) * 2),
+                        b"-",
+                        b"30",
+                    ]),
+                    None => args(&[b"IL.LIMITS", &key(m), &num(m), b"CLEAR"]),
+                };
+                (Reply::Ok, store.run(a, now))
+            }
             Step::Advance(ms) => {
                 now += ms;
                 clock.set(Timestamp::from_millis(now));
@@ -321,186 +454,4 @@ proptest! {
     fn the_module_core_answers_as_the_in_memory_engine(steps in prop::collection::vec(step(), 1..80)) {
         run_both(steps);
     }
-
-    /// Any bytes, any command name: an error or a command, never a panic.
-    #[test]
-    fn parsing_arbitrary_arguments_never_panics(parts in prop::collection::vec(prop::collection::vec(any::<u8>(), 0..24), 0..12)) {
-        let refs: Vec<&[u8]> = parts.iter().map(Vec::as_slice).collect();
-        let _ = Command::parse(&refs);
-    }
-
-    /// Real command names with arguments drawn from numbers, words and junk: the
-    /// parser and the server answer or refuse, and a parsed command runs without a
-    /// panic on members holding state.
-    #[test]
-    fn well_named_commands_with_junk_never_panic(
-        name in prop::sample::select(super::COMMANDS.iter().map(|c| c.0).chain(["IL.POLICY"]).collect::<Vec<_>>()),
-        rest in prop::collection::vec(prop_oneof![
-            Just(b"{il:1}".to_vec()), Just(b"1".to_vec()), Just(b"2".to_vec()),
-            Just(b"18446744073709551615".to_vec()), Just(b"18446744073709551616".to_vec()),
-            Just(b"-1".to_vec()), Just(b"NOTE".to_vec()), Just(b"KEY".to_vec()), Just(b"AT".to_vec()),
-            Just(b"TIER".to_vec()), Just(b"STATUS".to_vec()), Just(b"restricted".to_vec()), Just(b"UNTIL".to_vec()),
-            Just(b"premium".to_vec()), Just(b"COUNT".to_vec()), Just(b"set".to_vec()), Just(b"get".to_vec()),
-            prop::collection::vec(any::<u8>(), 0..40),
-        ], 0..10),
-    ) {
-        let mut parts = vec![name.as_bytes().to_vec()];
-        parts.extend(rest);
-        let refs: Vec<&[u8]> = parts.iter().map(Vec::as_slice).collect();
-        if let Ok(cmd) = Command::parse(&refs) {
-            let mut server = Server::new(Policy::default()).unwrap();
-            let held = {
-                let mut v = Some(MemberValue::new(1));
-                let c = Command::parse(&[b"IL.SEND", b"k", b"k2", b"1", b"2"]).unwrap();
-                server.write(&c, &mut v, Some(&mut None), 5_000).unwrap();
-                v
-            };
-            let (mut first, mut second) = (held.clone(), Some(MemberValue::new(2)));
-            if cmd.writes() {
-                let _ = server.write(&cmd, &mut first, Some(&mut second), 9_000);
-            } else {
-                let _ = server.read(&cmd, first.as_ref(), Some(second.as_ref()), 9_000);
-            }
-            // A replica's form of the command parses to the same command at its instant.
-            let replica = cmd.replicated(&refs, 7_000);
-            let mut full = vec![cmd.name().as_bytes().to_vec()];
-            full.extend(replica);
-            let back: Vec<&[u8]> = full.iter().map(Vec::as_slice).collect();
-            let again = Command::parse(&back).expect("a replicated command parses");
-            prop_assert_eq!(&again.op, &cmd.op);
-        }
-    }
-
-    /// Any bytes as a stored value: refused or read, never a panic; what is read
-    /// writes back to the same bytes.
-    #[test]
-    fn decoding_arbitrary_values_never_panics(bytes in prop::collection::vec(any::<u8>(), 0..200)) {
-        if let Ok(v) = MemberValue::decode(&bytes) {
-            prop_assert_eq!(MemberValue::decode(&v.encode()).unwrap().encode(), v.encode());
-        }
-    }
-}
-
-#[test]
-fn a_value_flipped_anywhere_is_refused_or_read_without_panicking() {
-    let mut server = Server::new(policy()).unwrap();
-    let mut v = None;
-    for (i, note) in ["hi", "yo", "x"].iter().enumerate() {
-        let r = (i + 2).to_string();
-        let c = Command::parse(&[
-            b"IL.SEND",
-            b"a",
-            b"b",
-            b"1",
-            r.as_bytes(),
-            b"NOTE",
-            note.as_bytes(),
-            b"KEY",
-            b"7",
-        ])
-        .unwrap();
-        server
-            .write(&c, &mut v, Some(&mut None), 10_000 + i as u64)
-            .unwrap();
-    }
-    let bytes = v.unwrap().encode();
-    for i in 0..bytes.len() {
-        for bit in 0..8 {
-            let mut b = bytes.clone();
-            b[i] ^= 1 << bit;
-            let _ = MemberValue::decode(&b);
-        }
-        let _ = MemberValue::decode(&bytes[..i]);
-    }
-}
-
-#[test]
-fn malformed_commands_name_what_is_wrong() {
-    let err = |parts: &[&[u8]]| Command::parse(parts).unwrap_err().to_string();
-    assert!(err(&[]).contains("empty"));
-    assert!(err(&[b"IL.NOPE"]).contains("unknown command"));
-    assert!(err(&[b"IL.SEND", b"a", b"b", b"1"]).contains("recipient missing"));
-    assert!(err(&[b"IL.SEND", b"a", b"b", b"x", b"2"]).contains("sender is not"));
-    assert!(
-        err(&[b"IL.SEND", b"a", b"b", b"1", b"18446744073709551616"]).contains("recipient is not")
-    );
-    assert!(err(&[b"IL.CAPACITY", b"a", b"1", b"AT", b"-5"]).contains("AT is not"));
-    assert!(
-        err(&[b"IL.CAPACITY", b"a", b"1", b"AT", b"253402300800000"])
-            .contains("after Timestamp::MAX")
-    );
-    assert!(err(&[b"IL.CAPACITY", b"a", b"1", b"extra"]).contains("unknown option"));
-    assert!(err(&[b"IL.SET", b"a", b"1", b"TIER", b"gold"]).contains("free or premium"));
-    let huge = vec![b'x'; super::MAX_ARG_BYTES + 1];
-    assert!(err(&[b"IL.SEND", b"a", b"b", b"1", b"2", b"NOTE", &huge]).contains("limit"));
-    // A key holding another member than the command names.
-    let mut server = Server::new(Policy::default()).unwrap();
-    let c = Command::parse(&[b"IL.SET", b"a", b"5", b"TIER", b"premium"]).unwrap();
-    let mut v = None;
-    server.write(&c, &mut v, None, 1).unwrap();
-    let c = Command::parse(&[b"IL.SET", b"a", b"6", b"TIER", b"free"]).unwrap();
-    let e = server.write(&c, &mut v, None, 2).unwrap_err();
-    assert!(e.to_string().contains("holds member 5"), "{e}");
-    assert_eq!(
-        v.unwrap().member.tier,
-        Tier::Premium,
-        "an error changes nothing"
-    );
-}
-
-#[test]
-fn time_never_steps_back_for_a_member() {
-    let mut server = Server::new(policy()).unwrap();
-    let mut v = None;
-    let send = |at: u64, r: &str| {
-        Command::parse(&[
-            b"IL.SEND",
-            b"a",
-            b"b",
-            b"1",
-            r.as_bytes(),
-            b"AT",
-            at.to_string().as_bytes(),
-        ])
-        .unwrap()
-    };
-    let done = server
-        .write(&send(1_000_000, "2"), &mut v, Some(&mut None), 0)
-        .unwrap();
-    assert_eq!(done.at, 1_000_000);
-    // A later command asked at an earlier instant runs at the member's latest.
-    let done = server
-        .write(&send(5, "3"), &mut v, Some(&mut None), 0)
-        .unwrap();
-    assert_eq!(done.at, 1_000_000);
-    let Reply::Array(items) = done.reply else {
-        panic!()
-    };
-    let ttl = policy().pending_ttl.as_millis() as i64;
-    assert_eq!(
-        items[2],
-        Reply::Int(1_000_000 + ttl),
-        "expiry from the member's clock"
-    );
-}
-
-#[test]
-fn a_value_with_nothing_left_is_dropped_and_one_with_facts_kept() {
-    let mut server = Server::new(Policy::default()).unwrap();
-    let mut v = None;
-    let c = Command::parse(&[b"IL.SET", b"a", b"1", b"TIER", b"free"]).unwrap();
-    server.write(&c, &mut v, None, 1_000).unwrap();
-    assert!(v.is_none(), "a default fact creates no value");
-    let c = Command::parse(&[b"IL.SET", b"a", b"1", b"TIER", b"premium"]).unwrap();
-    server.write(&c, &mut v, None, 1_000).unwrap();
-    assert_eq!(
-        server.expires_at(v.as_ref().unwrap()),
-        None,
-        "a premium member never expires"
-    );
-    let c = Command::parse(&[b"IL.SEND", b"a", b"b", b"3", b"4"]).unwrap();
-    let mut w = None;
-    server.write(&c, &mut w, Some(&mut None), 1_000).unwrap();
-    let week = 7 * 24 * 3_600_000;
-    assert!(server.expires_at(w.as_ref().unwrap()).unwrap() >= 1_000 + week);
 }

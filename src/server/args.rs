@@ -1,0 +1,134 @@
+//! Reading a command's arguments: numbers, words, emails and the options of a send.
+
+use crate::account::AccountStatus;
+use crate::server::op::Request;
+use crate::server::CommandError;
+
+/// Arguments, read front to back.
+pub(crate) struct Args<'a> {
+    pub(crate) rest: &'a [&'a [u8]],
+}
+
+impl<'a> Args<'a> {
+    pub(crate) fn next(&mut self, what: &str) -> Result<&'a [u8], CommandError> {
+        let (first, rest) = self.rest.split_first().ok_or_else(|| {
+            CommandError::new(format!("wrong number of arguments: {what} missing"))
+        })?;
+        self.rest = rest;
+        Ok(first)
+    }
+
+    pub(crate) fn text(&mut self, what: &str) -> Result<&'a str, CommandError> {
+        std::str::from_utf8(self.next(what)?)
+            .map_err(|_| CommandError::new(format!("{what} is not UTF-8")))
+    }
+
+    pub(crate) fn u64(&mut self, what: &str) -> Result<u64, CommandError> {
+        number(self.next(what)?, what)
+    }
+
+    pub(crate) fn u32(&mut self, what: &str) -> Result<u32, CommandError> {
+        u32_of(self.next(what)?, what)
+    }
+
+    pub(crate) fn word(&mut self, what: &str) -> Result<String, CommandError> {
+        Ok(self.text(what)?.to_ascii_lowercase())
+    }
+
+    pub(crate) fn is_done(&self) -> bool {
+        self.rest.is_empty()
+    }
+}
+
+/// A decimal number in `0..=u64::MAX`, digits only.
+pub(crate) fn number(arg: &[u8], what: &str) -> Result<u64, CommandError> {
+    let bad = || CommandError::new(format!("{what} is not a non-negative integer"));
+    if arg.is_empty() || arg.len() > 20 || !arg.iter().all(u8::is_ascii_digit) {
+        return Err(bad());
+    }
+    std::str::from_utf8(arg)
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(bad)
+}
+
+pub(crate) fn u32_of(arg: &[u8], what: &str) -> Result<u32, CommandError> {
+    u32::try_from(number(arg, what)?)
+        .map_err(|_| CommandError::new(format!("{what} is over {}", u32::MAX)))
+}
+
+/// An email, normalised as the engine stores it.
+pub(crate) fn email(a: &mut Args<'_>) -> Result<String, CommandError> {
+    let raw = a.text("email")?;
+    crate::email::normalize(raw).map_err(|e| CommandError::new(format!("{e}")))
+}
+
+/// A send's or a diagnosis's arguments: the two members, then options in any order.
+pub(crate) fn request(a: &mut Args<'_>) -> Result<Request, CommandError> {
+    let mut req = Request {
+        sender: a.u64("sender")?,
+        recipient: a.u64("recipient")?,
+        note: None,
+        key: None,
+        email: None,
+        counted: true,
+    };
+    while let Some(opt) = a.rest.first() {
+        match opt.to_ascii_uppercase().as_slice() {
+            b"NOTE" if req.note.is_none() => {
+                a.next("NOTE")?;
+                req.note = Some(a.text("note")?.to_owned());
+            }
+            b"KEY" if req.key.is_none() => {
+                a.next("KEY")?;
+                req.key = Some(a.u64("idempotency key")?);
+            }
+            b"EMAIL" if req.email.is_none() => {
+                a.next("EMAIL")?;
+                // Kept as given: an invalid email counts as none, as in the engine.
+                let email = a.text("email")?.to_owned();
+                let owner = match a.rest.first() {
+                    Some(w) if w.eq_ignore_ascii_case(b"OWNER") => {
+                        a.next("OWNER")?;
+                        Some(a.u64("owner")?)
+                    }
+                    _ => None,
+                };
+                req.email = Some((email, owner));
+            }
+            b"NOCOUNT" if req.counted => {
+                a.next("NOCOUNT")?;
+                req.counted = false;
+            }
+            _ => break,
+        }
+    }
+    Ok(req)
+}
+
+/// A status: `active`, `banned`, or `restricted [UNTIL <ms>]`.
+pub(crate) fn status(a: &mut Args<'_>) -> Result<AccountStatus, CommandError> {
+    Ok(match a.word("status")?.as_str() {
+        "active" => AccountStatus::Active,
+        "banned" => AccountStatus::Banned,
+        "restricted" => {
+            let until = match a.rest.first() {
+                Some(w) if w.eq_ignore_ascii_case(b"UNTIL") => {
+                    a.next("UNTIL")?;
+                    let ms = a.u64("UNTIL")?;
+                    if ms > crate::Timestamp::MAX.as_millis() {
+                        return Err(CommandError::new("UNTIL is after Timestamp::MAX"));
+                    }
+                    Some(crate::Timestamp::from_millis(ms))
+                }
+                _ => None,
+            };
+            AccountStatus::Restricted { until }
+        }
+        other => {
+            return Err(CommandError::new(format!(
+                "unknown status {other}: active, restricted or banned"
+            )))
+        }
+    })
+}

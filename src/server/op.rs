@@ -1,0 +1,104 @@
+//! What a parsed command asks: the operation, its members and options, and the
+//! error a malformed command gets.
+
+use std::fmt;
+
+use crate::account::{AccountStatus, InviteSetting, Tier};
+
+/// Longest argument accepted, in bytes: a note, a policy or a stored value is far
+/// smaller, and anything larger is refused before it is copied.
+pub const MAX_ARG_BYTES: usize = 1 << 20;
+
+/// A malformed command: the error reply's text, without the `ERR ` prefix.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommandError(pub(crate) String);
+
+impl CommandError {
+    pub(crate) fn new(text: impl Into<String>) -> Self {
+        CommandError(text.into())
+    }
+
+    /// The error's text.
+    pub fn message(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for CommandError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for CommandError {}
+
+/// How an invitation ends by one member's word.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum EndBy {
+    Decline,
+    Withdraw,
+    Report,
+}
+
+/// A member fact to set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Fact {
+    Tier(Tier),
+    Status(AccountStatus),
+    Setting(InviteSetting),
+}
+
+/// A relation of one member's, changed on that member's side.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Relation {
+    Connect,
+    Disconnect,
+    Follow,
+    Unfollow,
+}
+
+/// What a command asks, with its member ids.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Op {
+    Send(Request),
+    Diagnose(Request),
+    Capacity(u64),
+    Pending {
+        member: u64,
+        after: Option<u64>,
+        count: usize,
+    },
+    Between(u64, u64),
+    Accept(u64, u64),
+    End(EndBy, u64, u64),
+    Remind(u64, u64),
+    Set(u64, Fact),
+    Get(u64),
+    Relate(Relation, u64, u64),
+    PolicyGet,
+    PolicySet(Vec<u8>),
+    Dump,
+    Restore(Vec<u8>),
+    Email {
+        member: u64,
+        add: bool,
+        email: String,
+    },
+    Contacts(u64, Vec<String>),
+    Limits(u64, Option<crate::policy::TierLimits>),
+}
+
+/// A send or a diagnosis, as asked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Request {
+    pub(crate) sender: u64,
+    pub(crate) recipient: u64,
+    pub(crate) note: Option<String>,
+    pub(crate) key: Option<u64>,
+    /// The recipient's email as given, and the member it is registered to (read
+    /// by the caller from the email's owner key).
+    pub(crate) email: Option<(String, Option<u64>)>,
+    /// Count the send as an attempt for the spam signals (all but the second and
+    /// later sends of one bulk action).
+    pub(crate) counted: bool,
+}
