@@ -99,8 +99,8 @@ fn run(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
     let mut second = Held::take(second_key.as_ref())?;
     let result = server.write(&cmd, &mut first.slot, second.as_slot(), now);
     // The slots go back whatever happened: an error has changed nothing in them.
-    first.put(first_key.as_ref(), server, now)?;
-    second.put(second_key.as_ref(), server, now)?;
+    first.put(first_key.as_ref(), server, &cmd, now)?;
+    second.put(second_key.as_ref(), server, &cmd, now)?;
     let done = result.map_err(error)?;
     let replicated = cmd.replicated(&raw, done.at);
     let replicated: Vec<&[u8]> = replicated.iter().map(Vec::as_slice).collect();
@@ -141,7 +141,7 @@ fn email(
     let mut member = Held::take(Some(&member_key))?;
     let mut owner = before;
     let result = server.write_email(cmd, &mut member.slot, &mut owner, now);
-    member.put(Some(&member_key), server, now)?;
+    member.put(Some(&member_key), server, cmd, now)?;
     let done = result.map_err(error)?;
     if owner != before {
         let owner_key = ctx.open_key_writable(&args[2]);
@@ -190,7 +190,13 @@ impl Held {
 
     /// Writes the value back (or deletes the key when it holds nothing now), and
     /// sets the key to expire when its member holds nothing that changes an answer.
-    fn put(self, key: Option<&RedisKeyWritable>, server: &Server, now: u64) -> RedisResult<()> {
+    fn put(
+        self,
+        key: Option<&RedisKeyWritable>,
+        server: &Server,
+        cmd: &Command,
+        now: u64,
+    ) -> RedisResult<()> {
         let Some(key) = key else { return Ok(()) };
         match self.slot {
             None if self.existed => {
@@ -198,7 +204,7 @@ impl Held {
             }
             None => {}
             Some(value) => {
-                let expires = server.expires_at(&value);
+                let expires = server.expires_at(&value, cmd);
                 match key.get_value::<MemberValue>(&MEMBER_TYPE)? {
                     Some(held) => *held = value,
                     None => key.set_value(&MEMBER_TYPE, value)?,

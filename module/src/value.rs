@@ -103,7 +103,7 @@ unsafe extern "C" fn aof_rewrite(
     );
 }
 
-/// The policy in force travels in the RDB file before the keys.
+/// The policies in force travel in the RDB file before the keys.
 ///
 /// # Safety
 /// Redis passes an RDB handle.
@@ -111,8 +111,8 @@ unsafe extern "C" fn aux_save(rdb: *mut raw::RedisModuleIO, when: c_int) {
     if when != raw::REDISMODULE_AUX_BEFORE_RDB as c_int {
         return;
     }
-    let policy = crate::server().as_ref().map(|s| s.encoded_policy());
-    raw::save_slice(rdb, &policy.unwrap_or_default());
+    let policies = crate::server().as_ref().map(|s| s.saved_policies());
+    raw::save_slice(rdb, &policies.unwrap_or_default());
 }
 
 /// # Safety
@@ -126,7 +126,7 @@ unsafe extern "C" fn aux_load(rdb: *mut raw::RedisModuleIO, _encver: c_int, when
     };
     let mut guard = crate::server();
     let ok = match guard.as_mut() {
-        Some(server) => server.set_encoded_policy(buffer.as_ref()).is_ok(),
+        Some(server) => server.load_policies(buffer.as_ref()).is_ok(),
         None => false,
     };
     if ok {

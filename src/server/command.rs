@@ -12,6 +12,9 @@ use crate::server::{CommandError, MAX_ARG_BYTES};
 pub struct Command {
     pub(crate) op: Op,
     pub(crate) at: Option<u64>,
+    /// The named policy the command decides by (`RULES <name>`; for `IL.POLICY`,
+    /// the policy it reads or sets); the default policy when `None`.
+    pub(crate) rules: Option<String>,
 }
 
 /// Every command: its name, its keys and whether it changes state.
@@ -68,12 +71,19 @@ impl Command {
             .to_ascii_uppercase();
         let mut a = Args { rest };
         if name == "IL.POLICY" {
-            let op = match a.word("subcommand")?.as_str() {
-                "get" => Op::PolicyGet,
-                "set" => Op::PolicySet(a.next("policy")?.to_vec()),
+            let (op, name) = match a.word("subcommand")?.as_str() {
+                "get" if a.rest.len() == 1 => (Op::PolicyGet, Some(a.text("name")?.to_owned())),
+                "get" => (Op::PolicyGet, None),
+                "set" if a.rest.len() == 2 => {
+                    let name = a.text("name")?.to_owned();
+                    (Op::PolicySet(a.next("policy")?.to_vec()), Some(name))
+                }
+                "set" => (Op::PolicySet(a.next("policy")?.to_vec()), None),
                 other => return Err(CommandError::new(format!("unknown subcommand {other}"))),
             };
-            return finish(op, a);
+            let mut cmd = finish(op, a)?;
+            cmd.rules = name;
+            return Ok(cmd);
         }
         let spec =
             spec(&name).ok_or_else(|| CommandError::new(format!("unknown command {name}")))?;
@@ -253,6 +263,11 @@ impl Command {
         }
     }
 
+    /// The named policy the command decides by, reads or sets, if it names one.
+    pub fn policy_name(&self) -> Option<&str> {
+        self.rules.as_deref()
+    }
+
     /// The instant the caller asked for, if any.
     pub fn at(&self) -> Option<u64> {
         self.at
@@ -278,25 +293,38 @@ impl Command {
 
 /// Reads the optional trailing `AT <ms>` and refuses anything left over.
 fn finish(op: Op, mut a: Args<'_>) -> Result<Command, CommandError> {
-    let mut at = None;
-    if let Some(w) = a.rest.first() {
-        if w.eq_ignore_ascii_case(b"AT")
-            && !matches!(op, Op::PolicySet(_) | Op::PolicyGet | Op::Restore(_))
-        {
-            a.next("AT")?;
-            let ms = a.u64("AT")?;
-            if ms > crate::Timestamp::MAX.as_millis() {
-                return Err(CommandError::new("AT is after Timestamp::MAX"));
-            }
-            at = Some(ms);
+    let (mut at, mut rules) = (None, None);
+    let timed = !matches!(op, Op::PolicySet(_) | Op::PolicyGet | Op::Restore(_));
+    if timed
+        && a.rest
+            .first()
+            .is_some_and(|w| w.eq_ignore_ascii_case(b"RULES"))
+    {
+        a.next("RULES")?;
+        let name = a.text("rules")?;
+        if name.is_empty() || name.len() > 256 {
+            return Err(CommandError::new("a policy name is 1 to 256 bytes"));
         }
+        rules = Some(name.to_owned());
+    }
+    if timed
+        && a.rest
+            .first()
+            .is_some_and(|w| w.eq_ignore_ascii_case(b"AT"))
+    {
+        a.next("AT")?;
+        let ms = a.u64("AT")?;
+        if ms > crate::Timestamp::MAX.as_millis() {
+            return Err(CommandError::new("AT is after Timestamp::MAX"));
+        }
+        at = Some(ms);
     }
     if !a.is_done() {
         return Err(CommandError::new(
             "wrong number of arguments or unknown option",
         ));
     }
-    Ok(Command { op, at })
+    Ok(Command { op, at, rules })
 }
 
 pub(crate) fn spec(name: &str) -> Option<Spec> {

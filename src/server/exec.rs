@@ -1,7 +1,7 @@
 //! Running a parsed command on the stored members it names, with the sender state
 //! machine: the same steps the in-memory engine takes under its shard locks.
 
-use std::sync::Arc;
+use crate::server::policies::Policies;
 
 use crate::policy::{ConfigError, Policy, ReminderPolicy};
 use crate::rules::precedence::{Subject, View};
@@ -19,7 +19,7 @@ use crate::server::{Command, CommandError, MemberValue, Reply};
 /// The rules a Redis server decides by: the policy in force and the reminder policy.
 #[derive(Debug, Clone)]
 pub struct Server {
-    pub(super) rules: Arc<Rules>,
+    pub(super) policies: Policies,
     reminders: ReminderPolicy,
     limits: crate::MemberLimits,
 }
@@ -42,42 +42,38 @@ impl Server {
     pub fn new(policy: Policy) -> Result<Server, ConfigError> {
         policy.validate()?;
         Ok(Server {
-            rules: Rules::new(Arc::new(policy), crate::Shadow::none(), false),
+            policies: Policies::new(policy),
             reminders: ReminderPolicy::default(),
             limits: crate::MemberLimits::default(),
         })
     }
 
-    /// The policy in force.
-    pub fn policy(&self) -> &Policy {
-        &self.rules.policy
-    }
-
-    /// The policy in force, in the bytes `IL.POLICY SET` takes.
+    /// The default policy, in the bytes `IL.POLICY SET` takes.
     pub fn encoded_policy(&self) -> Vec<u8> {
-        crate::policy::codec::encode(&self.rules.policy)
+        self.policies.encoded(None).unwrap_or_default()
     }
 
-    /// Puts a policy in force from the bytes [`Server::encoded_policy`] writes.
+    /// Every policy in force (the default and the named ones), in the bytes
+    /// [`Server::load_policies`] reads: what the module saves in RDB files.
+    pub fn saved_policies(&self) -> Vec<u8> {
+        self.policies.save()
+    }
+
+    /// Puts in force the policies [`Server::saved_policies`] wrote.
     ///
     /// # Errors
-    /// A [`CommandError`] when the bytes are malformed or the policy invalid; the
-    /// policy in force is then unchanged.
-    pub fn set_encoded_policy(&mut self, bytes: &[u8]) -> Result<(), CommandError> {
-        let policy = crate::policy::codec::decode(bytes).map_err(|e| {
-            CommandError::new(format!("policy malformed at byte {}: {}", e.offset, e.what))
-        })?;
-        policy
-            .validate()
-            .map_err(|e| CommandError::new(format!("invalid policy: {e}")))?;
-        self.rules = Rules::new(Arc::new(policy), crate::Shadow::none(), false);
-        Ok(())
+    /// A [`CommandError`] when the bytes are malformed or a policy invalid; the
+    /// policies in force are then unchanged.
+    pub fn load_policies(&mut self, bytes: &[u8]) -> Result<(), CommandError> {
+        self.policies.load(bytes)
     }
 
-    /// When the key holding `value` may expire: once nothing in it changes an answer.
-    /// `None` while it holds a fact that does not expire by itself.
-    pub fn expires_at(&self, value: &MemberValue) -> Option<u64> {
-        value.idle_at(&self.rules)
+    /// When the key holding `value` may expire, by the rules `cmd` names: once
+    /// nothing in it changes an answer. `None` while it holds a fact that does not
+    /// expire by itself (or the rules are unknown).
+    pub fn expires_at(&self, value: &MemberValue, cmd: &Command) -> Option<u64> {
+        let rules = self.policies.get(cmd.rules.as_deref()).ok()?;
+        value.idle_at(&rules)
     }
 
     /// Runs a command that changes state. `first` and `second` are the values under
@@ -97,16 +93,25 @@ impl Server {
         now: u64,
     ) -> Result<Written, CommandError> {
         let asked = cmd.at.unwrap_or(now);
+        if let Op::PolicySet(bytes) = &cmd.op {
+            self.policies.set(cmd.policy_name(), bytes)?;
+            return Ok(Written {
+                reply: Reply::Ok,
+                at: asked,
+            });
+        }
+        let rules = self.policies.get(cmd.rules.as_deref())?;
+        let rules: &Rules = &rules;
         let at = |slot: &Slot| slot.as_ref().map_or(asked, |v| asked.max(v.clock));
         let (at, reply) = match &cmd.op {
             Op::Send(r) => {
                 let at = at(owned(first, r.sender)?);
                 let other = other(second, r.recipient, r.sender)?;
-                (at, self.send(r, first, other, at))
+                (at, send(rules, r, first, other, at))
             }
             Op::Accept(sender, seq) => {
                 let at = at(owned(first, *sender)?);
-                (at, self.accept(*seq, first, second, at)?)
+                (at, accept(rules, *seq, first, second, at)?)
             }
             Op::End(by, sender, seq) => {
                 let at = at(owned(first, *sender)?);
@@ -121,7 +126,7 @@ impl Server {
                         at,
                     });
                 };
-                let reply = match value.member.end(*seq, how, at, &self.rules, &mut 0) {
+                let reply = match value.member.end(*seq, how, at, rules, &mut 0) {
                     Ok(_) => Reply::Array(vec![Reply::text("ok")]),
                     Err(e) => Reply::invite_error(&e),
                 };
@@ -135,7 +140,7 @@ impl Server {
                         at,
                     });
                 };
-                let reply = match value.member.remind(*seq, at, &self.rules, &self.reminders) {
+                let reply = match value.member.remind(*seq, at, rules, &self.reminders) {
                     Ok(n) => Reply::Array(vec![Reply::text("ok"), Reply::Int(i64::from(n))]),
                     Err(e) => Reply::invite_error(&e),
                 };
@@ -183,10 +188,6 @@ impl Server {
                 *first = Some(value);
                 (at, Reply::Ok)
             }
-            Op::PolicySet(bytes) => {
-                self.set_encoded_policy(bytes)?;
-                (asked, Reply::Ok)
-            }
             Op::Contacts(member, emails) => {
                 let at = at(owned(first, *member)?);
                 let mut list = Vec::new();
@@ -218,7 +219,7 @@ impl Server {
             }
             _ => return Err(CommandError::new(format!("{} changes nothing", cmd.name()))),
         };
-        finish(first, at, &self.rules);
+        finish(first, at, rules);
         Ok(Written { reply, at })
     }
 
@@ -236,6 +237,7 @@ impl Server {
         owner: &mut Option<u64>,
         now: u64,
     ) -> Result<Written, CommandError> {
+        let rules = self.policies.get(cmd.rules.as_deref())?;
         let Op::Email {
             member: id,
             add,
@@ -272,95 +274,93 @@ impl Server {
             }
             (false, _) => refused("not_registered", None),
         };
-        finish(member, at, &self.rules);
+        finish(member, at, &rules);
         Ok(Written { reply, at })
     }
+}
 
-    /// What the recipient's record says about the sender (see `admission`).
-    pub(super) fn view(
-        &self,
-        sender: Option<&Member>,
-        recipient: Option<&Member>,
-        s: &Subject<'_>,
-        r: &Request,
-        at: u64,
-    ) -> View {
-        let email = email_match(r);
-        if s.sender == s.recipient {
-            // As the in-memory engine judges a self-invite: with nothing read.
-            return View::plain(email.given);
-        }
-        let strangers = self.rules.policy.spam.strangers.is_some();
-        admission(sender, recipient, s, email, at, strangers)
+/// What the recipient's record says about the sender (see `admission`).
+pub(super) fn view(
+    rules: &Rules,
+    sender: Option<&Member>,
+    recipient: Option<&Member>,
+    s: &Subject<'_>,
+    r: &Request,
+    at: u64,
+) -> View {
+    let email = email_match(r);
+    if s.sender == s.recipient {
+        // As the in-memory engine judges a self-invite: with nothing read.
+        return View::plain(email.given);
     }
+    let strangers = rules.policy.spam.strangers.is_some();
+    admission(sender, recipient, s, email, at, strangers)
+}
 
-    fn send(&self, r: &Request, first: &mut Slot, other: Other<'_>, at: u64) -> Reply {
-        let rules = &*self.rules;
-        let req = invite_request(r);
-        let s = subject(&req);
-        let view = {
-            let sender = first.as_ref().map(|v| &v.member);
-            let recipient = match &other {
-                Other::Same => sender,
-                Other::Value(v) => v.as_ref().map(|v| &v.member),
-            };
-            self.view(sender, recipient, &s, r, at)
+fn send(rules: &Rules, r: &Request, first: &mut Slot, other: Other<'_>, at: u64) -> Reply {
+    let req = invite_request(r);
+    let s = subject(&req);
+    let view = {
+        let sender = first.as_ref().map(|v| &v.member);
+        let recipient = match &other {
+            Other::Same => sender,
+            Other::Value(v) => v.as_ref().map(|v| &v.member),
         };
-        let m = &mut created(first, s.sender).member;
-        m.settle(at, rules);
-        let s = s.judged(&rules.policy);
-        let sent = match m.keyed_send(&s, rules) {
-            Some(sent) => sent,
-            None => {
-                let judged = m.judge(at, &s, view, rules, r.counted);
-                if let Some(denied) = judged.denied {
-                    return Reply::denied(&denied);
-                }
-                let seq = m.next_seq(at, 0);
-                m.commit(at, &s, view, seq, judged.shadowed, rules)
+        view(rules, sender, recipient, &s, r, at)
+    };
+    let m = &mut created(first, s.sender).member;
+    m.settle(at, rules);
+    let s = s.judged(&rules.policy);
+    let sent = match m.keyed_send(&s, rules) {
+        Some(sent) => sent,
+        None => {
+            let judged = m.judge(at, &s, view, rules, r.counted);
+            if let Some(denied) = judged.denied {
+                return Reply::denied(&denied);
             }
-        };
-        Reply::Array(vec![
-            Reply::text("sent"),
-            Reply::Int(sent.id().seq() as i64),
-            Reply::instant(Some(sent.expires_at())),
-        ])
-    }
-
-    fn accept(
-        &self,
-        seq: u64,
-        first: &mut Slot,
-        second: Option<&mut Slot>,
-        at: u64,
-    ) -> Result<Reply, CommandError> {
-        let rules = &*self.rules;
-        let Some(sender) = first.as_mut() else {
-            return Ok(unknown(0, seq));
-        };
-        let s = sender.member.id;
-        let recipient = match sender.member.locate(seq, at, rules) {
-            Ok((_, inv)) => inv.recipient,
-            Err(e) => return Ok(Reply::invite_error(&e)),
-        };
-        let theirs = match second {
-            Some(slot) => {
-                owned(slot, recipient)?;
-                slot
-            }
-            None => return Err(same_key()),
-        };
-        let m = &mut sender.member;
-        if let Err(e) = m.end(seq, Ending::Accepted, at, rules, &mut 0) {
-            return Ok(Reply::invite_error(&e));
+            let seq = m.next_seq(at, 0);
+            m.commit(at, &s, view, seq, judged.shadowed, rules)
         }
-        m.end_pair(recipient, Ending::Accepted);
-        m.extra_mut().connections.insert(recipient);
-        let them = &mut created(theirs, recipient).member;
-        them.settle(at, rules);
-        them.end_pair(s, Ending::Accepted);
-        them.extra_mut().connections.insert(s);
-        finish(theirs, at, rules);
-        Ok(Reply::Array(vec![Reply::text("ok")]))
+    };
+    Reply::Array(vec![
+        Reply::text("sent"),
+        Reply::Int(sent.id().seq() as i64),
+        Reply::instant(Some(sent.expires_at())),
+    ])
+}
+
+fn accept(
+    rules: &Rules,
+    seq: u64,
+    first: &mut Slot,
+    second: Option<&mut Slot>,
+    at: u64,
+) -> Result<Reply, CommandError> {
+    let Some(sender) = first.as_mut() else {
+        return Ok(unknown(0, seq));
+    };
+    let s = sender.member.id;
+    let recipient = match sender.member.locate(seq, at, rules) {
+        Ok((_, inv)) => inv.recipient,
+        Err(e) => return Ok(Reply::invite_error(&e)),
+    };
+    let theirs = match second {
+        Some(slot) => {
+            owned(slot, recipient)?;
+            slot
+        }
+        None => return Err(same_key()),
+    };
+    let m = &mut sender.member;
+    if let Err(e) = m.end(seq, Ending::Accepted, at, rules, &mut 0) {
+        return Ok(Reply::invite_error(&e));
     }
+    m.end_pair(recipient, Ending::Accepted);
+    m.extra_mut().connections.insert(recipient);
+    let them = &mut created(theirs, recipient).member;
+    them.settle(at, rules);
+    them.end_pair(s, Ending::Accepted);
+    them.extra_mut().connections.insert(s);
+    finish(theirs, at, rules);
+    Ok(Reply::Array(vec![Reply::text("ok")]))
 }

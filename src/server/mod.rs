@@ -24,6 +24,7 @@ mod args;
 mod command;
 mod exec;
 mod op;
+mod policies;
 mod query;
 mod reply;
 mod slots;

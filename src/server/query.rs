@@ -26,7 +26,12 @@ impl Server {
         second: Option<Option<&MemberValue>>,
         now: u64,
     ) -> Result<Reply, CommandError> {
-        let rules = &*self.rules;
+        if let Op::PolicyGet = cmd.op {
+            let bytes = self.policies.encoded(cmd.policy_name());
+            return Ok(bytes.map_or(Reply::Nil, Reply::Bytes));
+        }
+        let rules = self.policies.get(cmd.rules.as_deref())?;
+        let rules: &crate::rules::Rules = &rules;
         let asked = cmd.at.unwrap_or(now);
         let at = |v: Option<&MemberValue>| v.map_or(asked, |v| asked.max(v.clock));
         Ok(match &cmd.op {
@@ -40,7 +45,14 @@ impl Server {
                 };
                 let req = invite_request(r);
                 let s = subject(&req);
-                let view = self.view(first.map(|v| &v.member), them.map(|v| &v.member), &s, r, at);
+                let view = crate::server::exec::view(
+                    rules,
+                    first.map(|v| &v.member),
+                    them.map(|v| &v.member),
+                    &s,
+                    r,
+                    at,
+                );
                 let member = settled(first, r.sender, at, rules);
                 let blockers = member.diagnose(at, &s.judged(&rules.policy), view, rules);
                 Reply::Array(
@@ -112,7 +124,6 @@ impl Server {
                 ])
             }
             Op::Dump => first.map_or(Reply::Nil, |v| Reply::Bytes(v.encode())),
-            Op::PolicyGet => Reply::Bytes(self.encoded_policy()),
             _ => return Err(CommandError::new(format!("{} changes state", cmd.name()))),
         })
     }

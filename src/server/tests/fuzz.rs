@@ -179,7 +179,7 @@ fn a_value_with_nothing_left_is_dropped_and_one_with_facts_kept() {
     let c = Command::parse(&[b"IL.SET", b"a", b"1", b"TIER", b"premium"]).unwrap();
     server.write(&c, &mut v, None, 1_000).unwrap();
     assert_eq!(
-        server.expires_at(v.as_ref().unwrap()),
+        server.expires_at(v.as_ref().unwrap(), &c),
         None,
         "a premium member never expires"
     );
@@ -187,5 +187,53 @@ fn a_value_with_nothing_left_is_dropped_and_one_with_facts_kept() {
     let mut w = None;
     server.write(&c, &mut w, Some(&mut None), 1_000).unwrap();
     let week = 7 * 24 * 3_600_000;
-    assert!(server.expires_at(w.as_ref().unwrap()).unwrap() >= 1_000 + week);
+    assert!(server.expires_at(w.as_ref().unwrap(), &c).unwrap() >= 1_000 + week);
+}
+
+#[test]
+fn named_policies_decide_their_own_commands_and_travel_together() {
+    let mut server = Server::new(Policy::default()).unwrap();
+    let mut tight = policy();
+    tight.free.daily = 1;
+    let bytes = Server::new(tight).unwrap().encoded_policy();
+    let send = |r: &[u8], rules: Option<&[u8]>| {
+        let mut parts: Vec<&[u8]> = vec![b"IL.SEND", b"a", b"b", b"1", r];
+        if let Some(name) = rules {
+            parts.extend([b"RULES".as_slice(), name]);
+        }
+        Command::parse(&parts).unwrap()
+    };
+    let mut v = None;
+    let err = server.write(&send(b"2", Some(b"tight")), &mut v, Some(&mut None), 1_000);
+    assert!(err.unwrap_err().to_string().contains("unknown rules tight"));
+    assert!(v.is_none(), "nothing changed");
+    let set = Command::parse(&[b"IL.POLICY", b"SET", b"tight", &bytes]).unwrap();
+    server.write(&set, &mut None, None, 1_000).unwrap();
+    let first = server
+        .write(&send(b"2", Some(b"tight")), &mut v, Some(&mut None), 1_000)
+        .unwrap();
+    assert!(format!("{:?}", first.reply).contains("sent"));
+    let second = server
+        .write(&send(b"3", Some(b"tight")), &mut v, Some(&mut None), 1_000)
+        .unwrap();
+    assert!(
+        format!("{:?}", second.reply).contains("daily_limit"),
+        "{:?}",
+        second.reply
+    );
+    // The default policy still allows 30 a day.
+    let third = server
+        .write(&send(b"3", None), &mut v, Some(&mut None), 1_000)
+        .unwrap();
+    assert!(format!("{:?}", third.reply).contains("sent"));
+    // Saved and loaded together; a malformed save changes nothing.
+    let saved = server.saved_policies();
+    let mut other = Server::new(Policy::default()).unwrap();
+    assert!(other.load_policies(&saved[..saved.len() - 1]).is_err());
+    other.load_policies(&saved).unwrap();
+    let get = Command::parse(&[b"IL.POLICY", b"GET", b"tight"]).unwrap();
+    assert_eq!(
+        other.read(&get, None, None, 0).unwrap(),
+        Reply::Bytes(bytes)
+    );
 }
