@@ -11,7 +11,7 @@ use crate::sender::ledger::{Ending, Invite};
 impl Engine {
     /// Ends a pending invitation that needs only its sender's shard, at `at` when
     /// replaying (else now, journaled).
-    pub(crate) fn end_one(
+    pub(super) fn end_one(
         &self,
         id: InviteId,
         how: Ending,
@@ -45,11 +45,11 @@ impl Engine {
     /// # Errors
     /// [`InviteError`] when the invitation is unknown, already ended or expired.
     pub fn accept(&self, id: InviteId) -> Result<(), InviteError> {
-        self.accept_at(id, None)
+        self.apply(Op::End(Ending::Accepted, id), None).ended()
     }
 
     /// [`Engine::accept`] at `at` when replaying (else now, journaled).
-    pub(crate) fn accept_at(&self, id: InviteId, at: Option<u64>) -> Result<(), InviteError> {
+    pub(super) fn accept_at(&self, id: InviteId, at: Option<u64>) -> Result<(), InviteError> {
         self.journal_refuses().map_err(InviteError::Unavailable)?;
         let s = id.sender().0;
         let recipient = {
@@ -98,7 +98,7 @@ impl Engine {
     /// # Errors
     /// [`InviteError`] when the invitation is unknown, already ended or expired.
     pub fn decline(&self, id: InviteId) -> Result<(), InviteError> {
-        self.end_one(id, Ending::Declined, None).map(|_| ())
+        self.apply(Op::End(Ending::Declined, id), None).ended()
     }
 
     /// The sender withdraws; they may not invite the same recipient again until the
@@ -107,7 +107,7 @@ impl Engine {
     /// # Errors
     /// [`InviteError`] when the invitation is unknown, already ended or expired.
     pub fn withdraw(&self, id: InviteId) -> Result<(), InviteError> {
-        self.end_one(id, Ending::Withdrawn, None).map(|_| ())
+        self.apply(Op::End(Ending::Withdrawn, id), None).ended()
     }
 
     /// The recipient says "I don't know this person": the invitation ends as declined
@@ -116,7 +116,7 @@ impl Engine {
     /// # Errors
     /// [`InviteError`] when the invitation is unknown, already ended or expired.
     pub fn report_unknown(&self, id: InviteId) -> Result<(), InviteError> {
-        self.end_one(id, Ending::Reported, None).map(|_| ())
+        self.apply(Op::End(Ending::Reported, id), None).ended()
     }
 
     /// Records a reminder on a pending invitation and returns how many it has had.
@@ -126,11 +126,11 @@ impl Engine {
     /// the spacing since the sending or the previous reminder has not passed (with the
     /// instant it will have); the other [`InviteError`]s for an invitation not pending.
     pub fn remind(&self, id: InviteId) -> Result<u32, InviteError> {
-        self.remind_at(id, None)
+        self.apply(Op::Remind(id), None).reminded()
     }
 
     /// [`Engine::remind`] at `at` when replaying (else now, journaled).
-    pub(crate) fn remind_at(&self, id: InviteId, at: Option<u64>) -> Result<u32, InviteError> {
+    pub(super) fn remind_at(&self, id: InviteId, at: Option<u64>) -> Result<u32, InviteError> {
         self.journal_refuses().map_err(InviteError::Unavailable)?;
         let s = id.sender().0;
         let mut shard = self.lock(s);

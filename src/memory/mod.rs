@@ -6,6 +6,7 @@
 //! decision about a member is made by its record's state machine (`crate::sender`)
 //! under its shard's lock.
 
+pub(crate) mod apply;
 pub(crate) mod builder;
 pub(crate) mod commit;
 pub(crate) mod contacts;

@@ -19,7 +19,7 @@ impl Engine {
         m: MemberId,
         limits: Option<TierLimits>,
     ) -> Result<(), ConfigError> {
-        self.set_limits_at(m, limits, None)
+        self.apply(Op::SetLimits(m, limits), None).config()
     }
 
     /// The member's own limits, if they have an override.
@@ -32,7 +32,7 @@ impl Engine {
     }
 
     /// [`Engine::set_limits_override`] at `at` when replaying (else now, journaled).
-    pub(crate) fn set_limits_at(
+    pub(super) fn set_limits_at(
         &self,
         m: MemberId,
         limits: Option<TierLimits>,

@@ -17,12 +17,13 @@ impl Engine {
     /// [`EmailError::TooManyEmails`] when the member already has
     /// [`crate::MemberLimits::max_emails`] addresses.
     pub fn register_email(&self, m: MemberId, email: &str) -> Result<(), EmailError> {
-        self.register_email_at(m, email, None)
+        self.apply(Op::RegisterEmail(m, email.to_owned()), None)
+            .email()
     }
 
     /// Registers at `at` when replaying (no cap then: the change was accepted when
     /// it was made), else now.
-    pub(crate) fn register_email_at(
+    pub(super) fn register_email_at(
         &self,
         m: MemberId,
         email: &str,
@@ -68,10 +69,11 @@ impl Engine {
     /// [`EmailError::Invalid`] when it is not `local@domain.tld`, or
     /// [`EmailError::NotRegistered`] when it is not registered to `m`.
     pub fn unregister_email(&self, m: MemberId, email: &str) -> Result<(), EmailError> {
-        self.unregister_email_at(m, email, None)
+        self.apply(Op::UnregisterEmail(m, email.to_owned()), None)
+            .email()
     }
 
-    pub(crate) fn unregister_email_at(
+    pub(super) fn unregister_email_at(
         &self,
         m: MemberId,
         email: &str,
@@ -122,10 +124,11 @@ impl Engine {
         owner: MemberId,
         emails: impl IntoIterator<Item = impl AsRef<str>>,
     ) -> Result<(), EmailError> {
-        self.import_contacts_at(owner, emails, None)
+        let list = emails.into_iter().map(|e| e.as_ref().to_owned()).collect();
+        self.apply(Op::ImportContacts(owner, list), None).email()
     }
 
-    pub(crate) fn import_contacts_at(
+    pub(super) fn import_contacts_at(
         &self,
         owner: MemberId,
         emails: impl IntoIterator<Item = impl AsRef<str>>,

@@ -76,10 +76,10 @@ impl Engine {
 
     /// Sets the member's tier; limits change at once, counts are kept.
     pub fn set_tier(&self, m: MemberId, tier: Tier) {
-        self.set_tier_at(m, tier, None);
+        self.apply(Op::SetTier(m, tier), None);
     }
 
-    pub(crate) fn set_tier_at(&self, m: MemberId, tier: Tier, at: Option<u64>) {
+    pub(super) fn set_tier_at(&self, m: MemberId, tier: Tier, at: Option<u64>) {
         let to_default = tier == Tier::Free;
         self.set(
             m,
@@ -97,10 +97,10 @@ impl Engine {
 
     /// Sets the member's status. A restriction with `until` lifts by itself then.
     pub fn set_status(&self, m: MemberId, status: AccountStatus) {
-        self.set_status_at(m, status, None);
+        self.apply(Op::SetStatus(m, status), None);
     }
 
-    pub(crate) fn set_status_at(&self, m: MemberId, status: AccountStatus, at: Option<u64>) {
+    pub(super) fn set_status_at(&self, m: MemberId, status: AccountStatus, at: Option<u64>) {
         let to_default = status == AccountStatus::Active;
         self.set(
             m,
@@ -137,10 +137,10 @@ impl Engine {
 
     /// Sets who may send the member invitations.
     pub fn set_invite_setting(&self, m: MemberId, setting: InviteSetting) {
-        self.set_invite_setting_at(m, setting, None);
+        self.apply(Op::SetInviteSetting(m, setting), None);
     }
 
-    pub(crate) fn set_invite_setting_at(
+    pub(super) fn set_invite_setting_at(
         &self,
         m: MemberId,
         setting: InviteSetting,
@@ -164,7 +164,7 @@ impl Engine {
     /// [`crate::MemberLimits::max_connections`] connections: the refusal is counted
     /// in [`Engine::refused_relations`]; [`Engine::try_connect`] reports it.
     pub fn connect(&self, a: MemberId, b: MemberId) {
-        if self.link(a, b, true, None).is_err() {
+        if self.apply(Op::Link(a, b, true), None).relation().is_err() {
             self.refused_relations.fetch_add(1, Ordering::Relaxed);
         }
     }
@@ -175,13 +175,13 @@ impl Engine {
     /// [`RelationError::ConnectionLimit`] naming a member who already has
     /// [`crate::MemberLimits::max_connections`] connections; nothing changes then.
     pub fn try_connect(&self, a: MemberId, b: MemberId) -> Result<(), RelationError> {
-        self.link(a, b, true, None)
+        self.apply(Op::Link(a, b, true), None).relation()
     }
 
     /// Removes the connection between two members, if any.
     pub fn disconnect(&self, a: MemberId, b: MemberId) {
         // Only adding can meet a cap.
-        let _ = self.link(a, b, false, None);
+        let _ = self.apply(Op::Link(a, b, false), None);
     }
 
     /// Connections and follows that `connect` and `follow` refused at a cap since
@@ -192,7 +192,7 @@ impl Engine {
 
     /// Links or unlinks `a` and `b` at `at` when replaying (no cap then: the change
     /// was accepted when it was made), else now.
-    pub(crate) fn link(
+    pub(super) fn link(
         &self,
         a: MemberId,
         b: MemberId,
@@ -254,7 +254,11 @@ impl Engine {
     /// [`crate::MemberLimits::max_follows`] this does nothing and is counted in
     /// [`Engine::refused_relations`]; [`Engine::try_follow`] reports it.
     pub fn follow(&self, follower: MemberId, followee: MemberId) {
-        if self.follow_at(follower, followee, true, None).is_err() {
+        if self
+            .apply(Op::Follow(follower, followee, true), None)
+            .relation()
+            .is_err()
+        {
             self.refused_relations.fetch_add(1, Ordering::Relaxed);
         }
     }
@@ -265,10 +269,11 @@ impl Engine {
     /// [`RelationError::FollowLimit`] when `follower` already follows
     /// [`crate::MemberLimits::max_follows`] members; nothing changes then.
     pub fn try_follow(&self, follower: MemberId, followee: MemberId) -> Result<(), RelationError> {
-        self.follow_at(follower, followee, true, None)
+        self.apply(Op::Follow(follower, followee, true), None)
+            .relation()
     }
 
-    pub(crate) fn follow_at(
+    pub(super) fn follow_at(
         &self,
         follower: MemberId,
         followee: MemberId,
@@ -312,7 +317,7 @@ impl Engine {
     /// `follower` stops following `followee`.
     pub fn unfollow(&self, follower: MemberId, followee: MemberId) {
         // Only adding can meet a cap.
-        let _ = self.follow_at(follower, followee, false, None);
+        let _ = self.apply(Op::Follow(follower, followee, false), None);
     }
 
     /// Whether `follower` follows `followee`.

@@ -11,7 +11,6 @@ use super::{Durability, Journal, RecoveryReport, TornRecord};
 use crate::memory::builder::EngineBuilder;
 use crate::memory::engine::Engine;
 use crate::persist::PersistError;
-use crate::sender::ledger::Ending;
 
 fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> PersistError + '_ {
     move |error| PersistError::File {
@@ -195,45 +194,7 @@ fn replay(engine: &Engine, l: Loaded, report: &mut RecoveryReport) -> Result<(),
 
 /// Re-executes one record at its instant; `false` when it no longer applies.
 fn apply(engine: &Engine, now: u64, op: Op) -> bool {
-    engine.time.observe(now);
-    let at = Some(now);
-    match op {
-        Op::Send(r) => engine.replay_send(now, &r.subject(), r.view, r.count_attempt, r.sent),
-        Op::End(Ending::Accepted, id) => engine.accept_at(id, at).is_ok(),
-        Op::End(how, id) => engine.end_one(id, how, at).is_ok(),
-        Op::Remind(id) => engine.remind_at(id, at).is_ok(),
-        Op::SetTier(m, t) => {
-            engine.set_tier_at(m, t, at);
-            true
-        }
-        Op::SetStatus(m, s) => {
-            engine.set_status_at(m, s, at);
-            true
-        }
-        Op::SetInviteSetting(m, s) => {
-            engine.set_invite_setting_at(m, s, at);
-            true
-        }
-        Op::Link(a, b, on) => engine.link(a, b, on, at).is_ok(),
-        Op::Follow(a, b, on) => engine.follow_at(a, b, on, at).is_ok(),
-        Op::RegisterEmail(m, e) => engine.register_email_at(m, &e, at).is_ok(),
-        Op::UnregisterEmail(m, e) => engine.unregister_email_at(m, &e, at).is_ok(),
-        Op::ImportContacts(m, list) => engine.import_contacts_at(m, list, at).is_ok(),
-        // A policy the builder's validation would refuse is not installed: replay
-        // goes on under the policy in force, and the record counts as skipped.
-        Op::SetPolicy(policy, shadow) => match policy.validate() {
-            Ok(()) => {
-                engine.install_rules(Some(std::sync::Arc::new(*policy)), Some(shadow), at);
-                true
-            }
-            Err(_) => false,
-        },
-        Op::SetShadow(shadow) => {
-            engine.install_rules(None, Some(shadow), at);
-            true
-        }
-        Op::SetLimits(m, limits) => engine.set_limits_at(m, limits, at).is_ok(),
-    }
+    engine.apply(op, Some(now)).took_effect()
 }
 
 /// Removes the snapshots and journals older than generation `base`.
