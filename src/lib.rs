@@ -53,12 +53,11 @@ pub use memory::contacts::{
     ContactInvite, ContactOutcome, ContactReport, EmailInviteError, Stopped,
 };
 pub use memory::engine::Engine;
+pub use memory::journaled::PersistentBuilder;
 pub use memory::sweeper::{SweepStats, Sweeper};
 pub use outage::Outage;
 pub use outcome::{Denied, DenyReason, InviteError, Sent};
-pub use persist::journal::{
-    Durability, JournalError, PersistentBuilder, RecoveryReport, TornRecord,
-};
+pub use persist::journal::{Durability, JournalError, RecoveryReport, TornRecord};
 pub use persist::{PersistError, MAX_SNAPSHOT_BYTES};
 pub use policy::limits::{MemberLimits, RelationError};
 pub use policy::{

@@ -34,35 +34,26 @@
 
 pub(crate) mod decode;
 pub(crate) mod encode;
-mod install;
 pub(crate) mod journal;
-#[cfg(test)]
-mod tests;
 
 use std::fmt;
-use std::io::{Read, Write};
 use std::path::PathBuf;
 
-use parking_lot::RwLockWriteGuard;
-
-use crate::memory::builder::EngineBuilder;
-use crate::memory::engine::Engine;
-use crate::memory::shard::Shard;
 use crate::policy::ConfigError;
 
 /// Leading bytes of every snapshot. The high first byte and the newline catch
 /// transfers that strip the eighth bit or rewrite line endings, as PNG's do.
-const MAGIC: [u8; 8] = *b"\x89INVLIM\n";
+pub(crate) const MAGIC: [u8; 8] = *b"\x89INVLIM\n";
 /// The layout this build writes.
-const FORMAT_VERSION: u32 = 3;
+pub(crate) const FORMAT_VERSION: u32 = 3;
 /// The oldest layout this build still reads (version 1 has no member limits).
-const OLDEST_VERSION: u32 = 1;
+pub(crate) const OLDEST_VERSION: u32 = 1;
 /// Bytes of the header before its checksum.
-const HEADER_LEN: usize = 24;
+pub(crate) const HEADER_LEN: usize = 24;
 /// The most shards a builder creates, so the most sections a snapshot can have.
-const MAX_SHARDS: u32 = 1 << 16;
+pub(crate) const MAX_SHARDS: u32 = 1 << 16;
 /// Bytes of the trailer before its checksum.
-const TRAILER_LEN: usize = 4 + 3 * 8;
+pub(crate) const TRAILER_LEN: usize = 4 + 3 * 8;
 /// The longest snapshot [`EngineBuilder::restore`] reads: 16 GiB, room for tens of
 /// millions of members with their histories. A longer input is refused with
 /// [`PersistError::TooLarge`] once this many bytes have been read, so an endless or
@@ -217,91 +208,4 @@ impl From<std::io::Error> for PersistError {
     fn from(e: std::io::Error) -> Self {
         PersistError::Io(e)
     }
-}
-
-impl Engine {
-    /// Writes the whole state to `out` as a snapshot that
-    /// [`EngineBuilder::restore`] reads back.
-    ///
-    /// Shards are locked one at a time, each only while it is encoded, so sends go
-    /// on meanwhile: the snapshot is consistent per shard — hence per sender, as
-    /// everything a decision commits belongs to its sender — but not across members.
-    /// `out` is not buffered here; pass a `BufWriter` for a file.
-    ///
-    /// ```
-    /// use invite_limiter::{Engine, InviteRequest, ManualClock, MemberId, Timestamp};
-    ///
-    /// let clock = ManualClock::new(Timestamp::from_millis(0));
-    /// let engine = Engine::builder().clock(clock.clone()).build().unwrap();
-    /// let sent = engine.send(InviteRequest::new(MemberId(1), MemberId(2))).unwrap();
-    /// let mut bytes = Vec::new();
-    /// engine.snapshot(&mut bytes).unwrap();
-    ///
-    /// let restored = Engine::builder().clock(clock).restore(&mut bytes.as_slice()).unwrap();
-    /// restored.accept(sent.id()).unwrap();
-    /// assert!(restored.are_connected(MemberId(1), MemberId(2)));
-    /// ```
-    ///
-    /// # Errors
-    /// [`PersistError::Io`] when `out` fails; what was written by then is not a valid
-    /// snapshot.
-    pub fn snapshot(&self, out: &mut impl Write) -> Result<(), PersistError> {
-        encode::write_snapshot(self, out)
-    }
-}
-
-impl EngineBuilder {
-    /// Builds an engine holding the state of a snapshot written by
-    /// [`Engine::snapshot`], enforcing this builder's policy with its clock and shard
-    /// count (which may differ from the writer's).
-    ///
-    /// Invitation ids issued before the snapshot keep working, and new ones never
-    /// repeat them. Instants are absolute, so time that passed while the engine was
-    /// down counts: windows, invitations and cooldowns that ran out meanwhile have
-    /// run out after restore. The engine never acts earlier than the snapshot's
-    /// latest instant, whatever the clock says.
-    ///
-    /// # Errors
-    /// [`PersistError::Config`] when the policy cannot work (checked first);
-    /// [`PersistError::Io`] when `input` fails; [`PersistError::WrongVersion`] for a
-    /// snapshot of another format; [`PersistError::Corrupt`], naming the byte, for
-    /// anything that is not one whole, valid snapshot — truncated, damaged, or
-    /// followed by more bytes; [`PersistError::TooLarge`] past
-    /// [`MAX_SNAPSHOT_BYTES`]. Nothing is half-restored: the input is decoded and
-    /// checked completely before the engine is built. The header is checked before
-    /// the rest is read, so input that is not a snapshot is refused at once.
-    pub fn restore(self, input: &mut impl Read) -> Result<Engine, PersistError> {
-        self.policy.validate().map_err(PersistError::Config)?;
-        let bytes = read_bounded(input, MAX_SNAPSHOT_BYTES)?;
-        let state = decode::decode(&bytes)?;
-        let engine = self.build().map_err(PersistError::Config)?;
-        Ok(install::install(engine, state))
-    }
-}
-
-/// Reads a snapshot's bytes: its header first (decoded alone, so anything that is not
-/// a snapshot fails before more is read), then the rest, up to the bound.
-fn read_bounded(input: &mut impl Read, limit: u64) -> Result<Vec<u8>, PersistError> {
-    let mut bytes = Vec::new();
-    input
-        .by_ref()
-        .take(HEADER_LEN as u64 + 4)
-        .read_to_end(&mut bytes)?;
-    decode::check_header(&bytes)?;
-    let rest = limit.saturating_add(1).saturating_sub(bytes.len() as u64);
-    input.take(rest).read_to_end(&mut bytes)?;
-    if bytes.len() as u64 > limit {
-        return Err(PersistError::TooLarge { limit });
-    }
-    Ok(bytes)
-}
-
-/// A snapshot of shards the caller holds locked (all of them, in order): one
-/// consistent cut of the whole state.
-pub(crate) fn snapshot_locked(engine: &Engine, shards: &[RwLockWriteGuard<'_, Shard>]) -> Vec<u8> {
-    let mut out = Vec::new();
-    let parts = shards.iter().map(|g| encode::encode_shard(g));
-    // Writing to a Vec cannot fail.
-    let _ = encode::write_parts(engine, &mut out, parts);
-    out
 }

@@ -21,23 +21,23 @@ const COOLDOWN_BYTES: usize = 8 * 3;
 
 /// A decoded snapshot, not yet placed in an engine.
 #[derive(Debug, Default)]
-pub(super) struct State {
+pub(crate) struct State {
     /// The snapshot's format version.
-    pub(super) version: u32,
-    pub(super) latest: u64,
+    pub(crate) version: u32,
+    pub(crate) latest: u64,
     /// No sequence number below this may be issued: the largest writer floor and,
     /// in snapshots from when sequences were counted per shard (before version 3),
     /// above every stored sequence.
-    pub(super) seq_floor: u64,
+    pub(crate) seq_floor: u64,
     /// The largest writer floor alone, which the trailer repeats.
-    pub(super) writer_floor: u64,
-    pub(super) expired_unswept: u64,
-    pub(super) members: Vec<(u64, Member)>,
+    pub(crate) writer_floor: u64,
+    pub(crate) expired_unswept: u64,
+    pub(crate) members: Vec<(u64, Member)>,
     /// (sender, recipient, cooldown end).
-    pub(super) cooldowns: Vec<(u64, u64, u64)>,
+    pub(crate) cooldowns: Vec<(u64, u64, u64)>,
     /// Registered email → owner, unique by construction.
-    pub(super) emails: FastMap<String, u64>,
-    pub(super) invitations: u64,
+    pub(crate) emails: FastMap<String, u64>,
+    pub(crate) invitations: u64,
 }
 
 fn corrupt(e: DecodeError) -> PersistError {
@@ -97,7 +97,7 @@ impl<'a> Frames<'a> {
 /// Checks what of the header `bytes` holds (all of it when there are enough):
 /// magic, version, checksum and shard count. Returns the version, the shard count and
 /// the latest instant.
-pub(super) fn check_header(bytes: &[u8]) -> Result<(u32, u32, u64), PersistError> {
+pub(crate) fn check_header(bytes: &[u8]) -> Result<(u32, u32, u64), PersistError> {
     if bytes.is_empty() {
         return err(0, "the input is empty");
     }
@@ -128,7 +128,7 @@ pub(super) fn check_header(bytes: &[u8]) -> Result<(u32, u32, u64), PersistError
 }
 
 /// Decodes and checks a whole snapshot.
-pub(super) fn decode(bytes: &[u8]) -> Result<State, PersistError> {
+pub(crate) fn decode(bytes: &[u8]) -> Result<State, PersistError> {
     let (version, shards, latest) = check_header(bytes)?;
     let mut f = Frames {
         bytes,
@@ -337,7 +337,7 @@ fn read_extra(r: &mut Reader<'_>, state: &mut State) -> Result<(Extra, SpamState
         above(state, record.seq, r)?;
         idem.insert(key, record);
     }
-    let spam = SpamState::read(r)?;
+    let spam = SpamState::read(r, codes::feedback_from)?;
     let connections = read_set(r)?;
     let follows = read_set(r)?;
     let emails = read_strings(r)?.1;

@@ -1,15 +1,12 @@
-//! Writing a snapshot: one shard locked at a time, encoded under its lock, written
-//! outside it.
+//! Writing a snapshot's bytes: the header, each shard's section (encoded by the
+//! engine under that shard's lock, from the plain parts of [`ShardParts`]), the
+//! trailer; and one member's record, which the Redis module stores alone.
 
 use std::io::Write;
 
-#[cfg(test)]
-use super::OLDEST_VERSION;
 use super::{PersistError, FORMAT_VERSION, MAGIC};
 use crate::codec::Writer;
 use crate::codes;
-use crate::memory::engine::Engine;
-use crate::memory::shard::Shard;
 use crate::rules::spam::SpamState;
 use crate::sender::record::{Extra, Member};
 
@@ -35,37 +32,29 @@ impl<W: Write> Checked<'_, W> {
     }
 }
 
-pub(super) fn write_snapshot(engine: &Engine, out: &mut impl Write) -> Result<(), PersistError> {
-    // Each guard lives only while its shard is encoded (in memory); the (possibly
-    // slow) write happens with no lock held.
-    let parts = engine.shards.iter().map(|s| encode_shard(&s.0.write()));
-    write_parts(engine, out, parts)
-}
-
-/// A snapshot in the oldest format this build reads, as the builds that wrote it
-/// did (no member limits), to test that it still restores.
-#[cfg(test)]
-pub(crate) fn write_oldest(engine: &Engine) -> Vec<u8> {
-    let mut out = Vec::new();
-    let parts = engine
-        .shards
-        .iter()
-        .map(|s| encode_shard_as(&s.0.write(), OLDEST_VERSION));
-    let _ = write_parts_as(engine, &mut out, parts, OLDEST_VERSION);
-    out
+/// What a shard's section holds, borrowed from the shard under its lock.
+pub(crate) struct ShardParts<'a> {
+    pub(crate) now: u64,
+    pub(crate) seq_floor: u64,
+    pub(crate) expired_unswept: u64,
+    pub(crate) members: Vec<(u64, &'a Member)>,
 }
 
 /// Writes a snapshot of the encoded shards.
+/// Writes a snapshot of `shards` encoded shards taken at `now`.
 pub(crate) fn write_parts(
-    engine: &Engine,
+    shards: usize,
+    now: u64,
     out: &mut impl Write,
     parts: impl Iterator<Item = (Vec<u8>, Totals)>,
 ) -> Result<(), PersistError> {
-    write_parts_as(engine, out, parts, FORMAT_VERSION)
+    write_parts_as(shards, now, out, parts, FORMAT_VERSION)
 }
 
-fn write_parts_as(
-    engine: &Engine,
+/// [`write_parts`] in format `version` (older ones only to test that they restore).
+pub(crate) fn write_parts_as(
+    shards: usize,
+    now: u64,
     out: &mut impl Write,
     parts: impl Iterator<Item = (Vec<u8>, Totals)>,
     version: u32,
@@ -75,12 +64,12 @@ fn write_parts_as(
         crc: crc32fast::Hasher::new(),
     };
     // The builder caps shards at 2^16, so the count always fits.
-    let shards = u32::try_from(engine.shards.len()).unwrap_or(u32::MAX);
+    let shards = u32::try_from(shards).unwrap_or(u32::MAX);
     let mut header = Vec::with_capacity(super::HEADER_LEN + 4);
     header.extend_from_slice(&MAGIC);
     header.extend_from_slice(&version.to_le_bytes());
     header.extend_from_slice(&shards.to_le_bytes());
-    header.extend_from_slice(&engine.time.now().to_le_bytes());
+    header.extend_from_slice(&now.to_le_bytes());
     let header_crc = crc32fast::hash(&header);
     header.extend_from_slice(&header_crc.to_le_bytes());
     file.put(&header)?;
@@ -107,18 +96,22 @@ fn write_parts_as(
     Ok(())
 }
 
-pub(crate) fn encode_shard(shard: &Shard) -> (Vec<u8>, Totals) {
-    encode_shard_as(shard, FORMAT_VERSION)
-}
-
-fn encode_shard_as(shard: &Shard, version: u32) -> (Vec<u8>, Totals) {
+/// A shard's section in format `version`.
+pub(crate) fn encode_shard_as(shard: ShardParts<'_>, version: u32) -> (Vec<u8>, Totals) {
     let mut w = Writer::default();
     w.u64(shard.now);
     w.u64(shard.seq_floor);
     w.u64(shard.expired_unswept);
     // Sorted so that equal states give equal bytes, whatever the hash maps' order.
-    let mut members: Vec<(u64, &Member)> = shard.members.iter().map(|(&id, m)| (id, m)).collect();
+    let mut members = shard.members;
     members.sort_unstable_by_key(|&(id, _)| id);
+    // Pending seqs are rebuilt from the ledgers; only the cooldowns are primary.
+    let mut cooldowns: Vec<(u64, u64, u64)> = members
+        .iter()
+        .filter_map(|&(s, m)| Some((s, m.extra.as_deref()?)))
+        .flat_map(|(s, x)| x.cooldowns.iter().map(move |(&r, &until)| (s, r, until)))
+        .filter(|&(_, _, until)| until > 0)
+        .collect();
     let mut totals = Totals {
         members: members.len() as u64,
         invitations: 0,
@@ -128,14 +121,6 @@ fn encode_shard_as(shard: &Shard, version: u32) -> (Vec<u8>, Totals) {
     for (id, member) in members {
         totals.invitations += write_member(&mut w, id, member, version);
     }
-    // Pending seqs are rebuilt from the ledgers; only the cooldowns are primary.
-    let mut cooldowns: Vec<(u64, u64, u64)> = shard
-        .members
-        .iter()
-        .filter_map(|(&s, m)| Some((s, m.extra.as_deref()?)))
-        .flat_map(|(s, x)| x.cooldowns.iter().map(move |(&r, &until)| (s, r, until)))
-        .filter(|&(_, _, until)| until > 0)
-        .collect();
     cooldowns.sort_unstable();
     w.len(cooldowns.len());
     for (sender, recipient, until) in cooldowns {
@@ -193,7 +178,7 @@ fn write_extra(w: &mut Writer, x: &Extra, spam: &SpamState, version: u32) {
         w.u64(rec.seq);
         w.u64(rec.sent_at);
     }
-    spam.write(w);
+    spam.write(w, codes::feedback_code);
     for set in [&x.connections, &x.follows] {
         let mut ids: Vec<u64> = set.iter().copied().collect();
         ids.sort_unstable();

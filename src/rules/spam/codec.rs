@@ -1,22 +1,20 @@
 //! A sender's spam state in snapshots: 8 bytes an event, plus a note's fingerprint or
 //! an answer's kind.
 
-use super::{last, Events, Rare, SpamState, NO_RARE};
+use super::{last, Events, Feedback, Rare, SpamState, NO_RARE};
 use crate::codec::{DecodeError, Reader, Writer};
 use crate::rules::spam::signals::SpamSignals;
 
 impl SpamState {
     /// Appends the state to a snapshot: 8 bytes an event, plus the note's fingerprint
-    /// (8) or the answer's kind (1).
-    pub(crate) fn write(&self, w: &mut Writer) {
+    /// (8) or the answer's kind (1), coded by `code` (the wire codes' table).
+    pub(crate) fn write(&self, w: &mut Writer, code: impl Fn(Feedback) -> u8) {
         let rare = self.rare();
         for q in [&self.attempts, &self.strangers, &rare.strikes] {
             write_events(w, q, |_, ()| ());
         }
         write_events(w, &rare.notes, |w, &fp| w.u64(fp));
-        write_events(w, &self.feedback, |w, &f| {
-            w.u8(crate::codes::feedback_code(f))
-        });
+        write_events(w, &self.feedback, |w, &f| w.u8(code(f)));
         w.bool(rare.cooldown.is_some());
         if let Some((until, signals)) = rare.cooldown {
             w.u64(until);
@@ -24,13 +22,16 @@ impl SpamState {
         }
     }
 
-    /// Reads a state written by [`SpamState::write`].
-    pub(crate) fn read(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+    /// Reads a state written by [`SpamState::write`], the answers' kinds by `kind`.
+    pub(crate) fn read(
+        r: &mut Reader<'_>,
+        kind: impl Fn(u8) -> Option<Feedback>,
+    ) -> Result<Self, DecodeError> {
         let attempts = read_events(r, 8, |_| Ok(()))?;
         let strangers = read_events(r, 8, |_| Ok(()))?;
         let strikes = read_events(r, 8, |_| Ok(()))?;
         let notes = read_events(r, 16, Reader::u64)?;
-        let feedback = read_events(r, 9, |r| match crate::codes::feedback_from(r.u8()?) {
+        let feedback = read_events(r, 9, |r| match kind(r.u8()?) {
             Some(f) => Ok(f),
             None => r.fail("invalid feedback kind"),
         })?;

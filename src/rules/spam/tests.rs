@@ -270,19 +270,26 @@ fn snapshot_round_trips_and_rejects_damage() {
     assert!(s.rare().cooldown.is_some() && !s.rare().strikes.is_empty());
     for state in [SpamState::default(), s] {
         let mut w = Writer::default();
-        state.write(&mut w);
+        state.write(&mut w, crate::codes::feedback_code);
         let bytes = w.into_bytes();
         let mut r = Reader::new(&bytes, 0);
-        assert_eq!(SpamState::read(&mut r), Ok(state));
+        assert_eq!(
+            SpamState::read(&mut r, crate::codes::feedback_from),
+            Ok(state)
+        );
         assert!(r.is_done());
         for cut in 0..bytes.len() {
-            assert!(SpamState::read(&mut Reader::new(&bytes[..cut], 0)).is_err());
+            assert!(SpamState::read(
+                &mut Reader::new(&bytes[..cut], 0),
+                crate::codes::feedback_from
+            )
+            .is_err());
         }
     }
     let mut w = Writer::default();
     let out_of_order: Events<()> = [(5, ()), (4, ())].into_iter().collect();
     write_events(&mut w, &out_of_order, |_, ()| ());
-    assert!(SpamState::read(&mut Reader::new(w.bytes(), 0)).is_err());
+    assert!(SpamState::read(&mut Reader::new(w.bytes(), 0), crate::codes::feedback_from).is_err());
 }
 
 #[test]

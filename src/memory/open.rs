@@ -5,11 +5,13 @@ use std::io::{Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use super::file::{self, journal_path, snapshot_path, BATCH_FRAME_LEN, JOURNAL_V1};
-use super::record::{self, Op};
-use super::{Durability, Journal, RecoveryReport, TornRecord};
 use crate::memory::builder::EngineBuilder;
 use crate::memory::engine::Engine;
+use crate::persist::journal::file::{
+    self, journal_path, snapshot_path, BATCH_FRAME_LEN, JOURNAL_V1,
+};
+use crate::persist::journal::record::{self, Op};
+use crate::persist::journal::{Durability, Journal, RecoveryReport, TornRecord};
 use crate::persist::PersistError;
 
 fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> PersistError + '_ {
@@ -19,7 +21,7 @@ fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> PersistError + '_ {
     }
 }
 
-pub(super) fn open(
+pub(crate) fn open(
     builder: EngineBuilder,
     dir: PathBuf,
     durability: Durability,
@@ -215,7 +217,7 @@ fn remove_older(dir: &Path, listing: &file::Listing, base: u64) -> Result<(), Pe
     Ok(())
 }
 
-pub(super) fn checkpoint(engine: &Engine, j: &Journal) -> Result<(), PersistError> {
+pub(crate) fn checkpoint(engine: &Engine, j: &Journal) -> Result<(), PersistError> {
     let mut gen = j.gen.lock();
     if let Some(why) = j.failure() {
         return Err(PersistError::Journaling(why));
@@ -228,7 +230,7 @@ pub(super) fn checkpoint(engine: &Engine, j: &Journal) -> Result<(), PersistErro
     // those after go to the new journal.
     let (snapshot, rotated) = {
         let guards: Vec<_> = engine.shards.iter().map(|s| s.0.write()).collect();
-        let snapshot = crate::persist::snapshot_locked(engine, &guards);
+        let snapshot = crate::memory::snapshot::snapshot_locked(engine, &guards);
         let rotated = j.rotate(out);
         engine.log_rules_at_cut();
         (snapshot, rotated)
@@ -236,7 +238,11 @@ pub(super) fn checkpoint(engine: &Engine, j: &Journal) -> Result<(), PersistErro
     match rotated.recv() {
         Ok(Ok(())) => {}
         Ok(Err(why)) => return Err(PersistError::Journaling(why)),
-        Err(_) => return Err(PersistError::Journaling(super::JournalError::Stopped)),
+        Err(_) => {
+            return Err(PersistError::Journaling(
+                crate::persist::journal::JournalError::Stopped,
+            ))
+        }
     }
     *gen = next;
     let snap = snapshot_path(&j.dir, next);

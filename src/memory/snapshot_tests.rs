@@ -5,7 +5,11 @@ use std::time::Duration;
 
 use proptest::prelude::*;
 
-use super::*;
+use crate::memory::snapshot::{read_bounded, write_oldest};
+use std::io::Read;
+
+use crate::persist::{PersistError, FORMAT_VERSION, HEADER_LEN};
+use crate::Engine;
 use crate::{AccountStatus, InviteRequest, InviteSetting, ManualClock, MemberId, Tier, Timestamp};
 
 const T0: u64 = 1_700_000_000_000;
@@ -255,7 +259,7 @@ fn member_limits_survive_a_snapshot() {
 fn a_version_1_snapshot_still_restores() {
     let clock = ManualClock::new(Timestamp::from_millis(T0));
     let e = busy(&clock);
-    let old = encode::write_oldest(&e);
+    let old = write_oldest(&e);
     assert_eq!(old[8..12], 1u32.to_le_bytes());
     let back = Engine::builder()
         .clock(clock.clone())

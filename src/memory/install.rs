@@ -1,15 +1,15 @@
 //! Placing a decoded snapshot in a freshly built engine: members re-hashed onto its
 //! shards, and everything derived rebuilt.
 
-use super::decode::State;
 use crate::account::{AccountStatus, InviteSetting};
 use crate::ids::MemberId;
 use crate::memory::engine::{Engine, LINKED, SPECIAL};
+use crate::persist::decode::State;
 use crate::sender::record::Member;
 
 /// Places a decoded state in a freshly built engine, re-hashing every member onto
 /// the engine's own shards and rebuilding what is derived.
-pub(super) fn install(mut engine: Engine, state: State) -> Engine {
+pub(crate) fn install(mut engine: Engine, state: State) -> Engine {
     engine.time.observe(state.latest);
     let ttl = engine.rules().spans.ttl;
     for (i, slot) in engine.shards.iter_mut().enumerate() {
