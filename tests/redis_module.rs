@@ -50,6 +50,12 @@ fn run(con: &mut redis::Connection, args: &[String]) -> redis::RedisResult<Value
     cmd.query(con)
 }
 
+/// The port of a `redis://host:port/` address.
+fn port_of(url: &str) -> u16 {
+    let port = url.trim_end_matches('/').rsplit(':').next().unwrap();
+    port.parse().unwrap()
+}
+
 fn words(text: &str) -> Vec<String> {
     text.split(' ').map(str::to_owned).collect()
 }
@@ -353,25 +359,10 @@ fn the_suite_servers_load_the_module() {
     if module().is_none() {
         return;
     }
-    let port: u16 = url
-        .trim_end_matches('/')
-        .rsplit(':')
-        .next()
-        .unwrap()
-        .parse()
-        .unwrap();
+    let port = port_of(&url);
     assert!(cli(port, &["module", "list"]).contains("invite-limiter"));
     // On the cluster, a send whose keys share a slot runs on the node serving it.
-    let node: u16 = cluster
-        .split(',')
-        .next()
-        .unwrap()
-        .trim_end_matches('/')
-        .rsplit(':')
-        .next()
-        .unwrap()
-        .parse()
-        .unwrap();
+    let node = port_of(cluster.split(',').next().unwrap());
     let tag = format!("{{m{}}}", std::process::id());
     let out = std::process::Command::new("redis-cli")
         .args([

@@ -322,11 +322,7 @@ fn send(rules: &Rules, r: &Request, first: &mut Slot, other: Other<'_>, at: u64)
             m.commit(at, &s, view, seq, judged.shadowed, rules)
         }
     };
-    Reply::Array(vec![
-        Reply::text("sent"),
-        Reply::Int(sent.id().seq() as i64),
-        Reply::instant(Some(sent.expires_at())),
-    ])
+    Reply::sent(&sent)
 }
 
 fn accept(

@@ -55,17 +55,7 @@ impl Server {
                 );
                 let member = settled(first, r.sender, at, rules);
                 let blockers = member.diagnose(at, &s.judged(&rules.policy), view, rules);
-                Reply::Array(
-                    blockers
-                        .iter()
-                        .map(|b| {
-                            Reply::Array(vec![
-                                Reply::text(b.reason().code()),
-                                Reply::instant(b.retry_at()),
-                            ])
-                        })
-                        .collect(),
-                )
+                Reply::blockers(&blockers)
             }
             Op::Capacity(m) => {
                 check(first, *m)?;

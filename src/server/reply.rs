@@ -40,6 +40,26 @@ impl Reply {
         Reply::Text(id.to_string())
     }
 
+    /// `["sent", seq, expires_at]`.
+    pub(crate) fn sent(sent: &crate::Sent) -> Reply {
+        Reply::Array(vec![
+            Reply::text("sent"),
+            Reply::Int(i64::try_from(sent.id().seq()).unwrap_or(i64::MAX)),
+            Reply::instant(Some(sent.expires_at())),
+        ])
+    }
+
+    /// One `[code, retry_at or nil]` per rule that would deny, in precedence order.
+    pub(crate) fn blockers(blockers: &[crate::Blocker]) -> Reply {
+        let one = |b: &crate::Blocker| {
+            Reply::Array(vec![
+                Reply::text(b.reason().code()),
+                Reply::instant(b.retry_at()),
+            ])
+        };
+        Reply::Array(blockers.iter().map(one).collect())
+    }
+
     /// `["denied", code, retry_at or nil, remedy]`.
     pub(crate) fn denied(d: &Denied) -> Reply {
         Reply::Array(vec![

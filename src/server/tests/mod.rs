@@ -195,6 +195,22 @@ fn ended(r: Result<(), crate::InviteError>) -> Reply {
     }
 }
 
+/// The reply the module gives for the engine's answer; a sent invitation is kept
+/// for the steps that end it.
+fn sent_reply(
+    answer: Result<crate::Sent, crate::Denied>,
+    sent: &mut Vec<(u64, u64, u64)>,
+    recipient: u64,
+) -> Reply {
+    match answer {
+        Ok(ok) => {
+            sent.push((ok.id().sender().0, ok.id().seq(), recipient));
+            Reply::sent(&ok)
+        }
+        Err(d) => Reply::denied(&d),
+    }
+}
+
 fn run_both(steps: Vec<Step>) {
     let start = 1_700_000_000_000;
     let clock = ManualClock::new(Timestamp::from_millis(start));
@@ -224,17 +240,7 @@ fn run_both(steps: Vec<Step>) {
                     req = req.idempotency_key(k);
                     a.extend(args(&[b"KEY", &num(k)]));
                 }
-                let want = match engine.send(req) {
-                    Ok(ok) => {
-                        sent.push((s, ok.id().seq(), r));
-                        Reply::Array(vec![
-                            Reply::text("sent"),
-                            Reply::Int(ok.id().seq() as i64),
-                            Reply::instant(Some(ok.expires_at())),
-                        ])
-                    }
-                    Err(d) => Reply::denied(&d),
-                };
+                let want = sent_reply(engine.send(req), &mut sent, r);
                 (want, store.run(a, now))
             }
             Step::Accept(k)
@@ -331,17 +337,7 @@ fn run_both(steps: Vec<Step>) {
             ),
             Step::Diagnose(s, r) => {
                 let d = engine.diagnose(MemberId(s), MemberId(r));
-                let want = Reply::Array(
-                    d.blockers()
-                        .iter()
-                        .map(|b| {
-                            Reply::Array(vec![
-                                Reply::text(b.reason().code()),
-                                Reply::instant(b.retry_at()),
-                            ])
-                        })
-                        .collect(),
-                );
+                let want = Reply::blockers(d.blockers());
                 (
                     want,
                     store.run(
@@ -397,17 +393,7 @@ fn run_both(steps: Vec<Step>) {
                 if let Some(o) = owner {
                     a.extend(args(&[b"OWNER", &num(o)]));
                 }
-                let want = match engine.send(req) {
-                    Ok(ok) => {
-                        sent.push((s, ok.id().seq(), r));
-                        Reply::Array(vec![
-                            Reply::text("sent"),
-                            Reply::Int(ok.id().seq() as i64),
-                            Reply::instant(Some(ok.expires_at())),
-                        ])
-                    }
-                    Err(d) => Reply::denied(&d),
-                };
+                let want = sent_reply(engine.send(req), &mut sent, r);
                 (want, store.run(a, now))
             }
             Step::Limits(m, daily) => {
