@@ -8,6 +8,11 @@
 //!   with the near-cache off and on.
 //! * (e) with `--wait-for-replicas N`, (a) again with every change confirmed by N
 //!   replicas (`RedisBuilder::wait_for_replicas`).
+//! * (f) when the server has the Redis module loaded (`module/`), its `IL.SEND` on
+//!   plain connections (see `bench_module`; standalone servers only).
+//!
+//! Then, on a standalone server, Redis memory per pending invitation and per in-window
+//! send, the engine's scripts against the module (see `bench_memory`).
 //!
 //! Each case runs with every `--connections` count: one task per connection (one
 //! engine instance per connection), or on the in-memory engine one thread per count.
@@ -28,6 +33,7 @@ use rand::{Rng, SeedableRng};
 use serde::Serialize;
 use tokio::runtime::Runtime;
 
+use crate::bench_memory::MemoryReport;
 use crate::cli::RedisBenchArgs;
 use crate::ops::mix64;
 use crate::redis_run::{batch, connect, fresh_prefix, runtime};
@@ -52,7 +58,7 @@ const NEAR_TTL: Duration = Duration::from_secs(1);
 
 /// Every engine's policy here: the default limits, spam signals off (the
 /// hand-written script has none either).
-fn policy() -> Policy {
+pub(crate) fn policy() -> Policy {
     Policy {
         spam: SpamPolicy::disabled(),
         ..Policy::default()
@@ -61,20 +67,20 @@ fn policy() -> Policy {
 
 /// The (sender, recipient) stream of one task: uniform over `1..=senders`, never a
 /// self-invite; the same for every case.
-struct Stream {
+pub(crate) struct Stream {
     rng: SmallRng,
     senders: u64,
 }
 
 impl Stream {
-    fn new(seed: u64, task: u64, senders: u64) -> Self {
+    pub(crate) fn new(seed: u64, task: u64, senders: u64) -> Self {
         Stream {
             rng: SmallRng::seed_from_u64(mix64(seed ^ mix64(task.wrapping_add(0xBE4C)))),
             senders,
         }
     }
 
-    fn next_pair(&mut self) -> (MemberId, MemberId) {
+    pub(crate) fn next_pair(&mut self) -> (MemberId, MemberId) {
         let s = self.rng.random_range(1..=self.senders);
         let mut r = self.rng.random_range(1..=self.senders);
         if r == s {
@@ -85,7 +91,7 @@ impl Stream {
 }
 
 /// What one task or thread measured.
-struct TaskStats {
+pub(crate) struct TaskStats {
     hist: Histogram<u64>,
     allowed: u64,
     denied: u64,
@@ -93,7 +99,7 @@ struct TaskStats {
 }
 
 impl TaskStats {
-    fn new() -> Self {
+    pub(crate) fn new() -> Self {
         TaskStats {
             hist: histogram(3),
             allowed: 0,
@@ -102,7 +108,7 @@ impl TaskStats {
         }
     }
 
-    fn record(&mut self, took: Duration, answer: Answer) {
+    pub(crate) fn record(&mut self, took: Duration, answer: Answer) {
         let ns = u64::try_from(took.as_nanos()).unwrap_or(u64::MAX).max(1);
         self.hist.saturating_record(ns);
         match answer {
@@ -117,7 +123,7 @@ impl TaskStats {
     }
 }
 
-enum Answer {
+pub(crate) enum Answer {
     Allowed,
     Denied,
     Unavailable,
@@ -152,8 +158,11 @@ pub struct CaseResult {
     pub unavailable: u64,
     /// Commands the masters ran during the case (`INFO commandstats`); `null` in memory.
     pub server: Option<CommandDelta>,
-    /// Decisions that ran no script: answered without a round trip to the sender's slot.
+    /// Decisions that ran no script (nor `IL.*` command): answered without a round
+    /// trip to the sender's slot.
     pub local_answers: Option<u64>,
+    /// Server time per decision, in µs: that of the scripts or `IL.*` commands.
+    pub server_us_per_decision: Option<f64>,
 }
 
 /// The near-cache comparison at one connection count.
@@ -189,9 +198,13 @@ pub struct BenchReport {
     pub daily_limit: u32,
     pub cases: Vec<CaseResult>,
     pub near_cache: Vec<NearSummary>,
+    /// Whether the module case (f) ran, or why not.
+    pub module_case: String,
+    /// Redis memory per pending invitation and per in-window send (standalone only).
+    pub memory: Option<MemoryReport>,
 }
 
-fn finish_case(
+pub(crate) fn finish_case(
     case: &'static str,
     label: String,
     connections: u64,
@@ -231,12 +244,13 @@ fn finish_case(
         denied,
         unavailable,
         server,
-        local_answers: server.map(|d| decisions.saturating_sub(d.scripts)),
+        local_answers: server.map(|d| decisions.saturating_sub(d.decision_calls())),
+        server_us_per_decision: server.map(|d| d.decision_usec() as f64 / decisions.max(1) as f64),
     }
 }
 
 /// Runs one task per caller until `duration` has passed; the wall time of the case.
-async fn timed<T, F, Fut>(callers: u64, duration: Duration, f: F) -> (Vec<T>, f64)
+pub(crate) async fn timed<T, F, Fut>(callers: u64, duration: Duration, f: F) -> (Vec<T>, f64)
 where
     T: Send + 'static,
     F: Fn(u64, Arc<AtomicBool>) -> Fut,
@@ -310,13 +324,13 @@ async fn engine_slice(
 
 /// A plain connection of the kind the engine uses.
 #[derive(Clone)]
-enum Plain {
+pub(crate) enum Plain {
     Single(redis::aio::ConnectionManager),
     Cluster(redis::cluster_async::ClusterConnection),
 }
 
 impl Plain {
-    async fn open(urls: &str) -> Result<Plain, Box<dyn Error>> {
+    pub(crate) async fn open(urls: &str) -> Result<Plain, Box<dyn Error>> {
         let nodes: Vec<&str> = urls.split(',').collect();
         Ok(if nodes.len() == 1 {
             let client = redis::Client::open(nodes[0])?;
@@ -331,6 +345,16 @@ impl Plain {
         match self {
             Plain::Single(c) => inv.invoke_async(&mut c.clone()).await,
             Plain::Cluster(c) => inv.invoke_async(&mut c.clone()).await,
+        }
+    }
+
+    pub(crate) async fn query<T: redis::FromRedisValue>(
+        &self,
+        cmd: &redis::Cmd,
+    ) -> redis::RedisResult<T> {
+        match self {
+            Plain::Single(c) => cmd.query_async(&mut c.clone()).await,
+            Plain::Cluster(c) => cmd.query_async(&mut c.clone()).await,
         }
     }
 }
@@ -474,15 +498,17 @@ struct Side {
     server: Option<CommandDelta>,
 }
 
-struct Ctx<'a> {
-    args: &'a RedisBenchArgs,
-    rt: &'a Runtime,
-    servers: &'a [String],
-    duration: Duration,
+pub(crate) struct Ctx<'a> {
+    pub(crate) args: &'a RedisBenchArgs,
+    pub(crate) rt: &'a Runtime,
+    pub(crate) servers: &'a [String],
+    pub(crate) duration: Duration,
+    /// Whether the server runs the Redis module's `IL.*` commands (case (f)).
+    pub(crate) module: bool,
 }
 
 impl Ctx<'_> {
-    fn counted<T>(&self, f: impl FnOnce() -> T) -> (T, Option<CommandDelta>) {
+    pub(crate) fn counted<T>(&self, f: impl FnOnce() -> T) -> (T, Option<CommandDelta>) {
         let before = command_calls(self.servers).ok();
         let out = f();
         let after = command_calls(self.servers).ok();
@@ -493,7 +519,7 @@ impl Ctx<'_> {
         (out, d)
     }
 
-    fn cleanup(&self, prefix: &str) {
+    pub(crate) fn cleanup(&self, prefix: &str) {
         if !self.args.redis_keep {
             if let Err(e) = delete_keys(self.servers, prefix) {
                 eprintln!("redis-bench: could not delete keys `{{{prefix}:*`: {e}");
@@ -501,7 +527,7 @@ impl Ctx<'_> {
         }
     }
 
-    /// (a) then (b) then (c) at `n` connections.
+    /// (a), (e), (b), (f) then (c) at `n` connections.
     fn trio(&self, n: u64, cases: &mut Vec<CaseResult>) -> Result<(), Box<dyn Error>> {
         let a = &self.args;
         let prefix = fresh_prefix("ilb-send");
@@ -577,6 +603,9 @@ impl Ctx<'_> {
             secs,
             server,
         ));
+        if self.module {
+            cases.push(self.module_case(n)?);
+        }
 
         let (stats, secs) = memory_replay(&per_task, self.duration, a.seed, a.senders)?;
         cases.push(finish_case(
@@ -653,11 +682,7 @@ impl Ctx<'_> {
                 side.streams = Some(back);
                 side.secs += took;
                 side.server = match (side.server, d) {
-                    (Some(s), Some(d)) => Some(CommandDelta {
-                        commands: s.commands + d.commands,
-                        scripts: s.scripts + d.scripts,
-                        script_usec: s.script_usec + d.script_usec,
-                    }),
+                    (Some(s), Some(d)) => Some(s.add(d)),
                     _ => None,
                 };
             }
@@ -700,22 +725,35 @@ pub fn run(args: &RedisBenchArgs) -> Result<(), Box<dyn Error>> {
     let servers = masters(&args.backend)?;
     let rt = runtime()?;
     let started_at_utc = utc_now();
+    let module = crate::bench_module::status(&args.backend, &servers);
+    let module_case = match &module {
+        Ok(()) => "ran".to_string(),
+        Err(why) => {
+            eprintln!("redis-bench: the Redis module case (f) is skipped: {why}");
+            format!("skipped: {why}")
+        }
+    };
     let ctx = Ctx {
         args,
         rt: &rt,
         servers: &servers,
         duration: Duration::from_secs_f64(args.duration),
+        module: module.is_ok(),
     };
     let mut cases = Vec::new();
     let mut near = Vec::new();
     for &n in &args.connections.0 {
-        eprintln!("redis-bench: {n} connection(s): engine send, sliding-window log, in-memory");
+        let module = if ctx.module { "module, " } else { "" };
+        eprintln!(
+            "redis-bench: {n} connection(s): engine send, sliding-window log, {module}in-memory"
+        );
         ctx.trio(n, &mut cases)?;
     }
     for &n in &args.connections.0 {
         eprintln!("redis-bench: {n} connection(s): near-cache off and on");
         near.push(ctx.near(n, &mut cases)?);
     }
+    let memory = ctx.memory()?;
     let report = BenchReport {
         tool: "invite-loadtest redis-bench",
         version: env!("CARGO_PKG_VERSION"),
@@ -730,6 +768,8 @@ pub fn run(args: &RedisBenchArgs) -> Result<(), Box<dyn Error>> {
         daily_limit: Policy::default().free.daily,
         cases,
         near_cache: near,
+        module_case,
+        memory,
     };
     let text = render(&report);
     let to_stdout = args.json.as_deref() == Some(Path::new("-"));
@@ -767,7 +807,7 @@ fn render(r: &BenchReport) -> String {
     );
     let _ = writeln!(
         out,
-        "\n  {:<34} {:>5} {:>10} {:>10} {:>9} {:>9} {:>8} {:>7} {:>9} {:>8}",
+        "\n  {:<34} {:>5} {:>10} {:>10} {:>9} {:>9} {:>8} {:>7} {:>7} {:>7} {:>6}",
         "case",
         "conns",
         "decisions",
@@ -776,22 +816,27 @@ fn render(r: &BenchReport) -> String {
         "p99",
         "allowed",
         "cmds/d",
-        "scripts/d",
-        "µs/script"
+        "calls/d",
+        "µs/call",
+        "µs/d"
     );
     for c in &r.cases {
         let per = |v: u64| format!("{:.2}", v as f64 / c.decisions.max(1) as f64);
-        let (cmds, scripts, usec) = match c.server {
+        let (cmds, calls, usec, usec_d) = match c.server {
             Some(d) => (
                 per(d.commands),
-                per(d.scripts),
-                format!("{:.1}", d.script_usec as f64 / d.scripts.max(1) as f64),
+                per(d.decision_calls()),
+                format!(
+                    "{:.1}",
+                    d.decision_usec() as f64 / d.decision_calls().max(1) as f64
+                ),
+                format!("{:.1}", c.server_us_per_decision.unwrap_or(f64::NAN)),
             ),
-            None => ("-".into(), "-".into(), "-".into()),
+            None => ("-".into(), "-".into(), "-".into(), "-".into()),
         };
         let _ = writeln!(
             out,
-            "  {:<34} {:>5} {:>10} {:>10} {:>9} {:>9} {:>7.1}% {:>7} {:>9} {:>8}",
+            "  {:<34} {:>5} {:>10} {:>10} {:>9} {:>9} {:>7.1}% {:>7} {:>7} {:>7} {:>6}",
             c.label,
             c.connections,
             count(c.decisions),
@@ -800,8 +845,9 @@ fn render(r: &BenchReport) -> String {
             ns(c.p99_ns),
             c.allowed as f64 * 100.0 / c.decisions.max(1) as f64,
             cmds,
-            scripts,
+            calls,
             usec,
+            usec_d,
         );
     }
     for n in &r.near_cache {
@@ -823,14 +869,19 @@ fn render(r: &BenchReport) -> String {
             NEAR_TTL.as_secs(),
         );
     }
+    if let Some(m) = &r.memory {
+        crate::bench_memory::render(m, &mut out);
+    }
     let _ = writeln!(
         out,
-        "\nscripts/d: EVALSHA/EVAL calls on the masters per decision, i.e. round trips to \
-         the sender's slot (a decision that ran none was answered locally); cmds/d: every \
-         command the masters ran per decision, counting those the scripts call; µs/script: \
-         server time per script, its commands included (INFO commandstats before and \
-         after each case; any other client counts too). \
-         Unavailable answers: {}.",
+        "\ncalls/d: EVALSHA/EVAL calls (for (f), IL.* commands) on the masters per \
+         decision, i.e. round trips to the sender's slot (a decision that ran none was \
+         answered locally); cmds/d: every command the masters ran per decision, counting \
+         those the scripts call; µs/call: server time per such call, the commands a \
+         script calls included; µs/d: that server time per decision (INFO commandstats \
+         before and after each case; any other client counts too). The module case (f): \
+         {}. Unavailable answers: {}.",
+        r.module_case,
         r.cases.iter().map(|c| c.unavailable).sum::<u64>()
     );
     out

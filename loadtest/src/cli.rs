@@ -246,6 +246,10 @@ pub struct RedisBenchArgs {
     /// the backend's masters need N replicas each).
     #[arg(long, value_name = "N")]
     pub wait_for_replicas: Option<usize>,
+    /// Memory step (standalone server): senders that each send 5 invitations, through
+    /// the engine's scripts and through the Redis module; 0 skips it.
+    #[arg(long, default_value_t = 2_000, value_name = "N")]
+    pub memory_senders: u64,
 }
 
 /// A list of positive counts.

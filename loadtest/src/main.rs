@@ -7,6 +7,8 @@
 
 mod baseline;
 mod bench;
+mod bench_memory;
+mod bench_module;
 mod cli;
 mod memory;
 mod ops;

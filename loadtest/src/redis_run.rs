@@ -60,16 +60,12 @@ pub async fn connect(
 }
 
 /// Runs `f(i, engine)` for every `i` in `from..to` concurrently, spreading the calls
-/// over the engines; the first failure ends it.
-pub async fn batch<T, F, Fut>(
-    engines: &[RedisEngine],
-    from: u64,
-    to: u64,
-    f: F,
-) -> Result<Vec<T>, String>
+/// over the engines (or connections); the first failure ends it.
+pub async fn batch<E, T, F, Fut>(engines: &[E], from: u64, to: u64, f: F) -> Result<Vec<T>, String>
 where
+    E: Clone,
     T: Send + 'static,
-    F: Fn(u64, RedisEngine) -> Fut,
+    F: Fn(u64, E) -> Fut,
     Fut: std::future::Future<Output = Result<T, String>> + Send + 'static,
 {
     let mut set = JoinSet::new();

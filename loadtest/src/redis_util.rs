@@ -89,26 +89,58 @@ fn parse_commandstats(text: &str) -> Vec<(String, Calls)> {
 
 /// Commands counted between two readings: every command but the counters' own `info`
 /// (commands a script calls count too), the scripts (`evalsha` and `eval`) among them,
-/// and the server time the scripts took (including the commands they call).
+/// and the server time the scripts took (including the commands they call); likewise
+/// the Redis module's `IL.*` commands and their server time.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
 pub struct CommandDelta {
     pub commands: u64,
     pub scripts: u64,
     pub script_usec: u64,
+    pub module_calls: u64,
+    pub module_usec: u64,
 }
 
+impl CommandDelta {
+    /// Calls that ran the rules on the server: scripts and `IL.*` commands.
+    pub fn decision_calls(&self) -> u64 {
+        self.scripts + self.module_calls
+    }
+
+    /// Server time of those calls, in microseconds.
+    pub fn decision_usec(&self) -> u64 {
+        self.script_usec + self.module_usec
+    }
+
+    pub fn add(self, o: CommandDelta) -> CommandDelta {
+        CommandDelta {
+            commands: self.commands + o.commands,
+            scripts: self.scripts + o.scripts,
+            script_usec: self.script_usec + o.script_usec,
+            module_calls: self.module_calls + o.module_calls,
+            module_usec: self.module_usec + o.module_usec,
+        }
+    }
+}
+
+/// Command names compare case-insensitively: Redis lists its own commands in lower
+/// case and a module's as the module registered them (`cmdstat_IL.SEND`).
 pub fn delta(before: &BTreeMap<String, Calls>, after: &BTreeMap<String, Calls>) -> CommandDelta {
     let mut d = CommandDelta::default();
     for (name, c) in after {
         let b = before.get(name).copied().unwrap_or_default();
         let n = c.calls.saturating_sub(b.calls);
+        let usec = c.usec.saturating_sub(b.usec);
+        let name = name.to_ascii_lowercase();
         if name == "info" || name.starts_with("cluster") {
             continue;
         }
         d.commands += n;
         if name == "evalsha" || name == "eval" {
             d.scripts += n;
-            d.script_usec += c.usec.saturating_sub(b.usec);
+            d.script_usec += usec;
+        } else if name.starts_with("il.") {
+            d.module_calls += n;
+            d.module_usec += usec;
         }
     }
     d
@@ -143,10 +175,15 @@ fn key_pattern(prefix: &str) -> String {
     p
 }
 
-/// Deletes every key named with `prefix` (`{prefix:…`) on every master; returns how many.
-pub fn delete_keys(servers: &[String], prefix: &str) -> Result<u64, Box<dyn Error>> {
+/// Calls `each` with every batch of keys named with `prefix` (`{prefix:…`) on every
+/// master, and the connection that found them; returns how many keys there were.
+fn scan_keys(
+    servers: &[String],
+    prefix: &str,
+    mut each: impl FnMut(&mut redis::Connection, &[String]) -> redis::RedisResult<()>,
+) -> Result<u64, Box<dyn Error>> {
     let pattern = key_pattern(prefix);
-    let mut deleted = 0;
+    let mut found = 0;
     for url in servers {
         let mut con = connection(url)?;
         let mut cursor: u64 = 0;
@@ -159,13 +196,8 @@ pub fn delete_keys(servers: &[String], prefix: &str) -> Result<u64, Box<dyn Erro
                 .arg(2000)
                 .query(&mut con)?;
             if !keys.is_empty() {
-                // One key per command: keys of one node may lie in different slots.
-                let mut pipe = redis::pipe();
-                for k in &keys {
-                    pipe.cmd("UNLINK").arg(k).ignore();
-                }
-                pipe.query::<()>(&mut con)?;
-                deleted += keys.len() as u64;
+                each(&mut con, &keys)?;
+                found += keys.len() as u64;
             }
             if next == 0 {
                 break;
@@ -173,7 +205,24 @@ pub fn delete_keys(servers: &[String], prefix: &str) -> Result<u64, Box<dyn Erro
             cursor = next;
         }
     }
-    Ok(deleted)
+    Ok(found)
+}
+
+/// How many keys are named with `prefix` (`{prefix:…`), over every master.
+pub fn count_keys(servers: &[String], prefix: &str) -> Result<u64, Box<dyn Error>> {
+    scan_keys(servers, prefix, |_, _| Ok(()))
+}
+
+/// Deletes every key named with `prefix` (`{prefix:…`) on every master; returns how many.
+pub fn delete_keys(servers: &[String], prefix: &str) -> Result<u64, Box<dyn Error>> {
+    scan_keys(servers, prefix, |con, keys| {
+        // One key per command: keys of one node may lie in different slots.
+        let mut pipe = redis::pipe();
+        for k in keys {
+            pipe.cmd("UNLINK").arg(k).ignore();
+        }
+        pipe.query::<()>(con)
+    })
 }
 
 #[cfg(test)]
@@ -191,18 +240,21 @@ mod tests {
             vec!["redis://127.0.0.1:7100/", "redis://127.0.0.1:7101/"]
         );
         let stats = "# Commandstats\r\ncmdstat_evalsha:calls=12,usec=30,usec_per_call=2.5\r\n\
-                     cmdstat_info:calls=3,usec=1\r\ncmdstat_hmget:calls=5,usec=1\r\n";
+                     cmdstat_info:calls=3,usec=1\r\ncmdstat_hmget:calls=5,usec=1\r\n\
+                     cmdstat_IL.SEND:calls=7,usec=21,usec_per_call=3.00\r\n";
         let parsed = parse_commandstats(stats);
-        assert_eq!(parsed.len(), 3);
+        assert_eq!(parsed.len(), 4);
         let two = Calls { calls: 2, usec: 5 };
         let before: BTreeMap<String, Calls> = [("evalsha".to_string(), two)].into();
         let after: BTreeMap<String, Calls> = parsed.into_iter().collect();
         assert_eq!(
             delta(&before, &after),
             CommandDelta {
-                commands: 15,
+                commands: 22,
                 scripts: 10,
                 script_usec: 25,
+                module_calls: 7,
+                module_usec: 21,
             }
         );
         assert_eq!(key_pattern("a*b"), "{a\\*b:*");

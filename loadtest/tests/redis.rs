@@ -121,6 +121,8 @@ fn a_very_short_redis_bench() {
         "1,2",
         "--senders",
         "300",
+        "--memory-senders",
+        "50",
         "--json",
         "-",
     ]);
@@ -130,14 +132,25 @@ fn a_very_short_redis_bench() {
     );
     assert_eq!(report["same_run"], true);
     let cases = report["cases"].as_array().expect("cases");
-    assert_eq!(cases.len(), 10, "{cases:?}");
-    for case in [
+    // The module case runs when the server has the Redis module loaded.
+    let module = report["module_case"] == "ran";
+    let module_case = report["module_case"].as_str().unwrap_or("");
+    assert!(
+        module || (module_case.starts_with("skipped: ") && stderr.contains("is skipped")),
+        "{module_case}: {stderr}"
+    );
+    assert_eq!(cases.len(), if module { 12 } else { 10 }, "{cases:?}");
+    let mut names = vec![
         "engine_send",
         "sliding_log",
         "memory_engine",
         "near_cache_off",
         "near_cache_on",
-    ] {
+    ];
+    if module {
+        names.push("module_send");
+    }
+    for case in names {
         let rows: Vec<&Value> = cases.iter().filter(|c| c["case"] == case).collect();
         assert_eq!(rows.len(), 2, "{case} at 1 and 2 connections");
         for row in rows {
@@ -152,6 +165,32 @@ fn a_very_short_redis_bench() {
     let near = report["near_cache"].as_array().expect("near_cache");
     assert_eq!(near.len(), 2);
     assert!(near[0]["over_limit_senders"].as_u64().unwrap_or(0) > 0);
+    // The memory step: 50 senders x 5 invitations on each path, all declined.
+    let memory = &report["memory"];
+    let mut paths = vec![&memory["script"]];
+    if module {
+        paths.push(&memory["module"]);
+        let row = cases
+            .iter()
+            .find(|c| c["case"] == "module_send")
+            .expect("(f)");
+        assert!(
+            row["server"]["module_calls"].as_u64().unwrap_or(0) > 0,
+            "{row}"
+        );
+        assert!(
+            row["server_us_per_decision"].as_f64().unwrap_or(0.0) > 0.0,
+            "{row}"
+        );
+    } else {
+        assert!(memory["module"].is_null(), "{memory}");
+    }
+    for path in paths {
+        assert_eq!(path["sent"], 250, "{memory}");
+        assert_eq!(path["declined"], 250, "{memory}");
+        assert!(path["keys_pending"].as_u64().unwrap_or(0) > 0, "{memory}");
+    }
+    assert!(stderr.contains("Redis memory, 50 senders x 5"), "{stderr}");
 }
 
 #[test]
