@@ -249,6 +249,8 @@ redis_module! {
         ["IL.EMAIL", run, "write deny-oom", 1, 2, 1, ""],
         ["IL.CONTACTS", run, "write deny-oom", 1, 1, 1, ""],
         ["IL.LIMITS", run, "write deny-oom", 1, 1, 1, ""],
+        ["IL.RECIPIENT", run, "readonly", 1, 1, 1, ""],
+        ["IL.CONNECTED", run, "readonly", 1, 1, 1, ""],
         ["IL.POLICY", run, "write deny-oom", 0, 0, 0, ""],
     ],
 }

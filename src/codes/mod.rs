@@ -10,6 +10,8 @@
 #[cfg(feature = "server")]
 pub(crate) mod names;
 mod reasons;
+#[cfg(any(feature = "server", feature = "redis"))]
+pub(crate) mod words;
 
 #[cfg(all(test, feature = "http"))]
 pub(crate) use reasons::fixtures;

@@ -57,6 +57,28 @@ pub(crate) fn u32_of(arg: &[u8], what: &str) -> Result<u32, CommandError> {
         .map_err(|_| CommandError::new(format!("{what} is over {}", u32::MAX)))
 }
 
+/// The member caps after a policy: `CAPS connections follows emails contacts`, or
+/// the defaults.
+pub(crate) fn caps(a: &mut Args<'_>) -> Result<crate::MemberLimits, CommandError> {
+    if !a
+        .rest
+        .first()
+        .is_some_and(|w| w.eq_ignore_ascii_case(b"CAPS"))
+    {
+        return Ok(crate::MemberLimits::default());
+    }
+    a.next("CAPS")?;
+    let caps = crate::MemberLimits {
+        max_connections: a.u32("max connections")?,
+        max_follows: a.u32("max follows")?,
+        max_emails: a.u32("max emails")?,
+        max_contacts: a.u32("max contacts")?,
+    };
+    caps.validate()
+        .map_err(|e| CommandError::new(format!("invalid caps: {e}")))?;
+    Ok(caps)
+}
+
 /// An email, normalised as the engine stores it.
 pub(crate) fn email(a: &mut Args<'_>) -> Result<String, CommandError> {
     let raw = a.text("email")?;

@@ -2,7 +2,7 @@
 //! the arguments a replica runs (with its instant pinned).
 
 use crate::codes::names;
-use crate::server::args::{email, request, status, u32_of, Args};
+use crate::server::args::{caps, email, request, status, u32_of, Args};
 use crate::server::op::{EndBy, Fact, Op, Relation};
 use crate::server::{CommandError, MAX_ARG_BYTES};
 
@@ -26,7 +26,7 @@ pub(crate) struct Spec {
 }
 
 /// The command table, in the order `COMMANDS` lists them.
-pub const COMMANDS: [(&str, usize, bool); 21] = [
+pub const COMMANDS: [(&str, usize, bool); 23] = [
     ("IL.SEND", 2, true),
     ("IL.DIAGNOSE", 2, false),
     ("IL.CAPACITY", 1, false),
@@ -48,6 +48,8 @@ pub const COMMANDS: [(&str, usize, bool); 21] = [
     ("IL.EMAIL", 2, true),
     ("IL.CONTACTS", 1, true),
     ("IL.LIMITS", 1, true),
+    ("IL.RECIPIENT", 1, false),
+    ("IL.CONNECTED", 1, false),
 ];
 
 impl Command {
@@ -74,11 +76,23 @@ impl Command {
             let (op, name) = match a.word("subcommand")?.as_str() {
                 "get" if a.rest.len() == 1 => (Op::PolicyGet, Some(a.text("name")?.to_owned())),
                 "get" => (Op::PolicyGet, None),
-                "set" if a.rest.len() == 2 => {
-                    let name = a.text("name")?.to_owned();
-                    (Op::PolicySet(a.next("policy")?.to_vec()), Some(name))
+                "set" => {
+                    let first = a.next("policy")?;
+                    let caps_next = |a: &Args<'_>| {
+                        a.rest
+                            .first()
+                            .is_none_or(|w| w.eq_ignore_ascii_case(b"CAPS"))
+                    };
+                    let (name, bytes) = if caps_next(&a) {
+                        (None, first)
+                    } else {
+                        let name = std::str::from_utf8(first)
+                            .map_err(|_| CommandError::new("name is not UTF-8"))?;
+                        (Some(name.to_owned()), a.next("policy")?)
+                    };
+                    let caps = caps(&mut a)?;
+                    (Op::PolicySet(bytes.to_vec(), caps), name)
                 }
-                "set" => (Op::PolicySet(a.next("policy")?.to_vec()), None),
                 other => return Err(CommandError::new(format!("unknown subcommand {other}"))),
             };
             let mut cmd = finish(op, a)?;
@@ -162,6 +176,8 @@ impl Command {
             "IL.FOLLOW" => Op::Relate(Relation::Follow, a.u64("follower")?, a.u64("followee")?),
             "IL.UNFOLLOW" => Op::Relate(Relation::Unfollow, a.u64("follower")?, a.u64("followee")?),
             "IL.DUMP" => Op::Dump,
+            "IL.RECIPIENT" => Op::Recipient(a.u64("sender")?, a.u64("sequence")?),
+            "IL.CONNECTED" => Op::Connected(a.u64("member")?, a.u64("other")?),
             "IL.EMAIL" => {
                 let member = a.u64("member")?;
                 let add = match a.word("action")?.as_str() {
@@ -240,7 +256,9 @@ impl Command {
             Op::Relate(Relation::Disconnect, ..) => "IL.DISCONNECT",
             Op::Relate(Relation::Follow, ..) => "IL.FOLLOW",
             Op::Relate(Relation::Unfollow, ..) => "IL.UNFOLLOW",
-            Op::PolicyGet | Op::PolicySet(_) => "IL.POLICY",
+            Op::PolicyGet | Op::PolicySet(..) => "IL.POLICY",
+            Op::Recipient(..) => "IL.RECIPIENT",
+            Op::Connected(..) => "IL.CONNECTED",
             Op::Dump => "IL.DUMP",
             Op::Restore(_) => "IL.RESTORE",
             Op::Email { .. } => "IL.EMAIL",
@@ -257,7 +275,7 @@ impl Command {
     /// Whether the command changes state, so it must be replicated.
     pub fn writes(&self) -> bool {
         match &self.op {
-            Op::PolicySet(_) => true,
+            Op::PolicySet(..) => true,
             Op::PolicyGet => false,
             _ => spec(self.name()).is_some_and(|s| s.writes),
         }
@@ -283,7 +301,7 @@ impl Command {
             out.pop();
             out.pop();
         }
-        if !matches!(self.op, Op::PolicySet(_) | Op::PolicyGet | Op::Restore(_)) {
+        if !matches!(self.op, Op::PolicySet(..) | Op::PolicyGet | Op::Restore(_)) {
             out.push(b"AT".to_vec());
             out.push(at.to_string().into_bytes());
         }
@@ -294,7 +312,7 @@ impl Command {
 /// Reads the optional trailing `AT <ms>` and refuses anything left over.
 fn finish(op: Op, mut a: Args<'_>) -> Result<Command, CommandError> {
     let (mut at, mut rules) = (None, None);
-    let timed = !matches!(op, Op::PolicySet(_) | Op::PolicyGet | Op::Restore(_));
+    let timed = !matches!(op, Op::PolicySet(..) | Op::PolicyGet | Op::Restore(_));
     if timed
         && a.rest
             .first()

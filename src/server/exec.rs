@@ -21,7 +21,6 @@ use crate::server::{Command, CommandError, MemberValue, Reply};
 pub struct Server {
     pub(super) policies: Policies,
     reminders: ReminderPolicy,
-    limits: crate::MemberLimits,
 }
 
 /// What a command that changes state did.
@@ -44,7 +43,6 @@ impl Server {
         Ok(Server {
             policies: Policies::new(policy),
             reminders: ReminderPolicy::default(),
-            limits: crate::MemberLimits::default(),
         })
     }
 
@@ -93,8 +91,8 @@ impl Server {
         now: u64,
     ) -> Result<Written, CommandError> {
         let asked = cmd.at.unwrap_or(now);
-        if let Op::PolicySet(bytes) = &cmd.op {
-            self.policies.set(cmd.policy_name(), bytes)?;
+        if let Op::PolicySet(bytes, caps) = &cmd.op {
+            self.policies.set(cmd.policy_name(), bytes, *caps)?;
             return Ok(Written {
                 reply: Reply::Ok,
                 at: asked,
@@ -194,8 +192,8 @@ impl Server {
                 let mut set = crate::sender::record::FastSet::default();
                 for email in emails {
                     if set.insert(email.clone()) {
-                        if list.len() >= self.limits.max_contacts as usize {
-                            let max = self.limits.max_contacts;
+                        let max = self.policies.caps(cmd.rules.as_deref()).max_contacts;
+                        if list.len() >= max as usize {
                             return Ok(Written {
                                 reply: refused("too_many", Some(max.into())),
                                 at,
@@ -257,8 +255,9 @@ impl Server {
             (true, None) => {
                 let m = &mut created(member, *id).member;
                 let held = m.extra.as_ref().map_or(0, |x| x.emails.len());
-                if held >= self.limits.max_emails as usize {
-                    refused("too_many", Some(self.limits.max_emails.into()))
+                let max = self.policies.caps(cmd.rules.as_deref()).max_emails;
+                if held >= max as usize {
+                    refused("too_many", Some(max.into()))
                 } else {
                     m.extra_mut().emails.insert(email.clone());
                     *owner = Some(*id);

@@ -76,7 +76,12 @@ pub(crate) enum Op {
     Get(u64),
     Relate(Relation, u64, u64),
     PolicyGet,
-    PolicySet(Vec<u8>),
+    /// A policy's bytes, and the member caps that go with it.
+    PolicySet(Vec<u8>, crate::MemberLimits),
+    /// The recipient of a sender's invitation.
+    Recipient(u64, u64),
+    /// Whether a member is connected to another.
+    Connected(u64, u64),
     Dump,
     Restore(Vec<u8>),
     Email {

@@ -9,22 +9,33 @@ use crate::codec::{Reader, Writer};
 use crate::policy::Policy;
 use crate::rules::Rules;
 use crate::server::CommandError;
+use crate::MemberLimits;
 
 /// Longest policy name accepted.
 const MAX_NAME: usize = 256;
 /// Most named policies one server keeps.
 const MAX_NAMED: usize = 4_096;
 /// The layout version of the saved policies.
-const VERSION: u8 = 1;
+const VERSION: u8 = 2;
 
 #[derive(Debug, Clone)]
 pub(crate) struct Policies {
-    default: Arc<Rules>,
-    named: BTreeMap<String, Arc<Rules>>,
+    default: Entry,
+    named: BTreeMap<String, Entry>,
 }
 
-fn rules(policy: Policy) -> Arc<Rules> {
-    Rules::new(Arc::new(policy), crate::Shadow::none(), false)
+/// A policy's rules and the member caps set with it.
+#[derive(Debug, Clone)]
+struct Entry {
+    rules: Arc<Rules>,
+    caps: MemberLimits,
+}
+
+fn entry(policy: Policy, caps: MemberLimits) -> Entry {
+    Entry {
+        rules: Rules::new(Arc::new(policy), crate::Shadow::none(), false),
+        caps,
+    }
 }
 
 /// A policy from its bytes, validated.
@@ -41,7 +52,7 @@ fn decode(bytes: &[u8]) -> Result<Policy, CommandError> {
 impl Policies {
     pub(crate) fn new(policy: Policy) -> Self {
         Policies {
-            default: rules(policy),
+            default: entry(policy, MemberLimits::default()),
             named: BTreeMap::new(),
         }
     }
@@ -49,29 +60,49 @@ impl Policies {
     /// The rules named `name` (the default ones for `None`).
     pub(crate) fn get(&self, name: Option<&str>) -> Result<Arc<Rules>, CommandError> {
         match name {
-            None => Ok(Arc::clone(&self.default)),
-            Some(n) => self.named.get(n).cloned().ok_or_else(|| {
-                CommandError::new(format!(
-                    "unknown rules {n}: set them with IL.POLICY SET {n} <policy>"
-                ))
-            }),
+            None => Ok(Arc::clone(&self.default.rules)),
+            Some(n) => self
+                .named
+                .get(n)
+                .map(|e| Arc::clone(&e.rules))
+                .ok_or_else(|| {
+                    CommandError::new(format!(
+                        "unknown rules {n}: set them with IL.POLICY SET {n} <policy>"
+                    ))
+                }),
         }
     }
 
     /// The bytes of the policy named `name` (the default for `None`), if known.
     pub(crate) fn encoded(&self, name: Option<&str>) -> Option<Vec<u8>> {
-        let rules = match name {
+        let entry = match name {
             None => &self.default,
             Some(n) => self.named.get(n)?,
         };
-        Some(crate::policy::codec::encode(&rules.policy))
+        Some(crate::policy::codec::encode(&entry.rules.policy))
+    }
+
+    /// The member caps set with the policy named `name` (the defaults when unknown).
+    pub(crate) fn caps(&self, name: Option<&str>) -> MemberLimits {
+        match name {
+            None => self.default.caps,
+            Some(n) => self
+                .named
+                .get(n)
+                .map_or_else(MemberLimits::default, |e| e.caps),
+        }
     }
 
     /// Puts the policy in `bytes` in force under `name`; nothing changes on error.
-    pub(crate) fn set(&mut self, name: Option<&str>, bytes: &[u8]) -> Result<(), CommandError> {
+    pub(crate) fn set(
+        &mut self,
+        name: Option<&str>,
+        bytes: &[u8],
+        caps: MemberLimits,
+    ) -> Result<(), CommandError> {
         let policy = decode(bytes)?;
         match name {
-            None => self.default = rules(policy),
+            None => self.default = entry(policy, caps),
             Some(n) => {
                 if n.is_empty() || n.len() > MAX_NAME {
                     return Err(CommandError::new("a policy name is 1 to 256 bytes"));
@@ -79,7 +110,7 @@ impl Policies {
                 if !self.named.contains_key(n) && self.named.len() >= MAX_NAMED {
                     return Err(CommandError::new("too many named policies"));
                 }
-                self.named.insert(n.to_owned(), rules(policy));
+                self.named.insert(n.to_owned(), entry(policy, caps));
             }
         }
         Ok(())
@@ -88,13 +119,24 @@ impl Policies {
     /// Every policy, for the RDB file: the default, then each named one.
     pub(crate) fn save(&self) -> Vec<u8> {
         let mut w = Writer::default();
-        let bytes = |r: &Rules| crate::policy::codec::encode(&r.policy);
+        let put_entry = |w: &mut Writer, e: &Entry| {
+            put(w, &crate::policy::codec::encode(&e.rules.policy));
+            let c = e.caps;
+            for cap in [
+                c.max_connections,
+                c.max_follows,
+                c.max_emails,
+                c.max_contacts,
+            ] {
+                w.u32(cap);
+            }
+        };
         w.u8(VERSION);
-        put(&mut w, &bytes(&self.default));
+        put_entry(&mut w, &self.default);
         w.len(self.named.len());
-        for (name, r) in &self.named {
+        for (name, e) in &self.named {
             w.str(name);
-            put(&mut w, &bytes(r));
+            put_entry(&mut w, e);
         }
         w.into_bytes()
     }
@@ -112,10 +154,22 @@ impl Policies {
         if r.u8().map_err(bad)? != VERSION {
             return Err(CommandError::new("policies of an unknown version"));
         }
-        out.set(None, &take(&mut r).map_err(bad)?)?;
+        let mut read_entry = |r: &mut Reader<'_>, name: Option<&str>| {
+            let bytes = take(r).map_err(bad)?;
+            let caps = MemberLimits {
+                max_connections: r.u32().map_err(bad)?,
+                max_follows: r.u32().map_err(bad)?,
+                max_emails: r.u32().map_err(bad)?,
+                max_contacts: r.u32().map_err(bad)?,
+            };
+            caps.validate()
+                .map_err(|e| CommandError::new(format!("invalid caps: {e}")))?;
+            out.set(name, &bytes, caps)
+        };
+        read_entry(&mut r, None)?;
         for _ in 0..r.len(2).map_err(bad)? {
             let name = r.str().map_err(bad)?;
-            out.set(Some(&name), &take(&mut r).map_err(bad)?)?;
+            read_entry(&mut r, Some(&name))?;
         }
         if !r.is_done() {
             return Err(CommandError::new("unexpected bytes after the policies"));

@@ -113,6 +113,24 @@ impl Server {
                     why,
                 ])
             }
+            Op::Recipient(sender, seq) => {
+                check(first, *sender)?;
+                let at = at(first);
+                let id = crate::InviteId::new(crate::MemberId(*sender), *seq);
+                if first.is_none() {
+                    return Ok(Reply::invite_error(&crate::InviteError::Unknown(id)));
+                }
+                match settled(first, *sender, at, rules).locate(*seq, at, rules) {
+                    Ok((_, inv)) => Reply::id(inv.recipient),
+                    Err(e) => Reply::invite_error(&e),
+                }
+            }
+            Op::Connected(m, other) => {
+                check(first, *m)?;
+                Reply::Int(i64::from(
+                    first.is_some_and(|v| v.member.is_connected(*other)),
+                ))
+            }
             Op::Dump => first.map_or(Reply::Nil, |v| Reply::Bytes(v.encode())),
             _ => return Err(CommandError::new(format!("{} changes state", cmd.name()))),
         })

@@ -49,25 +49,35 @@ impl Reply {
         ])
     }
 
-    /// One `[code, retry_at or nil]` per rule that would deny, in precedence order.
+    /// One `[code, retry_at or nil, details…]` per rule that would deny, in
+    /// precedence order.
     pub(crate) fn blockers(blockers: &[crate::Blocker]) -> Reply {
         let one = |b: &crate::Blocker| {
-            Reply::Array(vec![
-                Reply::text(b.reason().code()),
-                Reply::instant(b.retry_at()),
-            ])
+            let (code, details) = crate::codes::words::reason_words(b.reason());
+            let mut items = vec![Reply::text(code), Reply::instant(b.retry_at())];
+            items.extend(details.into_iter().map(Reply::number));
+            Reply::Array(items)
         };
         Reply::Array(blockers.iter().map(one).collect())
     }
 
-    /// `["denied", code, retry_at or nil, remedy]`.
+    /// A number the reply carries as text when it does not fit an integer reply.
+    fn number(n: u64) -> Reply {
+        i64::try_from(n).map_or_else(|_| Reply::Text(n.to_string()), Reply::Int)
+    }
+
+    /// `["denied", code, retry_at or nil, remedy, details…]` (the reason's numbers,
+    /// see `codes::words`).
     pub(crate) fn denied(d: &Denied) -> Reply {
-        Reply::Array(vec![
+        let (code, details) = crate::codes::words::reason_words(&d.reason);
+        let mut items = vec![
             Reply::text("denied"),
-            Reply::text(d.reason.code()),
+            Reply::text(code),
             Reply::instant(d.retry_at),
             Reply::text(d.reason.remedy()),
-        ])
+        ];
+        items.extend(details.into_iter().map(Reply::number));
+        Reply::Array(items)
     }
 
     /// `["unknown"]`, `["ended"]`, `["expired", at]` or `["too_soon", next_at or nil]`.
