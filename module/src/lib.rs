@@ -157,6 +157,9 @@ fn email(
     Ok(to_value(done.reply))
 }
 
+/// The longest TTL set on a key: a thousand years.
+const MAX_TTL_MS: u64 = 1_000 * 365 * 24 * 3_600_000;
+
 /// A key's value taken out for a command to change, and whether the key held one.
 struct Held {
     slot: Option<MemberValue>,
@@ -209,11 +212,14 @@ impl Held {
                     Some(held) => *held = value,
                     None => key.set_value(&MEMBER_TYPE, value)?,
                 }
-                match expires {
-                    // At least a second, so a key is never set to expire at once.
-                    Some(at) => {
-                        key.set_expire(Duration::from_millis(at.saturating_sub(now).max(1_000)))?
-                    }
+                // At least a second, so a key never expires at once; a key that
+                // would live past any TTL Redis keeps (an instant past the end of
+                // time) gets none: it holds a fact that never lifts.
+                let ttl = expires
+                    .map(|at| at.saturating_sub(now).max(1_000))
+                    .filter(|&ms| ms <= MAX_TTL_MS);
+                match ttl {
+                    Some(ms) => key.set_expire(Duration::from_millis(ms))?,
                     None => key.remove_expire()?,
                 };
             }

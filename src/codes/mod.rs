@@ -7,7 +7,7 @@
 //! meaning. Every `*_code` function is an exhaustive match, so a variant cannot be
 //! added without one.
 
-#[cfg(feature = "server")]
+#[cfg(any(feature = "server", feature = "redis"))]
 pub(crate) mod names;
 mod reasons;
 #[cfg(any(feature = "server", feature = "redis"))]
@@ -154,6 +154,33 @@ pub(crate) fn from_digit(text: &str) -> Option<u8> {
         [d @ b'0'..=b'9'] => Some(d - b'0'),
         _ => None,
     }
+}
+
+/// A member's own limits as one text field, `daily,weekly,notes,max_note_chars`
+/// (notes -1: unlimited): the Redis engine's hash field and the module's `IL.GET`.
+#[cfg(any(feature = "redis", feature = "server"))]
+pub(crate) fn limits_text(l: &crate::policy::TierLimits) -> String {
+    let notes = l.notes_per_30d.map_or(-1, i64::from);
+    format!("{},{},{notes},{}", l.daily, l.weekly, l.max_note_chars)
+}
+
+/// Reads what [`limits_text`] writes.
+#[cfg(feature = "redis")]
+pub(crate) fn limits_from_text(v: &str) -> Option<crate::policy::TierLimits> {
+    let mut it = v.split(',');
+    let daily = it.next()?.parse().ok()?;
+    let weekly = it.next()?.parse().ok()?;
+    let notes_per_30d = match it.next()?.parse::<i64>().ok()? {
+        -1 => None,
+        n => Some(u32::try_from(n).ok()?),
+    };
+    let max_note_chars = it.next()?.parse().ok()?;
+    it.next().is_none().then_some(crate::policy::TierLimits {
+        daily,
+        weekly,
+        notes_per_30d,
+        max_note_chars,
+    })
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@ use crate::outcome::DenyReason;
 use crate::time::Timestamp;
 
 /// The reason's code and its numbers.
+#[cfg(any(test, feature = "server"))]
 pub(crate) fn reason_words(r: &DenyReason) -> (&'static str, Vec<u64>) {
     let details = match *r {
         DenyReason::IdempotencyConflict {
@@ -51,10 +52,7 @@ pub(crate) fn reason_from_words(code: &str, details: &[u64]) -> Option<DenyReaso
     use crate::rules::spam::signals::SpamSignals;
     let n = |i: usize| details.get(i).copied();
     let small = |i: usize| n(i).and_then(|v| u32::try_from(v).ok());
-    let at = |i: usize| {
-        n(i).filter(|&t| t <= Timestamp::MAX.as_millis())
-            .map(Timestamp::from_millis)
-    };
+    let at = |i: usize| n(i).map(Timestamp::from_millis);
     Some(match code {
         "unavailable" => DenyReason::Unavailable {
             cause: Outage::BadData,

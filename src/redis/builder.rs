@@ -37,6 +37,7 @@ pub struct RedisBuilder {
     pub(super) shadow: Shadow,
     pub(super) policy_refresh: Duration,
     wait: Option<wait::Wait>,
+    server_side: super::ServerSide,
 }
 
 impl std::fmt::Debug for RedisBuilder {
@@ -54,6 +55,14 @@ impl RedisBuilder {
     /// The policy; defaults to [`Policy::default`].
     pub fn policy(mut self, policy: Policy) -> Self {
         self.policy = policy;
+        self
+    }
+
+    /// Which code decides on the server: the engine script (the default), the Redis
+    /// module when the server has it ([`super::ServerSide::Auto`]), or the module
+    /// always ([`super::ServerSide::Module`]).
+    pub fn server_side(mut self, side: super::ServerSide) -> Self {
+        self.server_side = side;
         self
     }
 
@@ -204,6 +213,13 @@ impl RedisBuilder {
                 RedisSetupError::Connect(ConnectError::TimedOut("the replicas count"))
             })??;
         }
+        let single_master = matches!(conns.first(), Some(Conn::Single(_) | Conn::Sentinel(_)));
+        let module = match conns.first_mut() {
+            Some(conn) => {
+                super::module::choose(self.server_side, conn, single_master, self.shadow).await?
+            }
+            None => false,
+        };
         let nodes = match (&self.target, conns.first()) {
             (_, Some(Conn::Sentinel(c))) => watch::Nodes::Sentinel(c.clone()),
             (RedisTarget::Cluster(nodes), _) => watch::Nodes::Fixed(nodes.clone()),
@@ -212,7 +228,8 @@ impl RedisBuilder {
         };
         let engine = RedisEngine {
             inner: Arc::new(Inner {
-                standalone: matches!(conns.first(), Some(Conn::Single(_) | Conn::Sentinel(_))),
+                standalone: single_master,
+                module,
                 conns,
                 next: AtomicUsize::new(0),
                 stats: Counters::default(),
@@ -243,10 +260,16 @@ impl RedisBuilder {
         let channel = watch::channel(&engine.inner.prefix);
         tokio::spawn(watch::watch(Arc::downgrade(&engine.inner), nodes, channel));
         // A policy stored for the fleet wins over the builder's.
-        engine
+        let live = engine
             .reload()
             .await
             .map_err(|f| RedisSetupError::Connect(ConnectError::Outage(f.cause)))?;
+        if engine.inner.module {
+            engine
+                .register_rules(&live)
+                .await
+                .map_err(|f| RedisSetupError::Connect(ConnectError::Outage(f.cause)))?;
+        }
         Ok(engine)
     }
 
@@ -323,6 +346,7 @@ impl RedisEngine {
             shadow: Shadow::none(),
             policy_refresh: Duration::from_secs(1),
             wait: None,
+            server_side: super::ServerSide::Script,
         }
     }
 }

@@ -23,6 +23,8 @@ pub(super) struct Inner {
     pub(super) conns: Vec<Conn>,
     pub(super) next: AtomicUsize,
     pub(super) standalone: bool,
+    /// The server runs the module and this engine decides with it.
+    pub(super) module: bool,
     pub(super) stats: Counters,
     pub(super) prefix: String,
     /// The rules in force, as last read from the fleet's stored policy.

@@ -17,6 +17,12 @@ impl RedisEngine {
         sender: MemberId,
         recipient: MemberId,
     ) -> Result<u32, Outage> {
+        if self.inner.module {
+            let n = self.module_count(sender.0, "IL.BETWEEN", recipient.0).await;
+            return n
+                .map(|n| u32::try_from(n).unwrap_or(u32::MAX))
+                .map_err(|f| f.cause);
+        }
         match self
             .script(sender.0, "pair", &[recipient.0.to_string()])
             .await
@@ -30,6 +36,15 @@ impl RedisEngine {
     pub(super) async fn end(&self, id: InviteId, op: &str) -> Result<u64, InviteError> {
         if id.seq() & UNRECORDED != 0 {
             return Err(InviteError::Unknown(id));
+        }
+        if self.inner.module {
+            let name = match op {
+                "a" => "IL.ACCEPT",
+                "d" => "IL.DECLINE",
+                "w" => "IL.WITHDRAW",
+                _ => "IL.REPORT",
+            };
+            return self.module_end(id, name).await.map(|()| 0);
         }
         let s = id.sender().0;
         let args = [op.to_string(), id.seq().to_string()];
@@ -65,6 +80,10 @@ impl RedisEngine {
     /// could not be, the error is `Unavailable`; calling `accept` again finishes the
     /// recipient's side and answers `AlreadyEnded`.
     pub async fn accept(&self, id: InviteId) -> Result<(), InviteError> {
+        if self.inner.module {
+            // One command on one server connects both sides.
+            return self.end(id, "a").await.map(|_| ());
+        }
         let recipient = self.end(id, "a").await?;
         let sender = id.sender().0.to_string();
         let mut last = Outage::Timeout;

@@ -53,11 +53,15 @@ pub(super) struct Live {
     pub(super) keywords: Keywords,
     /// The stored version these came from (0: the builder's, none stored yet).
     pub(super) version: u64,
+    /// The name the Redis module knows this policy by: made from its bytes, so
+    /// equal policies share one and a changed policy gets a new one.
+    pub(super) module_name: String,
 }
 
 impl Live {
     pub(super) fn new(policy: Policy, shadow: Shadow, version: u64) -> Arc<Self> {
         Arc::new(Live {
+            module_name: module_name(&policy),
             common: common_args(&policy, shadow),
             keywords: Keywords::new(&policy.spam.keywords),
             policy: Arc::new(policy),
@@ -65,6 +69,20 @@ impl Live {
             version,
         })
     }
+}
+
+/// `p<length>-<crc32>-<fnv-1a 64>` of the policy's bytes: a collision needs two
+/// policies agreeing on all three.
+fn module_name(p: &Policy) -> String {
+    let bytes = crate::policy::codec::encode(p);
+    let fnv = bytes.iter().fold(0xcbf2_9ce4_8422_2325_u64, |h, &b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+    });
+    format!(
+        "p{}-{:08x}-{fnv:016x}",
+        bytes.len(),
+        crc32fast::hash(&bytes)
+    )
 }
 
 fn common_args(p: &Policy, shadow: Shadow) -> Vec<String> {
@@ -180,27 +198,7 @@ fn bad_data() -> Failure {
 }
 
 /// A member's own limits as the engine script reads them.
-fn limits_field(l: &TierLimits) -> String {
-    let notes = l.notes_per_30d.map_or(-1, i64::from);
-    format!("{},{},{notes},{}", l.daily, l.weekly, l.max_note_chars)
-}
-
-fn parse_limits(v: &str) -> Option<TierLimits> {
-    let mut it = v.split(',');
-    let daily = it.next()?.parse().ok()?;
-    let weekly = it.next()?.parse().ok()?;
-    let notes_per_30d = match it.next()?.parse::<i64>().ok()? {
-        -1 => None,
-        n => Some(u32::try_from(n).ok()?),
-    };
-    let max_note_chars = it.next()?.parse().ok()?;
-    it.next().is_none().then_some(TierLimits {
-        daily,
-        weekly,
-        notes_per_30d,
-        max_note_chars,
-    })
-}
+use crate::codes::{limits_from_text as parse_limits, limits_text as limits_field};
 
 impl RedisEngine {
     /// The rules this gateway decides under now, as last read.
@@ -332,7 +330,14 @@ impl RedisEngine {
             return Err(e.into());
         }
         let bytes = crate::policy::codec::encode(&policy);
-        Ok(self.store("p", bytes).await?)
+        self.store("p", bytes).await?;
+        if self.inner.module {
+            // The module knows a policy by name: this gateway's new one at once,
+            // the others' when they first use it.
+            let live = self.reload().await.map_err(|f| f.cause)?;
+            self.register_rules(&live).await.map_err(|f| f.cause)?;
+        }
+        Ok(())
     }
 
     /// Puts `shadow`'s rules in shadow mode for the whole fleet, as
@@ -341,6 +346,10 @@ impl RedisEngine {
     /// # Errors
     /// [`Outage`] when Redis cannot answer.
     pub async fn set_shadow(&self, shadow: Shadow) -> Result<(), Outage> {
+        if self.inner.module {
+            // The module has no shadow mode (see `ServerSide`).
+            return Err(Outage::Refused);
+        }
         self.store("sh", shadow.bits().to_string().into_bytes())
             .await
     }
@@ -356,6 +365,27 @@ impl RedisEngine {
         m: MemberId,
         limits: Option<TierLimits>,
     ) -> Result<(), RolloutError> {
+        if self.inner.module {
+            let args: Vec<String> = match &limits {
+                Some(l) => {
+                    l.validate_as("limits")?;
+                    let notes = l.notes_per_30d.map_or("-".into(), |n| n.to_string());
+                    let (d, w, c) = (l.daily, l.weekly, l.max_note_chars);
+                    vec![
+                        "SET".into(),
+                        d.to_string(),
+                        w.to_string(),
+                        notes,
+                        c.to_string(),
+                    ]
+                }
+                None => vec!["CLEAR".into()],
+            };
+            return Ok(self
+                .module_set(m.0, "IL.LIMITS", &args)
+                .await
+                .map_err(|f| f.cause)?);
+        }
         match limits {
             Some(l) => {
                 l.validate_as("limits")?;
@@ -371,6 +401,9 @@ impl RedisEngine {
     /// # Errors
     /// [`Outage`] when Redis cannot answer or holds something else there.
     pub async fn limits_override(&self, m: MemberId) -> Result<Option<TierLimits>, Outage> {
+        if self.inner.module {
+            return self.module_limits(m).await.map_err(|f| f.cause);
+        }
         let mut cmd = redis::cmd("HGET");
         cmd.arg(self.keys(m.0).key("h")).arg("lim");
         let v: Option<String> = self.cmd(cmd).await.map_err(|f| f.cause)?;

@@ -115,6 +115,9 @@ impl RedisEngine {
         if a == b {
             return Ok(());
         }
+        if self.inner.module {
+            return self.module_relate("IL.CONNECT", a, b, true).await;
+        }
         let max = self.inner.limits.max_connections;
         let key = |m: MemberId| self.keys(m.0).key("c");
         let unavailable = RelationError::Unavailable;
@@ -162,6 +165,15 @@ impl RedisEngine {
         if a == b {
             return Ok(());
         }
+        if self.inner.module {
+            return self
+                .module_relate("IL.DISCONNECT", a, b, true)
+                .await
+                .map_err(|e| match e {
+                    RelationError::Unavailable(cause) => cause,
+                    _ => Outage::BadData,
+                });
+        }
         let (x, y) = tokio::join!(
             self.set_op("SREM", self.keys(a.0).key("c"), b.0.to_string()),
             self.set_op("SREM", self.keys(b.0).key("c"), a.0.to_string())
@@ -179,6 +191,11 @@ impl RedisEngine {
         follower: MemberId,
         followee: MemberId,
     ) -> Result<(), RelationError> {
+        if self.inner.module {
+            return self
+                .module_relate("IL.FOLLOW", follower, followee, false)
+                .await;
+        }
         let max = self.inner.limits.max_follows;
         let key = self.keys(follower.0).key("f");
         match self.add_capped(key, followee.0, max).await {
@@ -208,6 +225,13 @@ impl RedisEngine {
     /// # Errors
     /// [`Outage`] when Redis cannot answer.
     pub async fn unfollow(&self, follower: MemberId, followee: MemberId) -> Result<(), Outage> {
+        if self.inner.module {
+            let args = [followee.0.to_string()];
+            return self
+                .module_set(follower.0, "IL.UNFOLLOW", &args)
+                .await
+                .map_err(|f| f.cause);
+        }
         self.set_op(
             "SREM",
             self.keys(follower.0).key("f"),
@@ -231,6 +255,9 @@ impl RedisEngine {
     /// [`EmailError::TooManyEmails`] past [`crate::MemberLimits::max_emails`], or
     /// `Unavailable`.
     pub async fn register_email(&self, m: MemberId, email: &str) -> Result<(), EmailError> {
+        if self.inner.module {
+            return self.module_email(m, email, true).await;
+        }
         let email = normalize(email)?;
         let unavailable = EmailError::Unavailable;
         let owner_key = email_owner(&self.inner.prefix, &email);
@@ -315,6 +342,9 @@ impl RedisEngine {
     /// [`EmailError::Invalid`], [`EmailError::NotRegistered`] when it is not the
     /// member's, or `Unavailable` (repeating the call completes it).
     pub async fn unregister_email(&self, m: MemberId, email: &str) -> Result<(), EmailError> {
+        if self.inner.module {
+            return self.module_email(m, email, false).await;
+        }
         let email = normalize(email)?;
         let unavailable = EmailError::Unavailable;
         let owner_key = email_owner(&self.inner.prefix, &email);
@@ -355,6 +385,9 @@ impl RedisEngine {
                 }
                 list.push(email);
             }
+        }
+        if self.inner.module {
+            return self.module_contacts(owner, list).await;
         }
         let keys = self.keys(owner.0);
         let target = keys.key("e");

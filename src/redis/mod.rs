@@ -63,6 +63,7 @@ mod lifecycle;
 mod limiter;
 mod live;
 mod members;
+mod module;
 mod near;
 mod recipient;
 mod replies;
@@ -81,6 +82,7 @@ pub use conn::BreakerPolicy;
 pub use engine::RedisEngine;
 pub use errors::{ConnectError, RedisSetupError};
 pub use live::RolloutError;
+pub use module::ServerSide;
 pub use stats::RedisStats;
 pub use target::RedisTarget;
 

@@ -217,6 +217,9 @@ impl RedisEngine {
                 return Err(d);
             }
         }
+        if self.inner.module {
+            return self.module_decision(&req, cacheable).await;
+        }
         match self.judge(&req, true).await {
             Ok((ScriptReply::Sent { seq, at, shadowed }, live)) => {
                 Ok(self.sent(&live, s, seq, at, &shadowed))
@@ -255,6 +258,13 @@ impl RedisEngine {
     /// Every rule that would deny `req` now, in precedence order; changes nothing
     /// and is not an attempt. When Redis cannot answer, the one blocker says so.
     pub async fn diagnose_request(&self, req: &InviteRequest) -> Diagnosis {
+        if self.inner.module {
+            let blockers = match self.module_diagnose(req).await {
+                Ok(b) => b,
+                Err(f) => vec![self.outage_blocker(f)],
+            };
+            return Diagnosis { blockers };
+        }
         let blockers = match self.judge(req, false).await {
             Ok((ScriptReply::Rules { rules, .. }, _)) => rules
                 .into_iter()
@@ -291,6 +301,9 @@ impl RedisEngine {
     /// # Errors
     /// [`Outage`] when Redis cannot answer.
     pub async fn capacity(&self, m: MemberId) -> Result<Capacity, Outage> {
+        if self.inner.module {
+            return self.module_capacity(m).await.map_err(|f| f.cause);
+        }
         match self.script(m.0, "capacity", &[]).await {
             Ok(ScriptReply::Capacity(raw)) => raw.into_capacity(),
             Ok(_) => Err(Outage::BadData),

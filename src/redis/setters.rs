@@ -49,6 +49,13 @@ impl RedisEngine {
     /// # Errors
     /// [`Outage`] when Redis cannot answer.
     pub async fn set_tier(&self, m: MemberId, tier: Tier) -> Result<(), Outage> {
+        if self.inner.module {
+            let args = ["TIER".into(), codes::names::tier_name(tier).into()];
+            return self
+                .module_set(m.0, "IL.SET", &args)
+                .await
+                .map_err(|f| f.cause);
+        }
         let code = codes::digit(codes::tier_code(tier));
         self.set_fields(m.0, &[("tier", code.into())]).await
     }
@@ -59,6 +66,19 @@ impl RedisEngine {
     /// # Errors
     /// [`Outage`] when Redis cannot answer.
     pub async fn set_status(&self, m: MemberId, status: AccountStatus) -> Result<(), Outage> {
+        if self.inner.module {
+            let mut args = vec![
+                "STATUS".to_string(),
+                codes::names::status_name(status).into(),
+            ];
+            if let AccountStatus::Restricted { until: Some(t) } = status {
+                args.extend(["UNTIL".to_string(), t.as_millis().to_string()]);
+            }
+            return self
+                .module_set(m.0, "IL.SET", &args)
+                .await
+                .map_err(|f| f.cause);
+        }
         let (kind, until) = codes::status_code(status);
         let until = until.map_or(-1, |t| i64::try_from(t).unwrap_or(i64::MAX));
         let st = codes::digit(kind);
@@ -75,6 +95,13 @@ impl RedisEngine {
         m: MemberId,
         setting: InviteSetting,
     ) -> Result<(), Outage> {
+        if self.inner.module {
+            let args = ["SETTING".into(), codes::names::setting_name(setting).into()];
+            return self
+                .module_set(m.0, "IL.SET", &args)
+                .await
+                .map_err(|f| f.cause);
+        }
         let code = codes::digit(codes::setting_code(setting));
         self.set_fields(m.0, &[("set", code.into())]).await
     }
@@ -84,6 +111,10 @@ impl RedisEngine {
     /// # Errors
     /// [`Outage`] when Redis cannot answer.
     pub async fn are_connected(&self, a: MemberId, b: MemberId) -> Result<bool, Outage> {
+        if self.inner.module {
+            let n = self.module_count(a.0, "IL.CONNECTED", b.0).await;
+            return n.map(|n| n == 1).map_err(|f| f.cause);
+        }
         self.is_member(self.keys(a.0).key("c"), b.0.to_string())
             .await
             .map_err(|f| f.cause)

@@ -198,7 +198,9 @@ impl Command {
             "IL.CONTACTS" => {
                 let member = a.u64("member")?;
                 let mut list = Vec::new();
-                while !a.is_done() && !a.rest[0].eq_ignore_ascii_case(b"AT") {
+                let tail =
+                    |w: &[u8]| w.eq_ignore_ascii_case(b"AT") || w.eq_ignore_ascii_case(b"RULES");
+                while !a.is_done() && !tail(a.rest[0]) {
                     list.push(email(&mut a)?);
                 }
                 Op::Contacts(member, list)

@@ -105,12 +105,18 @@ impl Server {
                     .and_then(|x| x.restricted_for)
                     .filter(|_| status != AccountStatus::Active)
                     .map_or(Reply::Nil, |s| Reply::Text(s.to_string()));
+                let own = member
+                    .extra
+                    .as_deref()
+                    .and_then(|x| x.limits.as_deref())
+                    .map_or(Reply::Nil, |l| Reply::Text(crate::codes::limits_text(l)));
                 Reply::Array(vec![
                     Reply::text(names::tier_name(member.tier)),
                     Reply::text(names::status_name(status)),
                     until,
                     Reply::text(names::setting_name(member.setting)),
                     why,
+                    own,
                 ])
             }
             Op::Recipient(sender, seq) => {
@@ -150,11 +156,15 @@ fn settled<'a>(value: Option<&'a MemberValue>, id: u64, at: u64, rules: &Rules) 
     }
 }
 
+/// `daily used limit next_slot_at available_at weekly … notes used limit
+/// next_slot_at pending n tier name status name until`, nil where there is no
+/// instant or limit.
 pub(crate) fn capacity_reply(c: &crate::Capacity) -> Reply {
     let window = |w: &crate::report::WindowCapacity| {
         [
             Reply::Int(i64::from(w.used)),
             Reply::Int(i64::from(w.limit)),
+            Reply::instant(w.next_slot_at),
             Reply::instant(w.available_at),
         ]
     };
@@ -172,6 +182,7 @@ pub(crate) fn capacity_reply(c: &crate::Capacity) -> Reply {
         c.notes
             .limit
             .map_or(Reply::Nil, |l| Reply::Int(i64::from(l))),
+        Reply::instant(c.notes.next_slot_at),
         Reply::text("pending"),
         Reply::Int(i64::from(c.pending_sent)),
         Reply::text("tier"),

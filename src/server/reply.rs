@@ -31,8 +31,10 @@ impl Reply {
         t.map_or(Reply::Nil, |t| Reply::millis(t.as_millis()))
     }
 
+    /// An instant in milliseconds: an integer, or text past `i64::MAX` (a
+    /// restriction that never lifts), so every instant reads back exactly.
     pub(crate) fn millis(ms: u64) -> Reply {
-        Reply::Int(i64::try_from(ms).unwrap_or(i64::MAX))
+        Reply::number(ms)
     }
 
     /// A member id: text, since ids use all 64 bits.

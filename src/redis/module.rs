@@ -1,0 +1,593 @@
+//! The engine on the Redis module (`module/`): each call is one `IL.*` command,
+//! decided inside Redis by the crate's own rules (an acceptance reads the
+//! invitation's recipient first; a send naming an email reads the email's owner
+//! first). The gateway's policy is registered under a name made from its bytes, so
+//! gateways with different policies share one server, and a rollout is a new name.
+
+use std::time::Duration;
+
+use redis::Value;
+
+use super::conn::Failure;
+use super::keys::email_owner;
+use super::live::Live;
+use super::RedisEngine;
+use crate::codes;
+use crate::email::{normalize, EmailError};
+use crate::ids::{InviteId, MemberId};
+use crate::outage::Outage;
+use crate::outcome::{Denied, InviteError, Sent};
+use crate::report::{Blocker, Capacity, NoteCapacity, WindowCapacity};
+use crate::request::InviteRequest;
+use crate::time::Timestamp;
+
+/// Which code decides on the server ([`super::RedisBuilder::server_side`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum ServerSide {
+    /// The module when the server has it and the engine can use it (a standalone
+    /// server or a Sentinel-managed master, no rules in shadow mode); else the
+    /// script.
+    Auto,
+    /// The module: connecting fails when the server lacks it or the engine cannot
+    /// use it.
+    Module,
+    /// The engine script, which needs nothing but Redis (managed services that
+    /// cannot load modules). The default: the module path lacks caps on
+    /// connections and follows, shadow mode and clusters (see `docs/redis-module.md`).
+    #[default]
+    Script,
+}
+
+fn bad() -> Failure {
+    Failure {
+        cause: Outage::BadData,
+        wait: Duration::ZERO,
+    }
+}
+
+/// The words of an array reply.
+fn items(v: &Value) -> Result<&[Value], Failure> {
+    match v {
+        Value::Array(items) => Ok(items),
+        _ => Err(bad()),
+    }
+}
+
+fn text(v: &Value) -> Option<String> {
+    match v {
+        Value::BulkString(b) => String::from_utf8(b.clone()).ok(),
+        Value::SimpleString(s) => Some(s.clone()),
+        Value::Okay => Some("OK".into()),
+        _ => None,
+    }
+}
+
+fn number(v: &Value) -> Option<u64> {
+    match v {
+        Value::Int(n) => u64::try_from(*n).ok(),
+        Value::BulkString(b) => std::str::from_utf8(b).ok()?.parse().ok(),
+        _ => None,
+    }
+}
+
+fn instant(v: &Value) -> Result<Option<Timestamp>, Failure> {
+    match v {
+        Value::Nil => Ok(None),
+        other => number(other)
+            .map(|t| Some(Timestamp::from_millis(t)))
+            .ok_or_else(bad),
+    }
+}
+
+/// A reason from its code and numbers, as `codes::words` writes them.
+fn reason(code: &Value, details: &[Value]) -> Result<crate::DenyReason, Failure> {
+    let code = text(code).ok_or_else(bad)?;
+    let details: Vec<u64> = details
+        .iter()
+        .map(number)
+        .collect::<Option<_>>()
+        .ok_or_else(bad)?;
+    codes::words::reason_from_words(&code, &details).ok_or_else(bad)
+}
+
+/// The error an ended-invitation answer (`unknown`, `ended`, `expired at`, …) says.
+fn invite_error(id: InviteId, words: &[Value]) -> Result<InviteError, Failure> {
+    let kind = words.first().and_then(text).ok_or_else(bad)?;
+    Ok(match kind.as_str() {
+        "unknown" => InviteError::Unknown(id),
+        "ended" => InviteError::AlreadyEnded(id),
+        "expired" => InviteError::Expired {
+            id,
+            at: words
+                .get(1)
+                .map(instant)
+                .transpose()?
+                .flatten()
+                .ok_or_else(bad)?,
+        },
+        "too_soon" => InviteError::ReminderNotAllowed {
+            id,
+            next_at: words.get(1).map(instant).transpose()?.flatten(),
+        },
+        _ => return Err(bad()),
+    })
+}
+
+/// Whether the engine decides with the module: `side` asked, and what the server
+/// (behind `conn`) and the builder's settings allow.
+pub(super) async fn choose(
+    side: ServerSide,
+    conn: &mut super::conn::Conn,
+    single_master: bool,
+    shadow: crate::Shadow,
+) -> Result<bool, super::RedisSetupError> {
+    if side == ServerSide::Script {
+        return Ok(false);
+    }
+    let mut info = redis::cmd("COMMAND");
+    info.arg("INFO").arg("IL.SEND");
+    let present = matches!(
+        info.query_async::<Value>(conn).await,
+        Ok(Value::Array(ref found)) if found.iter().any(|c| *c != Value::Nil)
+    );
+    let refuse = |problem| {
+        Err(super::RedisSetupError::Setting {
+            field: "server_side",
+            problem,
+        })
+    };
+    match (side, present, single_master, shadow.is_empty()) {
+        (_, true, true, true) => Ok(true),
+        (ServerSide::Module, false, _, _) => refuse("the server has no invite-limiter module"),
+        (ServerSide::Module, _, false, _) => refuse(
+            "the module decides a send on one server: a cluster keeps sender and recipient on different slots",
+        ),
+        (ServerSide::Module, _, _, false) => refuse("the module has no shadow mode"),
+        _ => Ok(false),
+    }
+}
+
+impl RedisEngine {
+    /// Whether this engine decides with the Redis module (see [`ServerSide`]).
+    pub fn uses_module(&self) -> bool {
+        self.inner.module
+    }
+
+    /// The member's key for the module's value.
+    fn value_key(&self, m: u64) -> String {
+        self.keys(m).key("v")
+    }
+
+    /// `RULES <name> [AT <ms>]`, appended to every member command.
+    fn tail(&self, cmd: &mut redis::Cmd, live: &Live) {
+        cmd.arg("RULES").arg(&live.module_name);
+        let now = self.now_arg();
+        if !now.is_empty() {
+            cmd.arg("AT").arg(now);
+        }
+    }
+
+    /// Registers the policy in force (with the member caps) under its name.
+    pub(super) async fn register_rules(&self, live: &Live) -> Result<(), Failure> {
+        let l = self.inner.limits;
+        let mut cmd = redis::cmd("IL.POLICY");
+        cmd.arg("SET")
+            .arg(&live.module_name)
+            .arg(crate::policy::codec::encode(&live.policy))
+            .arg("CAPS")
+            .arg(l.max_connections)
+            .arg(l.max_follows)
+            .arg(l.max_emails)
+            .arg(l.max_contacts);
+        self.write_cmd::<Value>(cmd).await.map(|_| ())
+    }
+
+    /// Runs a member command built by `build` under the policy in force; when the
+    /// server refuses it (it does not know the policy's name, e.g. after a restart
+    /// without persistence), registers the policy and runs it once more.
+    async fn module_cmd(
+        &self,
+        writes: bool,
+        build: impl Fn(&Live) -> redis::Cmd,
+    ) -> Result<Value, Failure> {
+        let live = self.fresh_live().await?;
+        let run = |cmd: redis::Cmd| async move {
+            if writes {
+                self.write_cmd::<Value>(cmd).await
+            } else {
+                self.cmd::<Value>(cmd).await
+            }
+        };
+        let mut cmd = build(&live);
+        self.tail(&mut cmd, &live);
+        match run(cmd).await {
+            Err(f) if f.cause == Outage::Refused => {
+                self.register_rules(&live).await?;
+                let mut cmd = build(&live);
+                self.tail(&mut cmd, &live);
+                run(cmd).await
+            }
+            other => other,
+        }
+    }
+
+    /// `IL.SEND` or `IL.DIAGNOSE` for `req`.
+    async fn module_request(
+        &self,
+        name: &str,
+        req: &InviteRequest,
+        counted: bool,
+    ) -> Result<Value, Failure> {
+        let (s, r) = (req.sender().0, req.recipient().0);
+        // The email's owner, read as the in-memory engine reads its email index.
+        let owner = match req.email().map(normalize) {
+            Some(Ok(email)) => {
+                let mut get = redis::cmd("GET");
+                get.arg(email_owner(&self.inner.prefix, &email));
+                let owner: Option<String> = self.cmd(get).await?;
+                owner
+                    .map(|o| o.parse::<u64>().map_err(|_| bad()))
+                    .transpose()?
+            }
+            _ => None,
+        };
+        let (skey, rkey) = (self.value_key(s), self.value_key(r));
+        self.module_cmd(name == "IL.SEND", |_| {
+            let mut cmd = redis::cmd(name);
+            cmd.arg(&skey).arg(&rkey).arg(s).arg(r);
+            if let Some(note) = req.trimmed_note() {
+                cmd.arg("NOTE").arg(note);
+            }
+            if let Some(k) = req.key() {
+                cmd.arg("KEY").arg(k);
+            }
+            if let Some(email) = req.email() {
+                cmd.arg("EMAIL").arg(email);
+                if let Some(o) = owner {
+                    cmd.arg("OWNER").arg(o);
+                }
+            }
+            if !counted {
+                cmd.arg("NOCOUNT");
+            }
+            cmd
+        })
+        .await
+    }
+
+    /// A send decided by the module.
+    pub(super) async fn module_send(
+        &self,
+        req: &InviteRequest,
+        counted: bool,
+    ) -> Result<Result<Sent, Denied>, Failure> {
+        let reply = self.module_request("IL.SEND", req, counted).await?;
+        let words = items(&reply)?;
+        match words.first().and_then(text).as_deref() {
+            Some("sent") => {
+                let seq = words.get(1).and_then(number).ok_or_else(bad)?;
+                let expires = words.get(2).map(instant).transpose()?.flatten();
+                Ok(Ok(Sent {
+                    id: InviteId::new(req.sender(), seq),
+                    expires_at: expires.ok_or_else(bad)?,
+                    shadow_retry: crate::outcome::NO_RETRY,
+                    shadowed: crate::Shadow::none(),
+                }))
+            }
+            Some("denied") if words.len() >= 4 => Ok(Err(Denied {
+                reason: reason(&words[1], &words[4..])?,
+                retry_at: instant(&words[2])?,
+            })),
+            _ => Err(bad()),
+        }
+    }
+
+    /// A send decided by the module, with the near-cache and the failure mode as
+    /// on the script (see `decide_send`).
+    pub(super) async fn module_decision(
+        &self,
+        req: &InviteRequest,
+        cacheable: bool,
+    ) -> Result<Sent, Denied> {
+        let s = req.sender().0;
+        match self.module_send(req, true).await {
+            Ok(Ok(sent)) => Ok(sent),
+            Ok(Err(denied)) => {
+                if let (true, Some(near)) = (cacheable, &self.inner.near) {
+                    if denied.reason.holds_for_every_recipient() {
+                        near.put(s, denied, self.local_now());
+                    }
+                }
+                Err(denied)
+            }
+            Err(f)
+                if self.inner.failure == super::FailureMode::Open && f.cause != Outage::BadData =>
+            {
+                let n = self
+                    .inner
+                    .unrecorded
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                Ok(self.sent(
+                    &self.live(),
+                    s,
+                    super::UNRECORDED | n,
+                    self.local_now(),
+                    &[],
+                ))
+            }
+            Err(f) => Err(self.unavailable(f)),
+        }
+    }
+
+    /// Every rule that would deny `req`, decided by the module.
+    pub(super) async fn module_diagnose(
+        &self,
+        req: &InviteRequest,
+    ) -> Result<Vec<Blocker>, Failure> {
+        let reply = self.module_request("IL.DIAGNOSE", req, true).await?;
+        items(&reply)?
+            .iter()
+            .map(|b| {
+                let b = items(b)?;
+                if b.len() < 2 {
+                    return Err(bad());
+                }
+                Ok(Blocker {
+                    reason: reason(&b[0], &b[2..])?,
+                    retry_at: instant(&b[1])?,
+                })
+            })
+            .collect()
+    }
+
+    /// The member's capacity, from `IL.CAPACITY`.
+    pub(super) async fn module_capacity(&self, m: MemberId) -> Result<Capacity, Failure> {
+        let key = self.value_key(m.0);
+        let reply = self
+            .module_cmd(false, |_| {
+                let mut cmd = redis::cmd("IL.CAPACITY");
+                cmd.arg(&key).arg(m.0);
+                cmd
+            })
+            .await?;
+        let w = items(&reply)?;
+        if w.len() < 21 {
+            return Err(bad());
+        }
+        let n = |i: usize| {
+            number(&w[i])
+                .and_then(|v| u32::try_from(v).ok())
+                .ok_or_else(bad)
+        };
+        let window = |i: usize| -> Result<WindowCapacity, Failure> {
+            Ok(WindowCapacity {
+                used: n(i)?,
+                limit: n(i + 1)?,
+                next_slot_at: instant(&w[i + 2])?,
+                available_at: instant(&w[i + 3])?,
+            })
+        };
+        let tier = text(&w[17])
+            .and_then(|t| codes::names::tier_named(&t))
+            .ok_or_else(bad)?;
+        let until = instant(&w[20])?;
+        let status = match text(&w[19]).as_deref() {
+            Some("active") => crate::AccountStatus::Active,
+            Some("banned") => crate::AccountStatus::Banned,
+            Some("restricted") => crate::AccountStatus::Restricted { until },
+            _ => return Err(bad()),
+        };
+        Ok(Capacity {
+            daily: window(1)?,
+            weekly: window(6)?,
+            notes: NoteCapacity {
+                used: n(11)?,
+                limit: match &w[12] {
+                    Value::Nil => None,
+                    _ => Some(n(12)?),
+                },
+                next_slot_at: instant(&w[13])?,
+            },
+            pending_sent: n(15)?,
+            tier,
+            status,
+        })
+    }
+
+    /// A one-key command about `m` whose answer is `+OK`.
+    pub(super) async fn module_set(
+        &self,
+        m: u64,
+        name: &str,
+        args: &[String],
+    ) -> Result<(), Failure> {
+        let key = self.value_key(m);
+        let reply = self
+            .module_cmd(true, |_| {
+                let mut cmd = redis::cmd(name);
+                cmd.arg(&key).arg(m).arg(args);
+                cmd
+            })
+            .await?;
+        match reply {
+            Value::Okay => Ok(()),
+            _ => Err(bad()),
+        }
+    }
+
+    /// The member's own limits, the sixth word of `IL.GET`.
+    pub(super) async fn module_limits(
+        &self,
+        m: MemberId,
+    ) -> Result<Option<crate::TierLimits>, Failure> {
+        let key = self.value_key(m.0);
+        let reply = self
+            .module_cmd(false, |_| {
+                let mut cmd = redis::cmd("IL.GET");
+                cmd.arg(&key).arg(m.0);
+                cmd
+            })
+            .await?;
+        match items(&reply)?.get(5) {
+            Some(Value::Nil) => Ok(None),
+            Some(v) => text(v)
+                .and_then(|t| codes::limits_from_text(&t))
+                .map(Some)
+                .ok_or_else(bad),
+            None => Err(bad()),
+        }
+    }
+
+    /// A one-key query about `m` answering a number.
+    pub(super) async fn module_count(
+        &self,
+        m: u64,
+        name: &str,
+        other: u64,
+    ) -> Result<u64, Failure> {
+        let key = self.value_key(m);
+        let reply = self
+            .module_cmd(false, |_| {
+                let mut cmd = redis::cmd(name);
+                cmd.arg(&key).arg(m).arg(other);
+                cmd
+            })
+            .await?;
+        number(&reply).ok_or_else(bad)
+    }
+
+    /// Declines, withdraws or reports (`name`), or accepts, the invitation `id`.
+    pub(super) async fn module_end(&self, id: InviteId, name: &str) -> Result<(), InviteError> {
+        let s = id.sender().0;
+        let key = self.value_key(s);
+        let unavailable = |f: Failure| InviteError::Unavailable(f.cause);
+        let mut rkey = None;
+        if name == "IL.ACCEPT" {
+            let reply = self
+                .module_cmd(false, |_| {
+                    let mut cmd = redis::cmd("IL.RECIPIENT");
+                    cmd.arg(&key).arg(s).arg(id.seq());
+                    cmd
+                })
+                .await
+                .map_err(unavailable)?;
+            match number(&reply) {
+                Some(r) => rkey = Some(self.value_key(r)),
+                None => {
+                    return Err(invite_error(id, items(&reply).map_err(unavailable)?)
+                        .map_err(unavailable)?)
+                }
+            }
+        }
+        let reply = self
+            .module_cmd(true, |_| {
+                let mut cmd = redis::cmd(name);
+                cmd.arg(&key);
+                if let Some(rkey) = &rkey {
+                    cmd.arg(rkey);
+                }
+                cmd.arg(s).arg(id.seq());
+                cmd
+            })
+            .await
+            .map_err(unavailable)?;
+        let words = items(&reply).map_err(unavailable)?;
+        match words.first().and_then(text).as_deref() {
+            Some("ok") => Ok(()),
+            _ => Err(invite_error(id, words).map_err(unavailable)?),
+        }
+    }
+
+    /// Connects (or disconnects, by `name`) `a` and `b` on both members' keys, or
+    /// makes `a` follow `b` (one key, `both` false).
+    pub(super) async fn module_relate(
+        &self,
+        name: &str,
+        a: MemberId,
+        b: MemberId,
+        both: bool,
+    ) -> Result<(), crate::RelationError> {
+        let unavailable = |f: Failure| crate::RelationError::Unavailable(f.cause);
+        self.module_set(a.0, name, &[b.0.to_string()])
+            .await
+            .map_err(unavailable)?;
+        if both {
+            self.module_set(b.0, name, &[a.0.to_string()])
+                .await
+                .map_err(unavailable)?;
+        }
+        Ok(())
+    }
+
+    /// Registers (`add`) or unregisters an email of `m`.
+    pub(super) async fn module_email(
+        &self,
+        m: MemberId,
+        email: &str,
+        add: bool,
+    ) -> Result<(), EmailError> {
+        let email = normalize(email)?;
+        let (key, owner_key) = (self.value_key(m.0), email_owner(&self.inner.prefix, &email));
+        let reply = self
+            .module_cmd(true, |_| {
+                let mut cmd = redis::cmd("IL.EMAIL");
+                cmd.arg(&key)
+                    .arg(&owner_key)
+                    .arg(m.0)
+                    .arg(if add { "ADD" } else { "DEL" })
+                    .arg(&email);
+                cmd
+            })
+            .await
+            .map_err(|f| EmailError::Unavailable(f.cause))?;
+        let bad_data = EmailError::Unavailable(Outage::BadData);
+        if reply == Value::Okay {
+            return Ok(());
+        }
+        let words = items(&reply).map_err(|_| EmailError::Unavailable(Outage::BadData))?;
+        let detail = words.get(1).and_then(number);
+        Err(match (words.first().and_then(text).as_deref(), detail) {
+            (Some("taken"), Some(owner)) => EmailError::Taken {
+                email,
+                owner: MemberId(owner),
+            },
+            (Some("too_many"), Some(max)) => EmailError::TooManyEmails {
+                member: m,
+                max: u32::try_from(max).unwrap_or(u32::MAX),
+            },
+            (Some("not_registered"), _) => EmailError::NotRegistered { email, member: m },
+            _ => bad_data,
+        })
+    }
+
+    /// Replaces the contacts `owner` imported.
+    pub(super) async fn module_contacts(
+        &self,
+        owner: MemberId,
+        emails: Vec<String>,
+    ) -> Result<(), EmailError> {
+        let key = self.value_key(owner.0);
+        let reply = self
+            .module_cmd(true, |_| {
+                let mut cmd = redis::cmd("IL.CONTACTS");
+                cmd.arg(&key).arg(owner.0).arg(&emails);
+                cmd
+            })
+            .await
+            .map_err(|f| EmailError::Unavailable(f.cause))?;
+        if reply == Value::Okay {
+            return Ok(());
+        }
+        let words = items(&reply).map_err(|_| EmailError::Unavailable(Outage::BadData))?;
+        match (
+            words.first().and_then(text).as_deref(),
+            words.get(1).and_then(number),
+        ) {
+            (Some("too_many"), Some(max)) => Err(EmailError::TooManyContacts {
+                max: u32::try_from(max).unwrap_or(u32::MAX),
+            }),
+            _ => Err(EmailError::Unavailable(Outage::BadData)),
+        }
+    }
+}
