@@ -64,6 +64,7 @@ mod limiter;
 mod live;
 mod members;
 mod module;
+mod module_calls;
 mod near;
 mod recipient;
 mod replies;

@@ -1,0 +1,212 @@
+//! The module path's calls about one member or one invitation: setters,
+//! relations, emails, contacts, own limits and endings (see `module`).
+
+use redis::Value;
+
+use super::conn::Failure;
+use super::keys::email_owner;
+use super::module::{bad, invite_error, items, number, text};
+use super::RedisEngine;
+use crate::codes;
+use crate::email::{normalize, EmailError};
+use crate::ids::{InviteId, MemberId};
+use crate::outage::Outage;
+use crate::outcome::InviteError;
+
+impl RedisEngine {
+    /// A one-key command about `m` whose answer is `+OK`.
+    pub(super) async fn module_set(
+        &self,
+        m: u64,
+        name: &str,
+        args: &[String],
+    ) -> Result<(), Failure> {
+        let key = self.value_key(m);
+        let reply = self
+            .module_cmd(true, |_| {
+                let mut cmd = redis::cmd(name);
+                cmd.arg(&key).arg(m).arg(args);
+                cmd
+            })
+            .await?;
+        match reply {
+            Value::Okay => Ok(()),
+            _ => Err(bad()),
+        }
+    }
+
+    /// The member's own limits, the sixth word of `IL.GET`.
+    pub(super) async fn module_limits(
+        &self,
+        m: MemberId,
+    ) -> Result<Option<crate::TierLimits>, Failure> {
+        let key = self.value_key(m.0);
+        let reply = self
+            .module_cmd(false, |_| {
+                let mut cmd = redis::cmd("IL.GET");
+                cmd.arg(&key).arg(m.0);
+                cmd
+            })
+            .await?;
+        match items(&reply)?.get(5) {
+            Some(Value::Nil) => Ok(None),
+            Some(v) => text(v)
+                .and_then(|t| codes::limits_from_text(&t))
+                .map(Some)
+                .ok_or_else(bad),
+            None => Err(bad()),
+        }
+    }
+
+    /// A one-key query about `m` answering a number.
+    pub(super) async fn module_count(
+        &self,
+        m: u64,
+        name: &str,
+        other: u64,
+    ) -> Result<u64, Failure> {
+        let key = self.value_key(m);
+        let reply = self
+            .module_cmd(false, |_| {
+                let mut cmd = redis::cmd(name);
+                cmd.arg(&key).arg(m).arg(other);
+                cmd
+            })
+            .await?;
+        number(&reply).ok_or_else(bad)
+    }
+
+    /// Declines, withdraws or reports (`name`), or accepts, the invitation `id`.
+    pub(super) async fn module_end(&self, id: InviteId, name: &str) -> Result<(), InviteError> {
+        let s = id.sender().0;
+        let key = self.value_key(s);
+        let unavailable = |f: Failure| InviteError::Unavailable(f.cause);
+        let mut rkey = None;
+        if name == "IL.ACCEPT" {
+            let reply = self
+                .module_cmd(false, |_| {
+                    let mut cmd = redis::cmd("IL.RECIPIENT");
+                    cmd.arg(&key).arg(s).arg(id.seq());
+                    cmd
+                })
+                .await
+                .map_err(unavailable)?;
+            match number(&reply) {
+                Some(r) => rkey = Some(self.value_key(r)),
+                None => {
+                    return Err(invite_error(id, items(&reply).map_err(unavailable)?)
+                        .map_err(unavailable)?)
+                }
+            }
+        }
+        let reply = self
+            .module_cmd(true, |_| {
+                let mut cmd = redis::cmd(name);
+                cmd.arg(&key);
+                if let Some(rkey) = &rkey {
+                    cmd.arg(rkey);
+                }
+                cmd.arg(s).arg(id.seq());
+                cmd
+            })
+            .await
+            .map_err(unavailable)?;
+        let words = items(&reply).map_err(unavailable)?;
+        match words.first().and_then(text).as_deref() {
+            Some("ok") => Ok(()),
+            _ => Err(invite_error(id, words).map_err(unavailable)?),
+        }
+    }
+
+    /// Connects (or disconnects, by `name`) `a` and `b` on both members' keys, or
+    /// makes `a` follow `b` (one key, `both` false).
+    pub(super) async fn module_relate(
+        &self,
+        name: &str,
+        a: MemberId,
+        b: MemberId,
+        both: bool,
+    ) -> Result<(), crate::RelationError> {
+        let unavailable = |f: Failure| crate::RelationError::Unavailable(f.cause);
+        self.module_set(a.0, name, &[b.0.to_string()])
+            .await
+            .map_err(unavailable)?;
+        if both {
+            self.module_set(b.0, name, &[a.0.to_string()])
+                .await
+                .map_err(unavailable)?;
+        }
+        Ok(())
+    }
+
+    /// Registers (`add`) or unregisters an email of `m`.
+    pub(super) async fn module_email(
+        &self,
+        m: MemberId,
+        email: &str,
+        add: bool,
+    ) -> Result<(), EmailError> {
+        let email = normalize(email)?;
+        let (key, owner_key) = (self.value_key(m.0), email_owner(&self.inner.prefix, &email));
+        let reply = self
+            .module_cmd(true, |_| {
+                let mut cmd = redis::cmd("IL.EMAIL");
+                cmd.arg(&key)
+                    .arg(&owner_key)
+                    .arg(m.0)
+                    .arg(if add { "ADD" } else { "DEL" })
+                    .arg(&email);
+                cmd
+            })
+            .await
+            .map_err(|f| EmailError::Unavailable(f.cause))?;
+        let bad_data = EmailError::Unavailable(Outage::BadData);
+        if reply == Value::Okay {
+            return Ok(());
+        }
+        let words = items(&reply).map_err(|_| EmailError::Unavailable(Outage::BadData))?;
+        let detail = words.get(1).and_then(number);
+        Err(match (words.first().and_then(text).as_deref(), detail) {
+            (Some("taken"), Some(owner)) => EmailError::Taken {
+                email,
+                owner: MemberId(owner),
+            },
+            (Some("too_many"), Some(max)) => EmailError::TooManyEmails {
+                member: m,
+                max: u32::try_from(max).unwrap_or(u32::MAX),
+            },
+            (Some("not_registered"), _) => EmailError::NotRegistered { email, member: m },
+            _ => bad_data,
+        })
+    }
+
+    /// Replaces the contacts `owner` imported.
+    pub(super) async fn module_contacts(
+        &self,
+        owner: MemberId,
+        emails: Vec<String>,
+    ) -> Result<(), EmailError> {
+        let key = self.value_key(owner.0);
+        let reply = self
+            .module_cmd(true, |_| {
+                let mut cmd = redis::cmd("IL.CONTACTS");
+                cmd.arg(&key).arg(owner.0).arg(&emails);
+                cmd
+            })
+            .await
+            .map_err(|f| EmailError::Unavailable(f.cause))?;
+        if reply == Value::Okay {
+            return Ok(());
+        }
+        let words = items(&reply).map_err(|_| EmailError::Unavailable(Outage::BadData))?;
+        match (
+            words.first().and_then(text).as_deref(),
+            words.get(1).and_then(number),
+        ) {
+            (Some("too_many"), Some(max)) => Err(EmailError::TooManyContacts {
+                max: u32::try_from(max).unwrap_or(u32::MAX),
+            }),
+            _ => Err(EmailError::Unavailable(Outage::BadData)),
+        }
+    }
+}
