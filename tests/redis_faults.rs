@@ -354,10 +354,16 @@ async fn a_killed_master_fails_over_without_over_admission() {
     }
     let full = engine.send(req(1, 200)).await.unwrap_err();
     assert!(matches!(full.reason(), DenyReason::DailyLimit { .. }));
-    // Let the replica catch up (replication is asynchronous; see the module docs).
-    tokio::time::sleep(Duration::from_millis(300)).await;
-
+    // Let the replica catch up (replication is asynchronous; see the module docs):
+    // the master confirms its replica has every write before it is killed, so a
+    // busy machine cannot turn replication lag into a failure of this test.
     let victim = master_of(base, &format!("{{{prefix}:1}}:h"));
+    let acked = Command::new("redis-cli")
+        .args(["-p", &victim.to_string(), "WAIT", "1", "10000"])
+        .output()
+        .unwrap();
+    let acked = String::from_utf8_lossy(&acked.stdout);
+    assert_eq!(acked.trim(), "1", "the replica acknowledged the writes");
     let pidfile = dir.join(format!("node-{victim}/redis-{victim}.pid"));
     let pid = std::fs::read_to_string(&pidfile).unwrap();
     Command::new("kill")
