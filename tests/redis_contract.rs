@@ -22,43 +22,70 @@ mod standalone {
     contract_tests!(make);
 }
 
-/// The same suite on the Redis module (`INVITE_LIMITER_REDIS_URL` must have it
-/// loaded, as `.ci/run` does), but for what the module path does not have.
+/// The same suite on the Redis module (the servers must have it loaded, as `.ci/run`
+/// does), but for what the module path does not have: on a standalone server, and on
+/// a cluster, where a send carries the recipient's value and an acceptance is two
+/// commands.
 mod standalone_module {
     use super::*;
-    use invite_limiter::redis::ServerSide;
     use invite_limiter::{ManualClock, Policy};
-
-    /// The module keeps no caps on connections and follows, and has no shadow mode.
-    const NOT_ON_THE_MODULE: [&str; 2] = [
-        "connections_and_follows_stop_at_their_caps",
-        "shadow_mode_admits_reports_and_counts",
-    ];
 
     async fn make(
         p: Policy,
         c: ManualClock,
         name: &str,
     ) -> Option<invite_limiter::redis::RedisEngine> {
-        if NOT_ON_THE_MODULE.contains(&name) {
-            eprintln!("skipped on the module: {name}");
-            return None;
-        }
-        let b = redis_support::builder(redis_support::STANDALONE, name)?;
-        let engine = b
-            .limits(contract::limits())
-            .policy(p)
-            .clock(c)
-            .server_side(ServerSide::Module)
-            .deadline(std::time::Duration::from_secs(2))
-            .connect()
-            .await
-            .expect("connects to a server with the module");
-        assert!(engine.uses_module());
-        Some(engine)
+        on_module(redis_support::STANDALONE, p, c, name).await
     }
 
     contract_tests!(make);
+}
+
+mod cluster_module {
+    use super::*;
+    use invite_limiter::{ManualClock, Policy};
+
+    async fn make(
+        p: Policy,
+        c: ManualClock,
+        name: &str,
+    ) -> Option<invite_limiter::redis::RedisEngine> {
+        on_module(redis_support::CLUSTER, p, c, name).await
+    }
+
+    contract_tests!(make);
+}
+
+/// The rules the module path does not have: caps on connections and follows, and
+/// shadow mode.
+const NOT_ON_THE_MODULE: [&str; 2] = [
+    "connections_and_follows_stop_at_their_caps",
+    "shadow_mode_admits_reports_and_counts",
+];
+
+/// An engine on the module at the address in `var`, or `None` for a rule the module
+/// path does not have.
+async fn on_module(
+    var: &str,
+    p: invite_limiter::Policy,
+    c: invite_limiter::ManualClock,
+    name: &str,
+) -> Option<invite_limiter::redis::RedisEngine> {
+    if NOT_ON_THE_MODULE.contains(&name) {
+        eprintln!("skipped on the module: {name}");
+        return None;
+    }
+    let engine = redis_support::builder(var, name)?
+        .limits(contract::limits())
+        .policy(p)
+        .clock(c)
+        .server_side(invite_limiter::redis::ServerSide::Module)
+        .deadline(std::time::Duration::from_secs(2))
+        .connect()
+        .await
+        .expect("connects to a server with the module");
+    assert!(engine.uses_module());
+    Some(engine)
 }
 
 mod cluster {

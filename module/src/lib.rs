@@ -257,6 +257,12 @@ redis_module! {
         ["IL.LIMITS", run, "write deny-oom", 1, 1, 1, ""],
         ["IL.RECIPIENT", run, "readonly", 1, 1, 1, ""],
         ["IL.CONNECTED", run, "readonly", 1, 1, 1, ""],
+        ["IL.PSEND", run, "write deny-oom", 1, 1, 1, ""],
+        ["IL.PDIAGNOSE", run, "readonly", 1, 1, 1, ""],
+        ["IL.PACCEPT", run, "write deny-oom", 1, 1, 1, ""],
+        ["IL.MIRROR", run, "write deny-oom", 1, 1, 1, ""],
+        ["IL.POLICYAT", run, "write deny-oom", 1, 1, 1, ""],
+        ["IL.PEMAIL", run, "write deny-oom", 1, 1, 1, ""],
         ["IL.POLICY", run, "write deny-oom", 0, 0, 0, ""],
     ],
 }

@@ -25,16 +25,15 @@ use crate::time::Timestamp;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub enum ServerSide {
-    /// The module when the server has it and the engine can use it (a standalone
-    /// server or a Sentinel-managed master, no rules in shadow mode); else the
-    /// script.
+    /// The module when the server has it and the engine can use it (no rules in
+    /// shadow mode); else the script.
     Auto,
     /// The module: connecting fails when the server lacks it or the engine cannot
     /// use it.
     Module,
     /// The engine script, which needs nothing but Redis (managed services that
     /// cannot load modules). The default: the module path lacks caps on
-    /// connections and follows, shadow mode and clusters (see `docs/redis-module.md`).
+    /// connections and follows and shadow mode (see `docs/redis-module.md`).
     #[default]
     Script,
 }
@@ -119,7 +118,6 @@ pub(super) fn invite_error(id: InviteId, words: &[Value]) -> Result<InviteError,
 pub(super) async fn choose(
     side: ServerSide,
     conn: &mut super::conn::Conn,
-    single_master: bool,
     shadow: crate::Shadow,
 ) -> Result<bool, super::RedisSetupError> {
     if side == ServerSide::Script {
@@ -137,13 +135,10 @@ pub(super) async fn choose(
             problem,
         })
     };
-    match (side, present, single_master, shadow.is_empty()) {
-        (_, true, true, true) => Ok(true),
-        (ServerSide::Module, false, _, _) => refuse("the server has no invite-limiter module"),
-        (ServerSide::Module, _, false, _) => refuse(
-            "the module decides a send on one server: a cluster keeps sender and recipient on different slots",
-        ),
-        (ServerSide::Module, _, _, false) => refuse("the module has no shadow mode"),
+    match (side, present, shadow.is_empty()) {
+        (_, true, true) => Ok(true),
+        (ServerSide::Module, false, _) => refuse("the server has no invite-limiter module"),
+        (ServerSide::Module, _, false) => refuse("the module has no shadow mode"),
         _ => Ok(false),
     }
 }
@@ -170,10 +165,26 @@ impl RedisEngine {
 
     /// Registers the policy in force (with the member caps) under its name.
     pub(super) async fn register_rules(&self, live: &Live) -> Result<(), Failure> {
+        self.register_rules_at(live, None).await
+    }
+
+    /// [`RedisEngine::register_rules`] on the node that serves `key`: on a cluster,
+    /// each master learns the policy when a command on it first needs it.
+    async fn register_rules_at(&self, live: &Live, key: Option<&str>) -> Result<(), Failure> {
         let l = self.inner.limits;
-        let mut cmd = redis::cmd("IL.POLICY");
-        cmd.arg("SET")
-            .arg(&live.module_name)
+        let mut cmd = match key.filter(|_| !self.inner.standalone) {
+            Some(key) => {
+                let mut cmd = redis::cmd("IL.POLICYAT");
+                cmd.arg(key);
+                cmd
+            }
+            None => {
+                let mut cmd = redis::cmd("IL.POLICY");
+                cmd.arg("SET");
+                cmd
+            }
+        };
+        cmd.arg(&live.module_name)
             .arg(crate::policy::codec::encode(&live.policy))
             .arg("CAPS")
             .arg(l.max_connections)
@@ -189,6 +200,7 @@ impl RedisEngine {
     pub(super) async fn module_cmd(
         &self,
         writes: bool,
+        key: &str,
         build: impl Fn(&Live) -> redis::Cmd,
     ) -> Result<Value, Failure> {
         let live = self.fresh_live().await?;
@@ -203,7 +215,7 @@ impl RedisEngine {
         self.tail(&mut cmd, &live);
         match run(cmd).await {
             Err(f) if f.cause == Outage::Refused => {
-                self.register_rules(&live).await?;
+                self.register_rules_at(&live, Some(key)).await?;
                 let mut cmd = build(&live);
                 self.tail(&mut cmd, &live);
                 run(cmd).await
@@ -233,9 +245,30 @@ impl RedisEngine {
             _ => None,
         };
         let (skey, rkey) = (self.value_key(s), self.value_key(r));
-        self.module_cmd(name == "IL.SEND", |_| {
+        // On a cluster the two keys live on different slots: the recipient's value
+        // is read from theirs and travels with the one-key form of the command.
+        let peer = if self.inner.standalone || s == r {
+            None
+        } else {
+            let mut dump = redis::cmd("IL.DUMP");
+            dump.arg(&rkey);
+            Some(self.cmd::<Option<Vec<u8>>>(dump).await?)
+        };
+        let name = match (&peer, name) {
+            (None, name) => name,
+            (Some(_), "IL.SEND") => "IL.PSEND",
+            (Some(_), _) => "IL.PDIAGNOSE",
+        };
+        self.module_cmd(name.ends_with("SEND"), &skey, |_| {
             let mut cmd = redis::cmd(name);
-            cmd.arg(&skey).arg(&rkey).arg(s).arg(r);
+            cmd.arg(&skey);
+            if peer.is_none() {
+                cmd.arg(&rkey);
+            }
+            cmd.arg(s).arg(r);
+            if let Some(Some(value)) = &peer {
+                cmd.arg("PEER").arg(value.as_slice());
+            }
             if let Some(note) = req.trimmed_note() {
                 cmd.arg("NOTE").arg(note);
             }
@@ -345,7 +378,7 @@ impl RedisEngine {
     pub(super) async fn module_capacity(&self, m: MemberId) -> Result<Capacity, Failure> {
         let key = self.value_key(m.0);
         let reply = self
-            .module_cmd(false, |_| {
+            .module_cmd(false, &key, |_| {
                 let mut cmd = redis::cmd("IL.CAPACITY");
                 cmd.arg(&key).arg(m.0);
                 cmd

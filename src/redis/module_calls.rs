@@ -23,7 +23,7 @@ impl RedisEngine {
     ) -> Result<(), Failure> {
         let key = self.value_key(m);
         let reply = self
-            .module_cmd(true, |_| {
+            .module_cmd(true, &key, |_| {
                 let mut cmd = redis::cmd(name);
                 cmd.arg(&key).arg(m).arg(args);
                 cmd
@@ -42,7 +42,7 @@ impl RedisEngine {
     ) -> Result<Option<crate::TierLimits>, Failure> {
         let key = self.value_key(m.0);
         let reply = self
-            .module_cmd(false, |_| {
+            .module_cmd(false, &key, |_| {
                 let mut cmd = redis::cmd("IL.GET");
                 cmd.arg(&key).arg(m.0);
                 cmd
@@ -67,7 +67,7 @@ impl RedisEngine {
     ) -> Result<u64, Failure> {
         let key = self.value_key(m);
         let reply = self
-            .module_cmd(false, |_| {
+            .module_cmd(false, &key, |_| {
                 let mut cmd = redis::cmd(name);
                 cmd.arg(&key).arg(m).arg(other);
                 cmd
@@ -81,10 +81,13 @@ impl RedisEngine {
         let s = id.sender().0;
         let key = self.value_key(s);
         let unavailable = |f: Failure| InviteError::Unavailable(f.cause);
+        if name == "IL.ACCEPT" && !self.inner.standalone {
+            return self.module_accept_in_two(id).await;
+        }
         let mut rkey = None;
         if name == "IL.ACCEPT" {
             let reply = self
-                .module_cmd(false, |_| {
+                .module_cmd(false, &key, |_| {
                     let mut cmd = redis::cmd("IL.RECIPIENT");
                     cmd.arg(&key).arg(s).arg(id.seq());
                     cmd
@@ -100,7 +103,7 @@ impl RedisEngine {
             }
         }
         let reply = self
-            .module_cmd(true, |_| {
+            .module_cmd(true, &key, |_| {
                 let mut cmd = redis::cmd(name);
                 cmd.arg(&key);
                 if let Some(rkey) = &rkey {
@@ -116,6 +119,43 @@ impl RedisEngine {
             Some("ok") => Ok(()),
             _ => Err(invite_error(id, words).map_err(unavailable)?),
         }
+    }
+
+    /// An acceptance on a cluster, where the two keys live on different slots: the
+    /// sender's side (`IL.PACCEPT`, which names the recipient), then the
+    /// recipient's (`IL.MIRROR`, idempotent, tried three times; if all fail the
+    /// answer is `Unavailable` and the recipient's side lags, as on the script).
+    async fn module_accept_in_two(&self, id: InviteId) -> Result<(), InviteError> {
+        let s = id.sender().0;
+        let key = self.value_key(s);
+        let unavailable = |f: Failure| InviteError::Unavailable(f.cause);
+        let reply = self
+            .module_cmd(true, &key, |_| {
+                let mut cmd = redis::cmd("IL.PACCEPT");
+                cmd.arg(&key).arg(s).arg(id.seq());
+                cmd
+            })
+            .await
+            .map_err(unavailable)?;
+        let words = items(&reply).map_err(unavailable)?;
+        let recipient = match words.first().and_then(text).as_deref() {
+            Some("ok") => words
+                .get(1)
+                .and_then(number)
+                .ok_or_else(|| unavailable(bad()))?,
+            _ => return Err(invite_error(id, words).map_err(unavailable)?),
+        };
+        let mut last = Outage::Timeout;
+        for _ in 0..3 {
+            match self
+                .module_set(recipient, "IL.MIRROR", &[s.to_string()])
+                .await
+            {
+                Ok(()) => return Ok(()),
+                Err(f) => last = f.cause,
+            }
+        }
+        Err(InviteError::Unavailable(last))
     }
 
     /// Connects (or disconnects, by `name`) `a` and `b` on both members' keys, or
@@ -148,18 +188,69 @@ impl RedisEngine {
     ) -> Result<(), EmailError> {
         let email = normalize(email)?;
         let (key, owner_key) = (self.value_key(m.0), email_owner(&self.inner.prefix, &email));
+        let unavailable = |f: Failure| EmailError::Unavailable(f.cause);
+        // On a cluster the owner key lives on another slot: it is claimed (SET NX)
+        // or read first, and released or cleared after.
+        let mut read = None;
+        if !self.inner.standalone {
+            let old: Option<String> = if add {
+                let mut claim = redis::cmd("SET");
+                claim.arg(&owner_key).arg(m.0).arg("NX").arg("GET");
+                self.write_cmd(claim).await.map_err(unavailable)?
+            } else {
+                let mut get = redis::cmd("GET");
+                get.arg(&owner_key);
+                self.cmd(get).await.map_err(unavailable)?
+            };
+            let old = old
+                .map(|o| o.parse::<u64>())
+                .transpose()
+                .map_err(|_| EmailError::Unavailable(Outage::BadData))?;
+            match (add, old) {
+                (true, Some(o)) if o == m.0 => return Ok(()),
+                (true, Some(o)) => {
+                    return Err(EmailError::Taken {
+                        email,
+                        owner: MemberId(o),
+                    })
+                }
+                _ => read = Some(old),
+            }
+        }
         let reply = self
-            .module_cmd(true, |_| {
-                let mut cmd = redis::cmd("IL.EMAIL");
-                cmd.arg(&key)
-                    .arg(&owner_key)
-                    .arg(m.0)
-                    .arg(if add { "ADD" } else { "DEL" })
-                    .arg(&email);
-                cmd
+            .module_cmd(true, &key, |_| {
+                let action = if add { "ADD" } else { "DEL" };
+                match read {
+                    None => {
+                        let mut cmd = redis::cmd("IL.EMAIL");
+                        cmd.arg(&key)
+                            .arg(&owner_key)
+                            .arg(m.0)
+                            .arg(action)
+                            .arg(&email);
+                        cmd
+                    }
+                    Some(owner) => {
+                        let mut cmd = redis::cmd("IL.PEMAIL");
+                        cmd.arg(&key).arg(m.0).arg(action).arg(&email);
+                        if let Some(o) = owner {
+                            cmd.arg("OWNER").arg(o);
+                        }
+                        cmd
+                    }
+                }
             })
             .await
-            .map_err(|f| EmailError::Unavailable(f.cause))?;
+            .map_err(unavailable)?;
+        if read.is_some() {
+            // Released after a refused claim, cleared after an unregistration.
+            // Added: the claim stays; refused: released. Removed: cleared.
+            if add != (reply == Value::Okay) {
+                let mut del = redis::cmd("DEL");
+                del.arg(&owner_key);
+                self.write_cmd::<i64>(del).await.map_err(unavailable)?;
+            }
+        }
         let bad_data = EmailError::Unavailable(Outage::BadData);
         if reply == Value::Okay {
             return Ok(());
@@ -188,7 +279,7 @@ impl RedisEngine {
     ) -> Result<(), EmailError> {
         let key = self.value_key(owner.0);
         let reply = self
-            .module_cmd(true, |_| {
+            .module_cmd(true, &key, |_| {
                 let mut cmd = redis::cmd("IL.CONTACTS");
                 cmd.arg(&key).arg(owner.0).arg(&emails);
                 cmd

@@ -86,7 +86,7 @@ pub(crate) fn email(a: &mut Args<'_>) -> Result<String, CommandError> {
 }
 
 /// A send's or a diagnosis's arguments: the two members, then options in any order.
-pub(crate) fn request(a: &mut Args<'_>) -> Result<Request, CommandError> {
+pub(crate) fn request(a: &mut Args<'_>, peer: bool) -> Result<Request, CommandError> {
     let mut req = Request {
         sender: a.u64("sender")?,
         recipient: a.u64("recipient")?,
@@ -94,6 +94,7 @@ pub(crate) fn request(a: &mut Args<'_>) -> Result<Request, CommandError> {
         key: None,
         email: None,
         counted: true,
+        peer: None,
     };
     while let Some(opt) = a.rest.first() {
         match opt.to_ascii_uppercase().as_slice() {
@@ -118,12 +119,19 @@ pub(crate) fn request(a: &mut Args<'_>) -> Result<Request, CommandError> {
                 };
                 req.email = Some((email, owner));
             }
+            b"PEER" if peer && req.peer.is_none() => {
+                a.next("PEER")?;
+                req.peer = Some(Some(a.next("peer value")?.to_vec()));
+            }
             b"NOCOUNT" if req.counted => {
                 a.next("NOCOUNT")?;
                 req.counted = false;
             }
             _ => break,
         }
+    }
+    if peer && req.peer.is_none() {
+        req.peer = Some(None);
     }
     Ok(req)
 }

@@ -26,7 +26,7 @@ pub(crate) struct Spec {
 }
 
 /// The command table, in the order `COMMANDS` lists them.
-pub const COMMANDS: [(&str, usize, bool); 23] = [
+pub const COMMANDS: [(&str, usize, bool); 29] = [
     ("IL.SEND", 2, true),
     ("IL.DIAGNOSE", 2, false),
     ("IL.CAPACITY", 1, false),
@@ -50,6 +50,12 @@ pub const COMMANDS: [(&str, usize, bool); 23] = [
     ("IL.LIMITS", 1, true),
     ("IL.RECIPIENT", 1, false),
     ("IL.CONNECTED", 1, false),
+    ("IL.PSEND", 1, true),
+    ("IL.PDIAGNOSE", 1, false),
+    ("IL.PACCEPT", 1, true),
+    ("IL.MIRROR", 1, true),
+    ("IL.POLICYAT", 1, true),
+    ("IL.PEMAIL", 1, true),
 ];
 
 impl Command {
@@ -72,6 +78,17 @@ impl Command {
             .map_err(|_| CommandError::new("unknown command"))?
             .to_ascii_uppercase();
         let mut a = Args { rest };
+        if name == "IL.POLICYAT" {
+            // A named policy set on the node that serves `key` (a cluster routes a
+            // command by its key; the key is not read).
+            a.next("key")?;
+            let policy_name = a.text("name")?.to_owned();
+            let bytes = a.next("policy")?.to_vec();
+            let caps = caps(&mut a)?;
+            let mut cmd = finish(Op::PolicySet(bytes, caps, true), a)?;
+            cmd.rules = Some(policy_name);
+            return Ok(cmd);
+        }
         if name == "IL.POLICY" {
             let (op, name) = match a.word("subcommand")?.as_str() {
                 "get" if a.rest.len() == 1 => (Op::PolicyGet, Some(a.text("name")?.to_owned())),
@@ -91,7 +108,7 @@ impl Command {
                         (Some(name.to_owned()), a.next("policy")?)
                     };
                     let caps = caps(&mut a)?;
-                    (Op::PolicySet(bytes.to_vec(), caps), name)
+                    (Op::PolicySet(bytes.to_vec(), caps, false), name)
                 }
                 other => return Err(CommandError::new(format!("unknown subcommand {other}"))),
             };
@@ -105,9 +122,9 @@ impl Command {
             a.next(if i == 0 { "key" } else { "second key" })?;
         }
         let op = match spec.name {
-            "IL.SEND" | "IL.DIAGNOSE" => {
-                let req = request(&mut a)?;
-                if spec.name == "IL.SEND" {
+            "IL.SEND" | "IL.DIAGNOSE" | "IL.PSEND" | "IL.PDIAGNOSE" => {
+                let req = request(&mut a, spec.name.starts_with("IL.P"))?;
+                if spec.name.ends_with("SEND") {
                     Op::Send(req)
                 } else {
                     Op::Diagnose(req)
@@ -177,8 +194,10 @@ impl Command {
             "IL.UNFOLLOW" => Op::Relate(Relation::Unfollow, a.u64("follower")?, a.u64("followee")?),
             "IL.DUMP" => Op::Dump,
             "IL.RECIPIENT" => Op::Recipient(a.u64("sender")?, a.u64("sequence")?),
+            "IL.PACCEPT" => Op::AcceptSide(a.u64("sender")?, a.u64("sequence")?),
+            "IL.MIRROR" => Op::Mirror(a.u64("recipient")?, a.u64("sender")?),
             "IL.CONNECTED" => Op::Connected(a.u64("member")?, a.u64("other")?),
-            "IL.EMAIL" => {
+            "IL.EMAIL" | "IL.PEMAIL" => {
                 let member = a.u64("member")?;
                 let add = match a.word("action")?.as_str() {
                     "add" => true,
@@ -189,10 +208,24 @@ impl Command {
                         )))
                     }
                 };
+                let email = email(&mut a)?;
+                let owner = if spec.name == "IL.PEMAIL" {
+                    let owner = match a.rest.first() {
+                        Some(w) if w.eq_ignore_ascii_case(b"OWNER") => {
+                            a.next("OWNER")?;
+                            Some(a.u64("owner")?)
+                        }
+                        _ => None,
+                    };
+                    Some(owner)
+                } else {
+                    None
+                };
                 Op::Email {
                     member,
                     add,
-                    email: email(&mut a)?,
+                    email,
+                    owner,
                 }
             }
             "IL.CONTACTS" => {
@@ -242,7 +275,9 @@ impl Command {
     /// The command's name, e.g. `IL.SEND`.
     pub fn name(&self) -> &'static str {
         match &self.op {
+            Op::Send(r) if r.peer.is_some() => "IL.PSEND",
             Op::Send(_) => "IL.SEND",
+            Op::Diagnose(r) if r.peer.is_some() => "IL.PDIAGNOSE",
             Op::Diagnose(_) => "IL.DIAGNOSE",
             Op::Capacity(_) => "IL.CAPACITY",
             Op::Pending { .. } => "IL.PENDING",
@@ -258,11 +293,15 @@ impl Command {
             Op::Relate(Relation::Disconnect, ..) => "IL.DISCONNECT",
             Op::Relate(Relation::Follow, ..) => "IL.FOLLOW",
             Op::Relate(Relation::Unfollow, ..) => "IL.UNFOLLOW",
+            Op::PolicySet(_, _, true) => "IL.POLICYAT",
             Op::PolicyGet | Op::PolicySet(..) => "IL.POLICY",
             Op::Recipient(..) => "IL.RECIPIENT",
+            Op::AcceptSide(..) => "IL.PACCEPT",
+            Op::Mirror(..) => "IL.MIRROR",
             Op::Connected(..) => "IL.CONNECTED",
             Op::Dump => "IL.DUMP",
             Op::Restore(_) => "IL.RESTORE",
+            Op::Email { owner: Some(_), .. } => "IL.PEMAIL",
             Op::Email { .. } => "IL.EMAIL",
             Op::Contacts(..) => "IL.CONTACTS",
             Op::Limits(..) => "IL.LIMITS",

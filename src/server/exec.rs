@@ -91,7 +91,7 @@ impl Server {
         now: u64,
     ) -> Result<Written, CommandError> {
         let asked = cmd.at.unwrap_or(now);
-        if let Op::PolicySet(bytes, caps) = &cmd.op {
+        if let Op::PolicySet(bytes, caps, _) = &cmd.op {
             self.policies.set(cmd.policy_name(), bytes, *caps)?;
             return Ok(Written {
                 reply: Reply::Ok,
@@ -104,8 +104,24 @@ impl Server {
         let (at, reply) = match &cmd.op {
             Op::Send(r) => {
                 let at = at(owned(first, r.sender)?);
-                let other = other(second, r.recipient, r.sender)?;
+                let peer = peer(r)?;
+                let other = match &peer {
+                    Some(value) => Other::Value(value),
+                    None => other(second, r.recipient, r.sender)?,
+                };
                 (at, send(rules, r, first, other, at))
+            }
+            Op::AcceptSide(sender, seq) => {
+                let at = at(owned(first, *sender)?);
+                (at, accept_side(rules, *seq, first, at))
+            }
+            Op::Mirror(member, other) => {
+                let at = at(owned(first, *member)?);
+                let m = &mut created(first, *member).member;
+                m.settle(at, rules);
+                m.end_pair(*other, Ending::Accepted);
+                m.extra_mut().connections.insert(*other);
+                (at, Reply::Ok)
             }
             Op::Accept(sender, seq) => {
                 let at = at(owned(first, *sender)?);
@@ -186,6 +202,14 @@ impl Server {
                 *first = Some(value);
                 (at, Reply::Ok)
             }
+            Op::Email {
+                owner: Some(read), ..
+            } => {
+                // The one-key form: the caller keeps the owner key (see `write_email`).
+                let mut owner = *read;
+                let done = self.write_email(cmd, first, &mut owner, now)?;
+                return Ok(done);
+            }
             Op::Contacts(member, emails) => {
                 let at = at(owned(first, *member)?);
                 let mut list = Vec::new();
@@ -240,6 +264,7 @@ impl Server {
             member: id,
             add,
             email,
+            ..
         } = &cmd.op
         else {
             return Err(CommandError::new(format!("{} is not IL.EMAIL", cmd.name())));
@@ -322,6 +347,37 @@ fn send(rules: &Rules, r: &Request, first: &mut Slot, other: Other<'_>, at: u64)
         }
     };
     Reply::sent(&sent)
+}
+
+/// The sender's side of an acceptance (`IL.PACCEPT`): the invitation ends, the
+/// sender's invitations to the recipient end, the sender is connected; the answer
+/// names the recipient, whose side `IL.MIRROR` does on the recipient's key.
+fn accept_side(rules: &Rules, seq: u64, first: &mut Slot, at: u64) -> Reply {
+    let Some(sender) = first.as_mut() else {
+        return unknown(0, seq);
+    };
+    let m = &mut sender.member;
+    let recipient = match m.locate(seq, at, rules) {
+        Ok((_, inv)) => inv.recipient,
+        Err(e) => return Reply::invite_error(&e),
+    };
+    if let Err(e) = m.end(seq, Ending::Accepted, at, rules, &mut 0) {
+        return Reply::invite_error(&e);
+    }
+    m.end_pair(recipient, Ending::Accepted);
+    m.extra_mut().connections.insert(recipient);
+    Reply::Array(vec![Reply::text("ok"), Reply::id(recipient)])
+}
+
+/// The recipient's value a one-key send carries (`PEER`), checked to be theirs;
+/// `None` when the command is not of the one-key form.
+pub(super) fn peer(r: &Request) -> Result<Option<Slot>, CommandError> {
+    let Some(bytes) = &r.peer else {
+        return Ok(None);
+    };
+    let value = bytes.as_deref().map(MemberValue::decode).transpose()?;
+    crate::server::slots::check(value.as_ref(), r.recipient)?;
+    Ok(Some(value))
 }
 
 fn accept(

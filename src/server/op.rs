@@ -77,9 +77,14 @@ pub(crate) enum Op {
     Relate(Relation, u64, u64),
     PolicyGet,
     /// A policy's bytes, and the member caps that go with it.
-    PolicySet(Vec<u8>, crate::MemberLimits),
+    /// `true`: `IL.POLICYAT`, which names a key to be routed by.
+    PolicySet(Vec<u8>, crate::MemberLimits, bool),
     /// The recipient of a sender's invitation.
     Recipient(u64, u64),
+    /// An acceptance on the sender's key alone; `Mirror` does the recipient's side.
+    AcceptSide(u64, u64),
+    /// The recipient's side of an acceptance: (recipient, sender).
+    Mirror(u64, u64),
     /// Whether a member is connected to another.
     Connected(u64, u64),
     Dump,
@@ -88,6 +93,9 @@ pub(crate) enum Op {
         member: u64,
         add: bool,
         email: String,
+        /// The one-key form (`IL.PEMAIL`): the owner the caller read from (or
+        /// claimed in) the email's owner key, which the caller keeps itself.
+        owner: Option<Option<u64>>,
     },
     Contacts(u64, Vec<String>),
     Limits(u64, Option<crate::policy::TierLimits>),
@@ -106,4 +114,8 @@ pub(crate) struct Request {
     /// Count the send as an attempt for the spam signals (all but the second and
     /// later sends of one bulk action).
     pub(crate) counted: bool,
+    /// The one-key form (`IL.PSEND`, `IL.PDIAGNOSE`): the recipient's stored bytes as
+    /// read from the recipient's key (`PEER <bytes>`; `None`: the key holds nothing),
+    /// for a cluster, where the two keys live on different slots.
+    pub(crate) peer: Option<Option<Vec<u8>>>,
 }

@@ -38,10 +38,12 @@ impl Server {
             Op::Diagnose(r) => {
                 check(first, r.sender)?;
                 let at = at(first);
-                let them = match second {
-                    Some(v) => check(v, r.recipient).map(|_| v)?,
-                    None if r.recipient == r.sender => first,
-                    None => return Err(same_key()),
+                let peer = crate::server::exec::peer(r)?;
+                let them = match (&peer, second) {
+                    (Some(p), _) => p.as_ref(),
+                    (None, Some(v)) => check(v, r.recipient).map(|_| v)?,
+                    (None, None) if r.recipient == r.sender => first,
+                    (None, None) => return Err(same_key()),
                 };
                 let req = invite_request(r);
                 let s = subject(&req);

@@ -97,6 +97,9 @@ struct Store {
     values: HashMap<u64, MemberValue>,
     /// Email owner keys: normalised email to member.
     owners: HashMap<String, u64>,
+    /// Run two-key sends, diagnoses and acceptances in their one-key forms, as a
+    /// gateway on a cluster does.
+    peer: bool,
 }
 
 fn key(m: u64) -> Vec<u8> {
@@ -105,6 +108,9 @@ fn key(m: u64) -> Vec<u8> {
 
 impl Store {
     fn email(&mut self, m: u64, add: bool, email: &str, now: u64) -> Reply {
+        if self.peer {
+            return self.email_in_two(m, add, email, now);
+        }
         let action: &[u8] = if add { b"ADD" } else { b"DEL" };
         let parts = args(&[
             b"IL.EMAIL",
@@ -134,7 +140,73 @@ impl Store {
         done.reply
     }
 
+    /// `IL.PEMAIL` as a gateway on a cluster runs it: the owner key claimed (SET
+    /// NX) or read first, released or cleared after.
+    fn email_in_two(&mut self, m: u64, add: bool, email: &str, now: u64) -> Reply {
+        let norm = crate::email::normalize(email).unwrap();
+        let old = self.owners.get(&norm).copied();
+        match (add, old) {
+            (true, Some(o)) if o == m => return Reply::Ok,
+            (true, Some(o)) => return Reply::Array(vec![Reply::text("taken"), Reply::id(o)]),
+            (true, None) => {
+                self.owners.insert(norm.clone(), m);
+            }
+            _ => {}
+        }
+        let action: &[u8] = if add { b"ADD" } else { b"DEL" };
+        let mut parts = args(&[b"IL.PEMAIL", &key(m), &num(m), action, email.as_bytes()]);
+        if let (false, Some(o)) = (add, old) {
+            parts.extend(args(&[b"OWNER", &num(o)]));
+        }
+        let reply = self.run_as_given(parts, now);
+        if add != (reply == Reply::Ok) {
+            self.owners.remove(&norm);
+        }
+        reply
+    }
+
+    /// A two-key command in its one-key form: the recipient's value travels as
+    /// `PEER`, an acceptance is `IL.PACCEPT` then `IL.MIRROR`.
     fn run(&mut self, args: Vec<Vec<u8>>, now: u64) -> Reply {
+        if !self.peer
+            || !matches!(
+                args[0].as_slice(),
+                b"IL.SEND" | b"IL.DIAGNOSE" | b"IL.ACCEPT"
+            )
+        {
+            return self.run_as_given(args, now);
+        }
+        let recipient_key = args[2].clone();
+        let mut one: Vec<Vec<u8>> = vec![
+            [b"IL.P".as_slice(), &args[0][3..]].concat(),
+            args[1].clone(),
+        ];
+        one.extend(args[3..].iter().cloned());
+        if args[0] == b"IL.ACCEPT" {
+            let reply = self.run_as_given(one, now);
+            let Reply::Array(words) = &reply else {
+                return reply;
+            };
+            let Some(Reply::Text(r)) = words.get(1) else {
+                return reply;
+            };
+            let mirror = vec![
+                b"IL.MIRROR".to_vec(),
+                recipient_key,
+                r.clone().into_bytes(),
+                args[3].clone(),
+            ];
+            assert_eq!(self.run_as_given(mirror, now), Reply::Ok);
+            return Reply::Array(vec![Reply::text("ok")]);
+        }
+        let r: u64 = std::str::from_utf8(&args[4]).unwrap().parse().unwrap();
+        if let Some(v) = self.values.get(&r) {
+            one.extend([b"PEER".to_vec(), v.encode()]);
+        }
+        self.run_as_given(one, now)
+    }
+
+    fn run_as_given(&mut self, args: Vec<Vec<u8>>, now: u64) -> Reply {
         let refs: Vec<&[u8]> = args.iter().map(Vec::as_slice).collect();
         let cmd = Command::parse(&refs).expect("well-formed");
         let id = |i: usize| -> u64 {
@@ -211,7 +283,7 @@ fn sent_reply(
     }
 }
 
-fn run_both(steps: Vec<Step>) {
+fn run_both(steps: Vec<Step>, peer: bool) {
     let start = 1_700_000_000_000;
     let clock = ManualClock::new(Timestamp::from_millis(start));
     let engine = Engine::builder()
@@ -223,6 +295,7 @@ fn run_both(steps: Vec<Step>) {
         server: Server::new(policy()).unwrap(),
         values: HashMap::new(),
         owners: HashMap::new(),
+        peer,
     };
     let mut now = start;
     let mut sent: Vec<(u64, u64, u64)> = Vec::new();
@@ -438,6 +511,13 @@ proptest! {
     /// every stored value passing through its bytes between steps.
     #[test]
     fn the_module_core_answers_as_the_in_memory_engine(steps in prop::collection::vec(step(), 1..80)) {
-        run_both(steps);
+        run_both(steps, false);
+    }
+
+    /// The one-key forms a cluster needs answer as the two-key ones: a send or a
+    /// diagnosis carrying the recipient's value, an acceptance in two steps.
+    #[test]
+    fn the_one_key_forms_answer_as_the_in_memory_engine(steps in prop::collection::vec(step(), 1..80)) {
+        run_both(steps, true);
     }
 }
