@@ -23,7 +23,7 @@ mod standalone {
 }
 
 /// The same suite on the Redis module (the servers must have it loaded, as `.ci/run`
-/// does), but for what the module path does not have: on a standalone server, and on
+/// does), but for what the module path does not have, on a standalone server and on
 /// a cluster, where a send carries the recipient's value and an acceptance is two
 /// commands.
 mod standalone_module {
@@ -56,12 +56,8 @@ mod cluster_module {
     contract_tests!(make);
 }
 
-/// The rules the module path does not have: caps on connections and follows, and
-/// shadow mode.
-const NOT_ON_THE_MODULE: [&str; 2] = [
-    "connections_and_follows_stop_at_their_caps",
-    "shadow_mode_admits_reports_and_counts",
-];
+/// The rule the module path does not have: shadow mode.
+const NOT_ON_THE_MODULE: [&str; 1] = ["shadow_mode_admits_reports_and_counts"];
 
 /// An engine on the module at the address in `var`, or `None` for a rule the module
 /// path does not have.

@@ -32,8 +32,8 @@ pub enum ServerSide {
     /// use it.
     Module,
     /// The engine script, which needs nothing but Redis (managed services that
-    /// cannot load modules). The default: the module path lacks caps on
-    /// connections and follows and shadow mode (see `docs/redis-module.md`).
+    /// cannot load modules). The default: the module path lacks shadow mode (see
+    /// `docs/redis-module.md`).
     #[default]
     Script,
 }

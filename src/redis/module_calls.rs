@@ -159,7 +159,8 @@ impl RedisEngine {
     }
 
     /// Connects (or disconnects, by `name`) `a` and `b` on both members' keys, or
-    /// makes `a` follow `b` (one key, `both` false).
+    /// makes `a` follow (or unfollow) `b` (one key, `both` false). A connection
+    /// past either member's cap changes nothing: a side already added is undone.
     pub(super) async fn module_relate(
         &self,
         name: &str,
@@ -168,15 +169,66 @@ impl RedisEngine {
         both: bool,
     ) -> Result<(), crate::RelationError> {
         let unavailable = |f: Failure| crate::RelationError::Unavailable(f.cause);
-        self.module_set(a.0, name, &[b.0.to_string()])
-            .await
-            .map_err(unavailable)?;
-        if both {
-            self.module_set(b.0, name, &[a.0.to_string()])
+        if matches!(name, "IL.DISCONNECT" | "IL.UNFOLLOW") {
+            self.module_set(a.0, name, &[b.0.to_string()])
                 .await
                 .map_err(unavailable)?;
+            if both {
+                self.module_set(b.0, name, &[a.0.to_string()])
+                    .await
+                    .map_err(unavailable)?;
+            }
+            return Ok(());
+        }
+        let limit = |member: MemberId, max: u32| match name {
+            "IL.FOLLOW" => crate::RelationError::FollowLimit { member, max },
+            _ => crate::RelationError::ConnectionLimit { member, max },
+        };
+        let added = match self.module_add(a.0, name, b.0).await.map_err(unavailable)? {
+            Ok(added) => added,
+            Err(max) => return Err(limit(a, max)),
+        };
+        if both {
+            if let Err(max) = self.module_add(b.0, name, a.0).await.map_err(unavailable)? {
+                if added {
+                    let undo = [b.0.to_string()];
+                    self.module_set(a.0, "IL.DISCONNECT", &undo)
+                        .await
+                        .map_err(unavailable)?;
+                }
+                return Err(limit(b, max));
+            }
         }
         Ok(())
+    }
+
+    /// Adds `other` to `m`'s side of a relation: whether it was new, or the cap
+    /// that refused it.
+    async fn module_add(
+        &self,
+        m: u64,
+        name: &str,
+        other: u64,
+    ) -> Result<Result<bool, u32>, Failure> {
+        let key = self.value_key(m);
+        let reply = self
+            .module_cmd(true, &key, |_| {
+                let mut cmd = redis::cmd(name);
+                cmd.arg(&key).arg(m).arg(other);
+                cmd
+            })
+            .await?;
+        if let Value::Int(n) = reply {
+            return Ok(Ok(n == 1));
+        }
+        let words = items(&reply)?;
+        match (
+            words.first().and_then(text).as_deref(),
+            words.get(1).and_then(number),
+        ) {
+            (Some("too_many"), Some(max)) => Ok(Err(u32::try_from(max).unwrap_or(u32::MAX))),
+            _ => Err(bad()),
+        }
     }
 
     /// Registers (`add`) or unregisters an email of `m`.

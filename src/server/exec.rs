@@ -177,24 +177,8 @@ impl Server {
             }
             Op::Relate(how, member, other) => {
                 let at = at(owned(first, *member)?);
-                let m = &mut created(first, *member).member;
-                let set = |m: &mut Member| match how {
-                    Relation::Connect if other != member => {
-                        m.extra_mut().connections.insert(*other);
-                    }
-                    Relation::Follow => {
-                        m.extra_mut().follows.insert(*other);
-                    }
-                    Relation::Disconnect => {
-                        m.extra.as_deref_mut().map(|x| x.connections.remove(other));
-                    }
-                    Relation::Unfollow => {
-                        m.extra.as_deref_mut().map(|x| x.follows.remove(other));
-                    }
-                    _ => {}
-                };
-                set(m);
-                (at, Reply::Ok)
+                let caps = self.policies.caps(cmd.rules.as_deref());
+                (at, relate(*how, *member, *other, first, caps))
             }
             Op::Restore(bytes) => {
                 let value = MemberValue::decode(bytes)?;
@@ -301,6 +285,55 @@ impl Server {
         finish(member, at, &rules);
         Ok(Written { reply, at })
     }
+}
+
+/// Changes one member's side of a relation. Adding answers 1, or 0 when the other
+/// was already there, or `too_many max` when the member is at the cap (nothing
+/// changes); removing answers `OK`.
+fn relate(
+    how: Relation,
+    member: u64,
+    other: u64,
+    slot: &mut Slot,
+    caps: crate::MemberLimits,
+) -> Reply {
+    let (connect, max) = match how {
+        Relation::Connect => (true, caps.max_connections),
+        Relation::Follow => (false, caps.max_follows),
+        Relation::Disconnect | Relation::Unfollow => {
+            if let Some(x) = slot.as_mut().and_then(|v| v.member.extra.as_deref_mut()) {
+                let set = if how == Relation::Disconnect {
+                    &mut x.connections
+                } else {
+                    &mut x.follows
+                };
+                set.remove(&other);
+            }
+            return Reply::Ok;
+        }
+    };
+    // A member is never connected to themselves (following oneself is allowed, as
+    // in the in-memory engine).
+    if connect && other == member {
+        return Reply::Int(0);
+    }
+    let held = slot
+        .as_ref()
+        .and_then(|v| v.member.extra.as_deref())
+        .map(|x| if connect { &x.connections } else { &x.follows });
+    if held.is_some_and(|set| set.contains(&other)) {
+        return Reply::Int(0);
+    }
+    if held.map_or(0, |set| set.len()) >= max as usize {
+        return refused("too_many", Some(max.into()));
+    }
+    let x = created(slot, member).member.extra_mut();
+    if connect {
+        x.connections.insert(other);
+    } else {
+        x.follows.insert(other);
+    }
+    Reply::Int(1)
 }
 
 /// What the recipient's record says about the sender (see `admission`).

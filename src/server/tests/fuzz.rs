@@ -237,3 +237,41 @@ fn named_policies_decide_their_own_commands_and_travel_together() {
         Reply::Bytes(bytes)
     );
 }
+
+#[test]
+fn a_relation_past_the_cap_changes_nothing() {
+    let mut server = Server::new(Policy::default()).unwrap();
+    let bytes = server.encoded_policy();
+    let set = Command::parse(&[
+        b"IL.POLICY",
+        b"SET",
+        b"small",
+        &bytes,
+        b"CAPS",
+        b"2",
+        b"1",
+        b"3",
+        b"10",
+    ])
+    .unwrap();
+    server.write(&set, &mut None, None, 0).unwrap();
+    let mut v = None;
+    let mut connect = |other: &[u8]| {
+        let c = Command::parse(&[b"IL.CONNECT", b"k", b"1", other, b"RULES", b"small"]).unwrap();
+        server.write(&c, &mut v, None, 1_000).unwrap().reply
+    };
+    assert_eq!(connect(b"2"), Reply::Int(1));
+    assert_eq!(connect(b"3"), Reply::Int(1));
+    assert_eq!(
+        connect(b"3"),
+        Reply::Int(0),
+        "already there: no cap to meet"
+    );
+    assert_eq!(
+        connect(b"4"),
+        Reply::Array(vec![Reply::Text("too_many".into()), Reply::Int(2)])
+    );
+    assert_eq!(connect(b"1"), Reply::Int(0), "never connected to oneself");
+    let held = v.as_ref().unwrap().member.extra.as_ref().unwrap();
+    assert_eq!(held.connections.len(), 2);
+}

@@ -390,17 +390,21 @@ fn run_both(steps: Vec<Step>, peer: bool) {
                 )
             }
             Step::Connect(a, b) => {
+                // 1 when the connection is new, 0 when it was there (or a == b).
+                let added = a != b && !engine.are_connected(MemberId(a), MemberId(b));
                 engine.connect(MemberId(a), MemberId(b));
-                store.run(args(&[b"IL.CONNECT", &key(a), &num(a), &num(b)]), now);
+                let one = store.run(args(&[b"IL.CONNECT", &key(a), &num(a), &num(b)]), now);
+                assert_eq!(one, Reply::Int(i64::from(added)));
                 (
-                    Reply::Ok,
+                    Reply::Int(i64::from(added)),
                     store.run(args(&[b"IL.CONNECT", &key(b), &num(b), &num(a)]), now),
                 )
             }
             Step::Follow(a, b) => {
+                let added = !engine.follows(MemberId(a), MemberId(b));
                 engine.follow(MemberId(a), MemberId(b));
                 (
-                    Reply::Ok,
+                    Reply::Int(i64::from(added)),
                     store.run(args(&[b"IL.FOLLOW", &key(a), &num(a), &num(b)]), now),
                 )
             }
