@@ -23,7 +23,7 @@ mod standalone {
 }
 
 /// The same suite on the Redis module (the servers must have it loaded, as `.ci/run`
-/// does), but for what the module path does not have, on a standalone server and on
+/// does), on a standalone server and on
 /// a cluster, where a send carries the recipient's value and an acceptance is two
 /// commands.
 mod standalone_module {
@@ -56,21 +56,13 @@ mod cluster_module {
     contract_tests!(make);
 }
 
-/// The rule the module path does not have: shadow mode.
-const NOT_ON_THE_MODULE: [&str; 1] = ["shadow_mode_admits_reports_and_counts"];
-
-/// An engine on the module at the address in `var`, or `None` for a rule the module
-/// path does not have.
+/// An engine on the module at the address in `var`.
 async fn on_module(
     var: &str,
     p: invite_limiter::Policy,
     c: invite_limiter::ManualClock,
     name: &str,
 ) -> Option<invite_limiter::redis::RedisEngine> {
-    if NOT_ON_THE_MODULE.contains(&name) {
-        eprintln!("skipped on the module: {name}");
-        return None;
-    }
     let engine = redis_support::builder(var, name)?
         .limits(contract::limits())
         .policy(p)

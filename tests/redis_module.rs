@@ -520,11 +520,11 @@ fn auto_picks_the_module_where_it_is_loaded_and_module_insists_on_it() {
         refused.to_string().contains("no invite-limiter module"),
         "{refused}"
     );
-    // Shadow mode needs the script.
+    // Shadow mode runs on the module too.
     let shadowed = RedisEngine::builder(RedisTarget::parse("redis://127.0.0.1:6447/"))
         .shadow(invite_limiter::Shadow::none().with(invite_limiter::ShadowRule::DailyLimit))
         .server_side(ServerSide::Auto)
         .connect_blocking()
         .unwrap();
-    assert!(!shadowed.engine().uses_module());
+    assert!(shadowed.engine().uses_module());
 }

@@ -215,7 +215,7 @@ impl RedisBuilder {
         }
         let single_master = matches!(conns.first(), Some(Conn::Single(_) | Conn::Sentinel(_)));
         let module = match conns.first_mut() {
-            Some(conn) => super::module::choose(self.server_side, conn, self.shadow).await?,
+            Some(conn) => super::module::choose(self.server_side, conn).await?,
             None => false,
         };
         let nodes = match (&self.target, conns.first()) {

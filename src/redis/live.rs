@@ -61,7 +61,7 @@ pub(super) struct Live {
 impl Live {
     pub(super) fn new(policy: Policy, shadow: Shadow, version: u64) -> Arc<Self> {
         Arc::new(Live {
-            module_name: module_name(&policy),
+            module_name: module_name(&policy, shadow),
             common: common_args(&policy, shadow),
             keywords: Keywords::new(&policy.spam.keywords),
             policy: Arc::new(policy),
@@ -71,10 +71,11 @@ impl Live {
     }
 }
 
-/// `p<length>-<crc32>-<fnv-1a 64>` of the policy's bytes: a collision needs two
-/// policies agreeing on all three.
-fn module_name(p: &Policy) -> String {
-    let bytes = crate::policy::codec::encode(p);
+/// `p<length>-<crc32>-<fnv-1a 64>` of the policy's bytes and the shadow set: a
+/// collision needs two policies agreeing on all three.
+fn module_name(p: &Policy, shadow: Shadow) -> String {
+    let mut bytes = crate::policy::codec::encode(p);
+    bytes.push(shadow.bits());
     let fnv = bytes.iter().fold(0xcbf2_9ce4_8422_2325_u64, |h, &b| {
         (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
     });
@@ -346,12 +347,13 @@ impl RedisEngine {
     /// # Errors
     /// [`Outage`] when Redis cannot answer.
     pub async fn set_shadow(&self, shadow: Shadow) -> Result<(), Outage> {
-        if self.inner.module {
-            // The module has no shadow mode (see `ServerSide`).
-            return Err(Outage::Refused);
-        }
         self.store("sh", shadow.bits().to_string().into_bytes())
-            .await
+            .await?;
+        if self.inner.module {
+            let live = self.reload().await.map_err(|f| f.cause)?;
+            self.register_rules(&live).await.map_err(|f| f.cause)?;
+        }
+        Ok(())
     }
 
     /// Gives `m` limits of their own in place of their tier's (`Some`), or returns

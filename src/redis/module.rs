@@ -25,15 +25,13 @@ use crate::time::Timestamp;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub enum ServerSide {
-    /// The module when the server has it and the engine can use it (no rules in
-    /// shadow mode); else the script.
+    /// The module when the server has it, else the script.
     Auto,
-    /// The module: connecting fails when the server lacks it or the engine cannot
-    /// use it.
+    /// The module: connecting fails when the server lacks it.
     Module,
     /// The engine script, which needs nothing but Redis (managed services that
-    /// cannot load modules). The default: the module path lacks shadow mode (see
-    /// `docs/redis-module.md`).
+    /// cannot load modules). The default, so a deployment opts into the module
+    /// (see `docs/redis-module.md`).
     #[default]
     Script,
 }
@@ -118,7 +116,6 @@ pub(super) fn invite_error(id: InviteId, words: &[Value]) -> Result<InviteError,
 pub(super) async fn choose(
     side: ServerSide,
     conn: &mut super::conn::Conn,
-    shadow: crate::Shadow,
 ) -> Result<bool, super::RedisSetupError> {
     if side == ServerSide::Script {
         return Ok(false);
@@ -135,10 +132,9 @@ pub(super) async fn choose(
             problem,
         })
     };
-    match (side, present, shadow.is_empty()) {
-        (_, true, true) => Ok(true),
-        (ServerSide::Module, false, _) => refuse("the server has no invite-limiter module"),
-        (ServerSide::Module, _, false) => refuse("the module has no shadow mode"),
+    match (side, present) {
+        (_, true) => Ok(true),
+        (ServerSide::Module, false) => refuse("the server has no invite-limiter module"),
         _ => Ok(false),
     }
 }
@@ -190,7 +186,9 @@ impl RedisEngine {
             .arg(l.max_connections)
             .arg(l.max_follows)
             .arg(l.max_emails)
-            .arg(l.max_contacts);
+            .arg(l.max_contacts)
+            .arg("SHADOW")
+            .arg(live.shadow.bits());
         self.write_cmd::<Value>(cmd).await.map(|_| ())
     }
 
@@ -301,11 +299,17 @@ impl RedisEngine {
             Some("sent") => {
                 let seq = words.get(1).and_then(number).ok_or_else(bad)?;
                 let expires = words.get(2).map(instant).transpose()?.flatten();
+                let bits = words
+                    .get(3)
+                    .and_then(number)
+                    .and_then(|b| u8::try_from(b).ok());
+                let shadowed = bits.and_then(crate::Shadow::from_bits).ok_or_else(bad)?;
+                let retry = words.get(4).map(instant).transpose()?.flatten();
                 Ok(Ok(Sent {
                     id: InviteId::new(req.sender(), seq),
                     expires_at: expires.ok_or_else(bad)?,
-                    shadow_retry: crate::outcome::NO_RETRY,
-                    shadowed: crate::Shadow::none(),
+                    shadow_retry: retry.map_or(crate::outcome::NO_RETRY, Timestamp::as_millis),
+                    shadowed,
                 }))
             }
             Some("denied") if words.len() >= 4 => Ok(Err(Denied {

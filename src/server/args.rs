@@ -1,7 +1,7 @@
 //! Reading a command's arguments: numbers, words, emails and the options of a send.
 
 use crate::account::AccountStatus;
-use crate::server::op::Request;
+use crate::server::op::{PolicyExtras, Request};
 use crate::server::CommandError;
 
 /// Arguments, read front to back.
@@ -59,14 +59,25 @@ pub(crate) fn u32_of(arg: &[u8], what: &str) -> Result<u32, CommandError> {
 
 /// The member caps after a policy: `CAPS connections follows emails contacts`, or
 /// the defaults.
-pub(crate) fn caps(a: &mut Args<'_>) -> Result<crate::MemberLimits, CommandError> {
-    if !a
-        .rest
-        .first()
-        .is_some_and(|w| w.eq_ignore_ascii_case(b"CAPS"))
-    {
-        return Ok(crate::MemberLimits::default());
+pub(crate) fn extras(a: &mut Args<'_>) -> Result<PolicyExtras, CommandError> {
+    let next_is =
+        |a: &Args<'_>, w: &[u8]| a.rest.first().is_some_and(|x| x.eq_ignore_ascii_case(w));
+    let mut extras = PolicyExtras::default();
+    if next_is(a, b"CAPS") {
+        extras.caps = caps(a)?;
     }
+    if next_is(a, b"SHADOW") {
+        a.next("SHADOW")?;
+        let bits = u8::try_from(a.u64("SHADOW")?).ok();
+        extras.shadow = bits
+            .and_then(crate::Shadow::from_bits)
+            .ok_or_else(|| CommandError::new("SHADOW is not a set of rules in shadow mode"))?;
+    }
+    Ok(extras)
+}
+
+/// `CAPS connections follows emails contacts`.
+fn caps(a: &mut Args<'_>) -> Result<crate::MemberLimits, CommandError> {
     a.next("CAPS")?;
     let caps = crate::MemberLimits {
         max_connections: a.u32("max connections")?,

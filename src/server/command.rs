@@ -2,7 +2,7 @@
 //! the arguments a replica runs (with its instant pinned).
 
 use crate::codes::names;
-use crate::server::args::{caps, email, request, status, u32_of, Args};
+use crate::server::args::{email, extras, request, status, u32_of, Args};
 use crate::server::op::{EndBy, Fact, Op, Relation};
 use crate::server::{CommandError, MAX_ARG_BYTES};
 
@@ -84,8 +84,8 @@ impl Command {
             a.next("key")?;
             let policy_name = a.text("name")?.to_owned();
             let bytes = a.next("policy")?.to_vec();
-            let caps = caps(&mut a)?;
-            let mut cmd = finish(Op::PolicySet(bytes, caps, true), a)?;
+            let extras = extras(&mut a)?;
+            let mut cmd = finish(Op::PolicySet(bytes, extras, true), a)?;
             cmd.rules = Some(policy_name);
             return Ok(cmd);
         }
@@ -96,9 +96,9 @@ impl Command {
                 "set" => {
                     let first = a.next("policy")?;
                     let caps_next = |a: &Args<'_>| {
-                        a.rest
-                            .first()
-                            .is_none_or(|w| w.eq_ignore_ascii_case(b"CAPS"))
+                        a.rest.first().is_none_or(|w| {
+                            w.eq_ignore_ascii_case(b"CAPS") || w.eq_ignore_ascii_case(b"SHADOW")
+                        })
                     };
                     let (name, bytes) = if caps_next(&a) {
                         (None, first)
@@ -107,8 +107,8 @@ impl Command {
                             .map_err(|_| CommandError::new("name is not UTF-8"))?;
                         (Some(name.to_owned()), a.next("policy")?)
                     };
-                    let caps = caps(&mut a)?;
-                    (Op::PolicySet(bytes.to_vec(), caps, false), name)
+                    let extras = extras(&mut a)?;
+                    (Op::PolicySet(bytes.to_vec(), extras, false), name)
                 }
                 other => return Err(CommandError::new(format!("unknown subcommand {other}"))),
             };

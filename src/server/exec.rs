@@ -91,8 +91,8 @@ impl Server {
         now: u64,
     ) -> Result<Written, CommandError> {
         let asked = cmd.at.unwrap_or(now);
-        if let Op::PolicySet(bytes, caps, _) = &cmd.op {
-            self.policies.set(cmd.policy_name(), bytes, *caps)?;
+        if let Op::PolicySet(bytes, extras, _) = &cmd.op {
+            self.policies.set(cmd.policy_name(), bytes, *extras)?;
             return Ok(Written {
                 reply: Reply::Ok,
                 at: asked,

@@ -78,7 +78,7 @@ pub(crate) enum Op {
     PolicyGet,
     /// A policy's bytes, and the member caps that go with it.
     /// `true`: `IL.POLICYAT`, which names a key to be routed by.
-    PolicySet(Vec<u8>, crate::MemberLimits, bool),
+    PolicySet(Vec<u8>, PolicyExtras, bool),
     /// The recipient of a sender's invitation.
     Recipient(u64, u64),
     /// An acceptance on the sender's key alone; `Mirror` does the recipient's side.
@@ -99,6 +99,14 @@ pub(crate) enum Op {
     },
     Contacts(u64, Vec<String>),
     Limits(u64, Option<crate::policy::TierLimits>),
+}
+
+/// What a policy is set with besides its bytes: the member caps and the rules in
+/// shadow mode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) struct PolicyExtras {
+    pub(crate) caps: crate::MemberLimits,
+    pub(crate) shadow: crate::Shadow,
 }
 
 /// A send or a diagnosis, as asked.

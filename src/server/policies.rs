@@ -8,6 +8,7 @@ use std::sync::Arc;
 use crate::codec::{Reader, Writer};
 use crate::policy::Policy;
 use crate::rules::Rules;
+use crate::server::op::PolicyExtras;
 use crate::server::CommandError;
 use crate::MemberLimits;
 
@@ -16,7 +17,7 @@ const MAX_NAME: usize = 256;
 /// Most named policies one server keeps.
 const MAX_NAMED: usize = 4_096;
 /// The layout version of the saved policies.
-const VERSION: u8 = 2;
+const VERSION: u8 = 3;
 
 #[derive(Debug, Clone)]
 pub(crate) struct Policies {
@@ -31,10 +32,10 @@ struct Entry {
     caps: MemberLimits,
 }
 
-fn entry(policy: Policy, caps: MemberLimits) -> Entry {
+fn entry(policy: Policy, extras: PolicyExtras) -> Entry {
     Entry {
-        rules: Rules::new(Arc::new(policy), crate::Shadow::none(), false),
-        caps,
+        rules: Rules::new(Arc::new(policy), extras.shadow, false),
+        caps: extras.caps,
     }
 }
 
@@ -52,7 +53,7 @@ fn decode(bytes: &[u8]) -> Result<Policy, CommandError> {
 impl Policies {
     pub(crate) fn new(policy: Policy) -> Self {
         Policies {
-            default: entry(policy, MemberLimits::default()),
+            default: entry(policy, PolicyExtras::default()),
             named: BTreeMap::new(),
         }
     }
@@ -98,11 +99,11 @@ impl Policies {
         &mut self,
         name: Option<&str>,
         bytes: &[u8],
-        caps: MemberLimits,
+        extras: PolicyExtras,
     ) -> Result<(), CommandError> {
         let policy = decode(bytes)?;
         match name {
-            None => self.default = entry(policy, caps),
+            None => self.default = entry(policy, extras),
             Some(n) => {
                 if n.is_empty() || n.len() > MAX_NAME {
                     return Err(CommandError::new("a policy name is 1 to 256 bytes"));
@@ -110,7 +111,7 @@ impl Policies {
                 if !self.named.contains_key(n) && self.named.len() >= MAX_NAMED {
                     return Err(CommandError::new("too many named policies"));
                 }
-                self.named.insert(n.to_owned(), entry(policy, caps));
+                self.named.insert(n.to_owned(), entry(policy, extras));
             }
         }
         Ok(())
@@ -130,6 +131,7 @@ impl Policies {
             ] {
                 w.u32(cap);
             }
+            w.u8(e.rules.shadow.bits());
         };
         w.u8(VERSION);
         put_entry(&mut w, &self.default);
@@ -164,7 +166,9 @@ impl Policies {
             };
             caps.validate()
                 .map_err(|e| CommandError::new(format!("invalid caps: {e}")))?;
-            out.set(name, &bytes, caps)
+            let shadow = crate::Shadow::from_bits(r.u8().map_err(bad)?)
+                .ok_or_else(|| CommandError::new("invalid shadow rules"))?;
+            out.set(name, &bytes, PolicyExtras { caps, shadow })
         };
         read_entry(&mut r, None)?;
         for _ in 0..r.len(2).map_err(bad)? {

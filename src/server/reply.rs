@@ -42,12 +42,15 @@ impl Reply {
         Reply::Text(id.to_string())
     }
 
-    /// `["sent", seq, expires_at]`.
+    /// `["sent", seq, expires_at, shadowed, shadowed_retry_at or nil]`: the rules in
+    /// shadow mode that would have denied the send (their bits), and when they clear.
     pub(crate) fn sent(sent: &crate::Sent) -> Reply {
         Reply::Array(vec![
             Reply::text("sent"),
             Reply::Int(i64::try_from(sent.id().seq()).unwrap_or(i64::MAX)),
             Reply::instant(Some(sent.expires_at())),
+            Reply::Int(i64::from(sent.shadowed().bits())),
+            Reply::instant(sent.shadowed_retry_at()),
         ])
     }
 

@@ -283,16 +283,22 @@ fn sent_reply(
     }
 }
 
-fn run_both(steps: Vec<Step>, peer: bool) {
+fn run_both(steps: Vec<Step>, peer: bool, shadow: crate::Shadow) {
     let start = 1_700_000_000_000;
     let clock = ManualClock::new(Timestamp::from_millis(start));
     let engine = Engine::builder()
         .policy(policy())
+        .shadow(shadow)
         .clock(clock.clone())
         .build()
         .unwrap();
+    let mut server = Server::new(policy()).unwrap();
+    let bits = shadow.bits().to_string();
+    let bytes = server.encoded_policy();
+    let set = Command::parse(&[b"IL.POLICY", b"SET", &bytes, b"SHADOW", bits.as_bytes()]).unwrap();
+    server.write(&set, &mut None, None, 0).unwrap();
     let mut store = Store {
-        server: Server::new(policy()).unwrap(),
+        server,
         values: HashMap::new(),
         owners: HashMap::new(),
         peer,
@@ -515,13 +521,22 @@ proptest! {
     /// every stored value passing through its bytes between steps.
     #[test]
     fn the_module_core_answers_as_the_in_memory_engine(steps in prop::collection::vec(step(), 1..80)) {
-        run_both(steps, false);
+        run_both(steps, false, crate::Shadow::none());
+    }
+
+    /// With rules in shadow mode, sends they would have denied go through and say
+    /// which rules and until when, as on the in-memory engine.
+    #[test]
+    fn shadow_mode_answers_as_the_in_memory_engine(steps in prop::collection::vec(step(), 1..80)) {
+        use crate::ShadowRule;
+        let shadow = crate::Shadow::none().with(ShadowRule::DailyLimit).with(ShadowRule::SpamSuspected);
+        run_both(steps, false, shadow);
     }
 
     /// The one-key forms a cluster needs answer as the two-key ones: a send or a
     /// diagnosis carrying the recipient's value, an acceptance in two steps.
     #[test]
     fn the_one_key_forms_answer_as_the_in_memory_engine(steps in prop::collection::vec(step(), 1..80)) {
-        run_both(steps, true);
+        run_both(steps, true, crate::Shadow::none());
     }
 }
