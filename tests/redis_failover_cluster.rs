@@ -13,8 +13,11 @@ mod redis_support;
 
 use std::time::{Duration, Instant};
 
+use invite_limiter::redis::ServerSide;
 use invite_limiter::{ManualClock, Timestamp};
-use redis_support::drive::{cli, drive_all, gateway, over_admitted, wait_until, Tally, LIMIT, T0};
+use redis_support::drive::{
+    cli, drive_all, gateway_on, over_admitted, wait_until, Tally, LIMIT, T0,
+};
 use redis_support::servers::{self, Servers};
 use redis_support::{address, unique_prefix, CLUSTER};
 
@@ -24,14 +27,17 @@ const SENDERS: u64 = 300;
 struct Cluster {
     servers: Servers,
     base: u16,
+    /// The Redis module every node loads, if any.
+    module: Option<String>,
 }
 
 impl Cluster {
-    fn start(base: u16) -> Cluster {
+    fn start(base: u16, module: Option<String>) -> Cluster {
         let dir = servers::root().join(format!("cluster-{base}"));
         Cluster {
-            servers: Servers::start("cluster", base, &dir.clone(), dir),
+            servers: Servers::start_with("cluster", base, &dir.clone(), dir, module.as_deref()),
             base,
+            module,
         }
     }
 
@@ -97,7 +103,15 @@ impl Cluster {
             "nodes.conf",
         ];
         let timeout = ["--cluster-node-timeout", "2000"];
-        servers::start_empty(&dir, port, &[&cluster[..], &timeout[..]].concat());
+        let module: Vec<&str> = match &self.module {
+            Some(so) => vec!["--loadmodule", so],
+            None => Vec::new(),
+        };
+        servers::start_empty(
+            &dir,
+            port,
+            &[&cluster[..], &timeout[..], &module[..]].concat(),
+        );
         // Joined by hand rather than by `redis-cli --cluster add-node`, whose
         // consistency check can refuse while the dead master is still gossiped about.
         let meet = cli(port, &["cluster", "meet", "127.0.0.1", &master.to_string()]);
@@ -112,15 +126,20 @@ impl Cluster {
 }
 
 /// Runs the scenario; returns each sender's tallies before and after the failover.
-async fn failover(base: u16, strict: bool) -> (Vec<Tally>, Vec<Tally>) {
-    let cluster = Cluster::start(base);
+async fn failover(base: u16, strict: bool, module: Option<String>) -> (Vec<Tally>, Vec<Tally>) {
+    let side = if module.is_some() {
+        ServerSide::Module
+    } else {
+        ServerSide::Script
+    };
+    let cluster = Cluster::start(base, module);
     let prefix = unique_prefix(if strict { "cstrict" } else { "casync" });
     let (master, _, replica) = cluster.shard_of(&format!("{{{prefix}:1}}:h"));
     let clock = ManualClock::new(Timestamp::from_millis(T0));
     let urls = cluster.urls();
     let gateways = [
-        gateway(&urls, &prefix, &clock, strict, 32).await,
-        gateway(&urls, &prefix, &clock, strict, 32).await,
+        gateway_on(&urls, &prefix, &clock, strict, 32, side).await,
+        gateway_on(&urls, &prefix, &clock, strict, 32, side).await,
     ];
     // As in the Sentinel tests: the master drops its stalled replica at 64 kB.
     cli(
@@ -153,8 +172,32 @@ async fn strict_mode_admits_nothing_twice_across_a_cluster_failover() {
         return;
     }
     let started = Instant::now();
-    let (before, after) = failover(7420, true).await;
-    for (s, (b, a)) in before.iter().zip(&after).enumerate() {
+    let (before, after) = failover(7420, true, None).await;
+    check_strict(&before, &after, started, "strict cluster failover");
+}
+
+/// The same on the Redis module (nodes on 7440-7446), with `INVITE_LIMITER_REDIS_MODULE`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn strict_mode_on_the_module_admits_nothing_twice_across_a_cluster_failover() {
+    if address(CLUSTER).is_none() {
+        return;
+    }
+    let Some(module) = address("INVITE_LIMITER_REDIS_MODULE") else {
+        return;
+    };
+    let started = Instant::now();
+    let (before, after) = failover(7440, true, Some(module)).await;
+    check_strict(
+        &before,
+        &after,
+        started,
+        "strict cluster failover on the module",
+    );
+}
+
+/// No sender admitted past its limit across the failover, every one reached it.
+fn check_strict(before: &[Tally], after: &[Tally], started: Instant, what: &str) {
+    for (s, (b, a)) in before.iter().zip(after).enumerate() {
         // A sender on the stalled shard had nothing admitted; one elsewhere had no
         // send left unconfirmed.
         assert!(
@@ -170,9 +213,9 @@ async fn strict_mode_admits_nothing_twice_across_a_cluster_failover() {
         );
     }
     assert!(before.iter().any(|b| b.unconfirmed > 0), "no stalled shard");
-    let (total, over, senders) = over_admitted(&before, &after);
+    let (total, over, senders) = over_admitted(before, after);
     eprintln!(
-        "strict cluster failover: {total} sends admitted for {SENDERS} senders of limit \
+        "{what}: {total} sends admitted for {SENDERS} senders of limit \
          {LIMIT}, {over} over the limit ({senders} senders), in {:?}",
         started.elapsed()
     );
@@ -185,7 +228,7 @@ async fn without_waiting_a_cluster_failover_over_admits() {
         return;
     }
     let started = Instant::now();
-    let (before, after) = failover(7430, false).await;
+    let (before, after) = failover(7430, false, None).await;
     for (b, a) in before.iter().zip(&after) {
         assert_eq!(b.admitted, LIMIT, "{b:?}");
         assert!(a.full, "{a:?}");

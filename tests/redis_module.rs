@@ -528,3 +528,19 @@ fn auto_picks_the_module_where_it_is_loaded_and_module_insists_on_it() {
         .unwrap();
     assert!(shadowed.engine().uses_module());
 }
+
+#[test]
+fn a_key_expires_by_the_instant_its_command_was_decided_at() {
+    let Some(so) = module() else { return };
+    let _servers = server(&so, 6449, &[]);
+    let mut con = connect(6449);
+    // A caller's clock years before the server's: the key lives as long as the
+    // invitation it holds (180 days), not as if that time had passed.
+    run(
+        &mut con,
+        &words(&format!("IL.SEND {} {} 1 2 AT {T0}", key(1), key(2))),
+    )
+    .unwrap();
+    let ttl: i64 = cli(6449, &["ttl", &key(1)]).trim().parse().unwrap();
+    assert!(ttl > 179 * 86_400, "ttl {ttl} s");
+}

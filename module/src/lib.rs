@@ -99,8 +99,11 @@ fn run(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
     let mut second = Held::take(second_key.as_ref())?;
     let result = server.write(&cmd, &mut first.slot, second.as_slot(), now);
     // The slots go back whatever happened: an error has changed nothing in them.
-    first.put(first_key.as_ref(), server, &cmd, now)?;
-    second.put(second_key.as_ref(), server, &cmd, now)?;
+    // Expiry counts from the instant the command was decided at (the caller's
+    // clock when it gave one), as the value's windows do.
+    let at = result.as_ref().map_or(now, |done| done.at);
+    first.put(first_key.as_ref(), server, &cmd, at)?;
+    second.put(second_key.as_ref(), server, &cmd, at)?;
     let done = result.map_err(error)?;
     let replicated = cmd.replicated(&raw, done.at);
     let replicated: Vec<&[u8]> = replicated.iter().map(Vec::as_slice).collect();
@@ -141,7 +144,8 @@ fn email(
     let mut member = Held::take(Some(&member_key))?;
     let mut owner = before;
     let result = server.write_email(cmd, &mut member.slot, &mut owner, now);
-    member.put(Some(&member_key), server, cmd, now)?;
+    let at = result.as_ref().map_or(now, |done| done.at);
+    member.put(Some(&member_key), server, cmd, at)?;
     let done = result.map_err(error)?;
     if owner != before {
         let owner_key = ctx.open_key_writable(&args[2]);

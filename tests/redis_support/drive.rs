@@ -43,7 +43,21 @@ pub(crate) async fn gateway(
     strict: bool,
     connections: usize,
 ) -> RedisEngine {
+    let side = invite_limiter::redis::ServerSide::Script;
+    gateway_on(url, prefix, clock, strict, connections, side).await
+}
+
+/// As [`gateway`], deciding on the server side `side`.
+pub(crate) async fn gateway_on(
+    url: &str,
+    prefix: &str,
+    clock: &ManualClock,
+    strict: bool,
+    connections: usize,
+    side: invite_limiter::redis::ServerSide,
+) -> RedisEngine {
     let mut b = RedisEngine::builder(RedisTarget::parse(url))
+        .server_side(side)
         .prefix(prefix)
         .clock(clock.clone())
         .policy(quiet())

@@ -26,11 +26,23 @@ impl Servers {
     /// Runs `redis.sh <kind> <base> <target>`, which puts its servers under `dir`,
     /// after stopping what a killed run may have left there.
     pub(crate) fn start(kind: &str, base: u16, target: &Path, dir: PathBuf) -> Servers {
+        Servers::start_with(kind, base, target, dir, None)
+    }
+
+    /// As [`Servers::start`], every server loading the Redis module `module`.
+    pub(crate) fn start_with(
+        kind: &str,
+        base: u16,
+        target: &Path,
+        dir: PathBuf,
+        module: Option<&str>,
+    ) -> Servers {
         stop(&dir);
         let status = Command::new("bash")
             .arg(script())
             .args([kind, &base.to_string()])
             .arg(target)
+            .args(module)
             .stdout(Stdio::null())
             .status()
             .expect("bash runs");
