@@ -14,55 +14,8 @@ use std::time::Duration;
 
 use redis::Value;
 use redis_support::drive::{cli, wait_until};
-use redis_support::servers::{root, start_empty, Servers};
-
-const T0: u64 = 1_700_000_000_000;
-
-/// The module file, or `None` when the suite runs without it.
-fn module() -> Option<String> {
-    redis_support::address("INVITE_LIMITER_REDIS_MODULE")
-}
-
-/// An empty server on `port` with the module loaded, stopped when dropped.
-fn server(so: &str, port: u16, extra: &[&str]) -> Servers {
-    let dir = root().join(format!("module-{port}"));
-    let servers = Servers::start_in(dir.clone());
-    start(so, &dir, port, extra);
-    servers
-}
-
-fn start(so: &str, dir: &std::path::Path, port: u16, extra: &[&str]) {
-    let mut args = vec!["--loadmodule", so, "--enable-debug-command", "local"];
-    args.extend_from_slice(extra);
-    start_empty(dir, port, &args);
-}
-
-fn connect(port: u16) -> redis::Connection {
-    let client = redis::Client::open(format!("redis://127.0.0.1:{port}/")).unwrap();
-    client.get_connection().unwrap()
-}
-
-fn run(con: &mut redis::Connection, args: &[String]) -> redis::RedisResult<Value> {
-    let mut cmd = redis::cmd(&args[0]);
-    for a in &args[1..] {
-        cmd.arg(a.as_str());
-    }
-    cmd.query(con)
-}
-
-/// The port of a `redis://host:port/` address.
-fn port_of(url: &str) -> u16 {
-    let port = url.trim_end_matches('/').rsplit(':').next().unwrap();
-    port.parse().unwrap()
-}
-
-fn words(text: &str) -> Vec<String> {
-    text.split(' ').map(str::to_owned).collect()
-}
-
-fn key(m: u64) -> String {
-    format!("{{il:{m}}}")
-}
+use redis_support::module_servers::{connect, key, module, port_of, run, server, start, words, T0};
+use redis_support::servers::root;
 
 /// A deterministic mixed load: sends (some with notes and idempotency keys),
 /// accepts, declines, withdrawals, reminders, tier changes and connections over
@@ -442,91 +395,6 @@ fn an_email_names_its_owner_in_a_plain_key() {
     )
     .unwrap_err();
     assert!(err.to_string().contains("member id"), "{err}");
-}
-
-/// `RedisEngine`s on a server of their own with the module.
-fn gateways(
-    port: u16,
-    n: usize,
-    side: invite_limiter::redis::ServerSide,
-) -> Vec<invite_limiter::redis::BlockingRedisEngine> {
-    use invite_limiter::redis::{RedisEngine, RedisTarget};
-    let quiet = redis_support::drive::quiet();
-    (0..n)
-        .map(|_| {
-            RedisEngine::builder(RedisTarget::parse(&format!("redis://127.0.0.1:{port}/")))
-                .policy(quiet.clone())
-                .server_side(side)
-                .connect_blocking()
-                .expect("connects")
-        })
-        .collect()
-}
-
-#[test]
-fn two_redis_engines_on_the_module_admit_exactly_the_limit_and_one_id_per_key() {
-    use invite_limiter::redis::ServerSide;
-    use invite_limiter::{InviteRequest, MemberId};
-    let Some(so) = module() else { return };
-    let _servers = server(&so, 6446, &[]);
-    let engines = gateways(6446, 2, ServerSide::Module);
-    assert!(engines.iter().all(|e| e.engine().uses_module()));
-    let sent: usize = std::thread::scope(|s| {
-        let handles: Vec<_> = engines
-            .iter()
-            .enumerate()
-            .map(|(g, e)| {
-                s.spawn(move || {
-                    (0..40)
-                        .filter(|i| {
-                            let r = 1_000 + 100 * g as u64 + i;
-                            e.send(InviteRequest::new(MemberId(1), MemberId(r))).is_ok()
-                        })
-                        .count()
-                })
-            })
-            .collect();
-        handles.into_iter().map(|h| h.join().unwrap()).sum()
-    });
-    assert_eq!(sent, 30, "the Free daily limit, across both gateways");
-    let keyed = InviteRequest::new(MemberId(2), MemberId(3)).idempotency_key(77);
-    let a = engines[0].send(keyed.clone()).unwrap();
-    let b = engines[1].send(keyed).unwrap();
-    assert_eq!(a.id(), b.id(), "one idempotency key, one invitation");
-}
-
-#[test]
-fn auto_picks_the_module_where_it_is_loaded_and_module_insists_on_it() {
-    use invite_limiter::redis::{RedisEngine, RedisTarget, ServerSide};
-    let Some(so) = module() else { return };
-    let _with = server(&so, 6447, &[]);
-    let plain_dir = root().join("module-6448");
-    let _plain = Servers::start_in(plain_dir.clone());
-    start_empty(&plain_dir, 6448, &[]);
-    assert!(gateways(6447, 1, ServerSide::Auto)[0]
-        .engine()
-        .uses_module());
-    assert!(!gateways(6447, 1, ServerSide::Script)[0]
-        .engine()
-        .uses_module());
-    assert!(!gateways(6448, 1, ServerSide::Auto)[0]
-        .engine()
-        .uses_module());
-    let refused = RedisEngine::builder(RedisTarget::parse("redis://127.0.0.1:6448/"))
-        .server_side(ServerSide::Module)
-        .connect_blocking()
-        .unwrap_err();
-    assert!(
-        refused.to_string().contains("no invite-limiter module"),
-        "{refused}"
-    );
-    // Shadow mode runs on the module too.
-    let shadowed = RedisEngine::builder(RedisTarget::parse("redis://127.0.0.1:6447/"))
-        .shadow(invite_limiter::Shadow::none().with(invite_limiter::ShadowRule::DailyLimit))
-        .server_side(ServerSide::Auto)
-        .connect_blocking()
-        .unwrap();
-    assert!(shadowed.engine().uses_module());
 }
 
 #[test]

@@ -3,6 +3,7 @@
 #![allow(dead_code)] // each test crate uses what it needs
 
 pub(crate) mod drive;
+pub(crate) mod module_servers;
 pub(crate) mod servers;
 
 use invite_limiter::redis::{RedisBuilder, RedisEngine, RedisTarget};
