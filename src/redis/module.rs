@@ -222,6 +222,23 @@ impl RedisEngine {
         }
     }
 
+    /// `name <m's key> m args…` under the policy in force (see `module_cmd`).
+    pub(super) async fn member_cmd(
+        &self,
+        writes: bool,
+        name: &str,
+        m: u64,
+        args: &[String],
+    ) -> Result<Value, Failure> {
+        let key = self.value_key(m);
+        self.module_cmd(writes, &key, |_| {
+            let mut cmd = redis::cmd(name);
+            cmd.arg(&key).arg(m).arg(args);
+            cmd
+        })
+        .await
+    }
+
     /// `IL.SEND` or `IL.DIAGNOSE` for `req`.
     async fn module_request(
         &self,
@@ -380,14 +397,7 @@ impl RedisEngine {
 
     /// The member's capacity, from `IL.CAPACITY`.
     pub(super) async fn module_capacity(&self, m: MemberId) -> Result<Capacity, Failure> {
-        let key = self.value_key(m.0);
-        let reply = self
-            .module_cmd(false, &key, |_| {
-                let mut cmd = redis::cmd("IL.CAPACITY");
-                cmd.arg(&key).arg(m.0);
-                cmd
-            })
-            .await?;
+        let reply = self.member_cmd(false, "IL.CAPACITY", m.0, &[]).await?;
         let w = items(&reply)?;
         if w.len() < 21 {
             return Err(bad());

@@ -21,15 +21,7 @@ impl RedisEngine {
         name: &str,
         args: &[String],
     ) -> Result<(), Failure> {
-        let key = self.value_key(m);
-        let reply = self
-            .module_cmd(true, &key, |_| {
-                let mut cmd = redis::cmd(name);
-                cmd.arg(&key).arg(m).arg(args);
-                cmd
-            })
-            .await?;
-        match reply {
+        match self.member_cmd(true, name, m, args).await? {
             Value::Okay => Ok(()),
             _ => Err(bad()),
         }
@@ -40,14 +32,7 @@ impl RedisEngine {
         &self,
         m: MemberId,
     ) -> Result<Option<crate::TierLimits>, Failure> {
-        let key = self.value_key(m.0);
-        let reply = self
-            .module_cmd(false, &key, |_| {
-                let mut cmd = redis::cmd("IL.GET");
-                cmd.arg(&key).arg(m.0);
-                cmd
-            })
-            .await?;
+        let reply = self.member_cmd(false, "IL.GET", m.0, &[]).await?;
         match items(&reply)?.get(5) {
             Some(Value::Nil) => Ok(None),
             Some(v) => text(v)
@@ -65,13 +50,8 @@ impl RedisEngine {
         name: &str,
         other: u64,
     ) -> Result<u64, Failure> {
-        let key = self.value_key(m);
         let reply = self
-            .module_cmd(false, &key, |_| {
-                let mut cmd = redis::cmd(name);
-                cmd.arg(&key).arg(m).arg(other);
-                cmd
-            })
+            .member_cmd(false, name, m, &[other.to_string()])
             .await?;
         number(&reply).ok_or_else(bad)
     }
@@ -210,14 +190,7 @@ impl RedisEngine {
         name: &str,
         other: u64,
     ) -> Result<Result<bool, u32>, Failure> {
-        let key = self.value_key(m);
-        let reply = self
-            .module_cmd(true, &key, |_| {
-                let mut cmd = redis::cmd(name);
-                cmd.arg(&key).arg(m).arg(other);
-                cmd
-            })
-            .await?;
+        let reply = self.member_cmd(true, name, m, &[other.to_string()]).await?;
         if let Value::Int(n) = reply {
             return Ok(Ok(n == 1));
         }
