@@ -11,7 +11,7 @@ mod value;
 use std::sync::{LazyLock, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use invite_limiter::server::{Command, MemberValue, Reply, Server};
+use invite_limiter::server::{Command, MemberValue, PackedMember, Reply, Server};
 use invite_limiter::Policy;
 use redis_module::key::RedisKeyWritable;
 use redis_module::{redis_module, Context, RedisError, RedisResult, RedisString, RedisValue};
@@ -76,27 +76,32 @@ fn run(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
         let first_key = (keys >= 1).then(|| ctx.open_key(&args[1]));
         let second_key = (keys == 2 && !same).then(|| ctx.open_key(&args[2]));
         let first = match &first_key {
-            Some(k) => k
-                .get_value::<MemberValue>(&MEMBER_TYPE)
-                .map_err(wrong_type)?,
+            Some(k) => unpacked(k.get_value::<PackedMember>(&MEMBER_TYPE))?,
             None => None,
         };
         let second = match &second_key {
-            Some(k) => Some(
-                k.get_value::<MemberValue>(&MEMBER_TYPE)
-                    .map_err(wrong_type)?,
-            ),
+            Some(k) => Some(unpacked(k.get_value::<PackedMember>(&MEMBER_TYPE))?),
             None => None,
         };
         return server
-            .read(&cmd, first, second, now)
+            .read(
+                &cmd,
+                first.as_ref(),
+                second.as_ref().map(Option::as_ref),
+                now,
+            )
             .map(to_value)
             .map_err(error);
     }
     let first_key = (keys >= 1).then(|| ctx.open_key_writable(&args[1]));
-    let second_key = (keys == 2 && !same).then(|| ctx.open_key_writable(&args[2]));
+    let two = keys == 2 && !same;
+    let second_key = (two && cmd.writes_second()).then(|| ctx.open_key_writable(&args[2]));
     let mut first = Held::take(first_key.as_ref())?;
-    let mut second = Held::take(second_key.as_ref())?;
+    let mut second = match &second_key {
+        // A send reads the recipient's value and leaves their key as it is.
+        None if two => Held::read(&ctx.open_key(&args[2]))?,
+        _ => Held::take(second_key.as_ref())?,
+    };
     let result = server.write(&cmd, &mut first.slot, second.as_slot(), now);
     // The slots go back whatever happened: an error has changed nothing in them.
     // Expiry counts from the instant the command was decided at (the caller's
@@ -161,6 +166,16 @@ fn email(
     Ok(to_value(done.reply))
 }
 
+/// The value under a key, unpacked; a key of another type is `WRONGTYPE`.
+fn unpacked<P: std::ops::Deref<Target = PackedMember>>(
+    held: Result<Option<P>, RedisError>,
+) -> Result<Option<MemberValue>, RedisError> {
+    match held.map_err(wrong_type)? {
+        Some(packed) => packed.unpack().map(Some).map_err(error),
+        None => Ok(None),
+    }
+}
+
 /// The longest TTL set on a key: a thousand years.
 const MAX_TTL_MS: u64 = 1_000 * 365 * 24 * 3_600_000;
 
@@ -180,13 +195,20 @@ impl Held {
                 used: false,
             });
         };
-        let value = key
-            .get_value::<MemberValue>(&MEMBER_TYPE)
-            .map_err(wrong_type)?;
-        let existed = value.is_some();
+        let slot = unpacked(key.get_value::<PackedMember>(&MEMBER_TYPE))?;
         Ok(Held {
-            slot: value.map(std::mem::take),
-            existed,
+            existed: slot.is_some(),
+            slot,
+            used: true,
+        })
+    }
+
+    /// A value only read: nothing is written back for it.
+    fn read(key: &redis_module::key::RedisKey) -> Result<Held, RedisError> {
+        let slot = unpacked(key.get_value::<PackedMember>(&MEMBER_TYPE))?;
+        Ok(Held {
+            existed: slot.is_some(),
+            slot,
             used: true,
         })
     }
@@ -212,9 +234,10 @@ impl Held {
             None => {}
             Some(value) => {
                 let expires = server.expires_at(&value, cmd);
-                match key.get_value::<MemberValue>(&MEMBER_TYPE)? {
-                    Some(held) => *held = value,
-                    None => key.set_value(&MEMBER_TYPE, value)?,
+                let packed = value.pack();
+                match key.get_value::<PackedMember>(&MEMBER_TYPE)? {
+                    Some(held) => *held = packed,
+                    None => key.set_value(&MEMBER_TYPE, packed)?,
                 }
                 // At least a second, so a key never expires at once; a key that
                 // would live past any TTL Redis keeps (an instant past the end of

@@ -1,10 +1,11 @@
 //! The member data type: how Redis frees, sizes, saves, loads and rewrites a value.
+//! A value is a [`PackedMember`], the member's compact bytes.
 
 use std::ffi::CString;
 use std::os::raw::{c_int, c_void};
 use std::ptr::null_mut;
 
-use invite_limiter::server::MemberValue;
+use invite_limiter::server::PackedMember;
 use redis_module::native_types::RedisType;
 use redis_module::raw;
 
@@ -39,7 +40,7 @@ pub(crate) static MEMBER_TYPE: RedisType = RedisType::new(
 /// Redis passes a value this type created.
 unsafe extern "C" fn free(value: *mut c_void) {
     if !value.is_null() {
-        drop(Box::from_raw(value.cast::<MemberValue>()));
+        drop(Box::from_raw(value.cast::<PackedMember>()));
     }
 }
 
@@ -47,16 +48,16 @@ unsafe extern "C" fn free(value: *mut c_void) {
 /// Redis passes a value this type created.
 unsafe extern "C" fn mem_usage(value: *const c_void) -> usize {
     value
-        .cast::<MemberValue>()
+        .cast::<PackedMember>()
         .as_ref()
-        .map_or(0, MemberValue::memory_usage)
+        .map_or(0, PackedMember::memory_usage)
 }
 
 /// # Safety
 /// Redis passes an RDB handle and a value this type created.
 unsafe extern "C" fn rdb_save(rdb: *mut raw::RedisModuleIO, value: *mut c_void) {
-    if let Some(v) = value.cast::<MemberValue>().as_ref() {
-        raw::save_slice(rdb, &v.encode());
+    if let Some(v) = value.cast::<PackedMember>().as_ref() {
+        raw::save_slice(rdb, v.bytes());
     }
 }
 
@@ -68,7 +69,7 @@ unsafe extern "C" fn rdb_load(rdb: *mut raw::RedisModuleIO, _encver: c_int) -> *
     let Ok(buffer) = raw::load_string_buffer(rdb) else {
         return null_mut();
     };
-    match MemberValue::decode(buffer.as_ref()) {
+    match PackedMember::from_bytes(buffer.as_ref()) {
         Ok(v) => Box::into_raw(Box::new(v)).cast(),
         Err(_) => null_mut(),
     }
@@ -84,12 +85,12 @@ unsafe extern "C" fn aof_rewrite(
     value: *mut c_void,
 ) {
     let (Some(v), Some(emit)) = (
-        value.cast::<MemberValue>().as_ref(),
+        value.cast::<PackedMember>().as_ref(),
         raw::RedisModule_EmitAOF,
     ) else {
         return;
     };
-    let bytes = v.encode();
+    let bytes = v.bytes();
     let (Ok(cmd), Ok(fmt)) = (CString::new("IL.RESTORE"), CString::new("sb")) else {
         return;
     };

@@ -257,7 +257,9 @@ fn read_member(r: &mut Reader<'_>, id: u64, state: &mut State) -> Result<Member,
     };
     let mut ledger = Ledger::default();
     let mut last_sent = 0;
-    for _ in 0..r.len(INVITE_BYTES)? {
+    let invitations = r.len(INVITE_BYTES)?;
+    ledger.reserve(invitations);
+    for _ in 0..invitations {
         let (seq, recipient) = (r.u64()?, r.u64()?);
         let (sent_at, last) = (instant(r)?, instant(r)?);
         let count = r.u8()?;

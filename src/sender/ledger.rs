@@ -169,6 +169,11 @@ impl Ledger {
         });
     }
 
+    /// Makes room for `n` invitations in all, before restoring them.
+    pub(crate) fn reserve(&mut self, n: usize) {
+        self.invites.reserve(n);
+    }
+
     /// Restores an invitation read from a snapshot (in order), with its reminders
     /// (kept only while it is pending).
     pub(crate) fn restore(&mut self, invite: Invite, reminders: Reminders) -> bool {

@@ -66,11 +66,19 @@ impl Member {
         let (ttl, spam_policy) = (rules.spans.ttl, &rules.policy.spam);
         let Member { ledger, spam, .. } = self;
         let mut expired = 0;
+        // As an answer's feedback does, an expiry creates the spam state when the
+        // signals are on: a state with nothing in it is not stored (a snapshot or a
+        // packed value drops it), yet its member's expiries still count.
+        let tracked = spam_policy.is_enabled();
         ledger.expire(now, ttl, |inv| {
             expired += 1;
-            if let Some(spam) = spam.as_deref_mut() {
+            if tracked {
                 let at = inv.sent_at.saturating_add(ttl);
-                spam.record_feedback(at, Feedback::Expired, spam_policy);
+                spam.get_or_insert_with(Box::default).record_feedback(
+                    at,
+                    Feedback::Expired,
+                    spam_policy,
+                );
             }
         });
         self.pairs_changed();

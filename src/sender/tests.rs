@@ -362,3 +362,36 @@ fn spam_signals_restrict_and_shadow_mode_only_reports() {
     assert!(judged.denied.is_none() && !judged.restricted);
     assert!(judged.shadowed.rules.contains(ShadowRule::SpamSuspected));
 }
+
+#[test]
+fn expiries_count_as_ignored_after_an_empty_spam_state_was_dropped() {
+    use crate::policy::IgnoredRule;
+    use crate::SpamSignal;
+    let mut spam = SpamPolicy::disabled();
+    spam.ignored = Some(IgnoredRule {
+        max_percent: 75,
+        min_resolved: 4,
+        per: std::time::Duration::from_millis(30 * DAY),
+    });
+    let rules = rules_of(Policy {
+        spam,
+        ..Policy::default()
+    });
+    let mut m = Member::new(1);
+    for r in 0..4 {
+        send(&mut m, T0, &to(100 + r), plain(), &rules).expect("allowed");
+    }
+    // Sending records nothing the ignored rule reads: the state is empty, and a
+    // snapshot or a packed value keeps it as none.
+    assert_eq!(
+        m.spam.as_deref(),
+        Some(&crate::rules::spam::SpamState::default())
+    );
+    m.spam = None;
+    let expiry = T0 + 180 * DAY;
+    let err = send(&mut m, expiry, &to(200), plain(), &rules).expect_err("ignored");
+    let DenyReason::SpamSuspected { signals } = err else {
+        panic!("not a spam denial: {err:?}");
+    };
+    assert!(signals.contains(SpamSignal::Ignored));
+}

@@ -322,6 +322,13 @@ impl Command {
         }
     }
 
+    /// Whether a command naming two keys changes the second one's value: an
+    /// acceptance connects the recipient too, while a send only reads the
+    /// recipient's facts (its key need not be written back).
+    pub fn writes_second(&self) -> bool {
+        self.key_count() == 2 && !matches!(self.op, Op::Send(_))
+    }
+
     /// The named policy the command decides by, reads or sets, if it names one.
     pub fn policy_name(&self) -> Option<&str> {
         self.rules.as_deref()

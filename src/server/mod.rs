@@ -36,4 +36,4 @@ pub use command::{Command, COMMANDS};
 pub use exec::{Server, Written};
 pub use op::{CommandError, MAX_ARG_BYTES};
 pub use reply::Reply;
-pub use value::MemberValue;
+pub use value::{MemberValue, PackedMember};

@@ -118,10 +118,27 @@ impl<T: Copy + Default, const N: usize> SmallDeque<T, N> {
     #[cold]
     #[inline(never)]
     fn grow(&mut self) {
-        let len = self.len();
         // A queue kept only on the heap starts at one item: most hold very few.
         let least = if N == 0 { 1 } else { 4 };
-        let cap = (2 * len).max(least).next_power_of_two();
+        self.grow_to((2 * self.len()).max(least));
+    }
+
+    /// Makes room for `n` items in all, so that filling a queue whose size is known
+    /// (a decoded one) moves its items once.
+    pub(crate) fn reserve(&mut self, n: usize) {
+        let capacity = match self {
+            SmallDeque::Inline { .. } => N,
+            SmallDeque::Ring { buf, .. } => buf.len(),
+        };
+        if n > capacity {
+            self.grow_to(n);
+        }
+    }
+
+    /// Moves the items to a ring buffer of at least `cap` slots, a power of two.
+    fn grow_to(&mut self, cap: usize) {
+        let len = self.len();
+        let cap = cap.max(len).next_power_of_two();
         let mut buf = vec![T::default(); cap].into_boxed_slice();
         for (slot, item) in buf.iter_mut().zip(self.iter()) {
             *slot = *item;

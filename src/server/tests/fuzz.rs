@@ -67,6 +67,42 @@ proptest! {
     }
 }
 #[test]
+fn a_packed_value_holds_a_fraction_of_the_full_width_bytes() {
+    let mut server = Server::new(policy()).unwrap();
+    let (mut v, t) = (None, 1_764_000_000_000u64);
+    for r in 2..7u64 {
+        let r = r.to_string();
+        let c = Command::parse(&[b"IL.SEND", b"a", b"b", b"1", r.as_bytes()]).unwrap();
+        server.write(&c, &mut v, Some(&mut None), t).unwrap();
+    }
+    let v = v.unwrap();
+    let packed = v.pack();
+    assert_eq!(packed.unpack().unwrap(), v);
+    assert_eq!(
+        crate::server::PackedMember::from_bytes(&v.encode_fixed()).unwrap(),
+        packed,
+        "a value in the first layout is packed in the compact one"
+    );
+    // Five pending invitations and their spam record: small ids and sequence numbers
+    // take a byte, instants six.
+    let (compact, wide) = (packed.bytes().len(), v.encode_fixed().len());
+    assert!(
+        compact * 2 < wide,
+        "{compact} bytes packed, {wide} at full width"
+    );
+    assert_eq!(
+        packed.memory_usage(),
+        compact + size_of::<crate::server::PackedMember>()
+    );
+    let mut unknown = v.encode();
+    unknown[1] = 9;
+    assert!(MemberValue::decode(&unknown)
+        .unwrap_err()
+        .to_string()
+        .contains("known version"));
+}
+
+#[test]
 fn a_value_flipped_anywhere_is_refused_or_read_without_panicking() {
     let mut server = Server::new(policy()).unwrap();
     let mut v = None;

@@ -151,11 +151,21 @@ impl Store {
             .server
             .write(&cmd, &mut first, second.as_mut(), now)
             .expect("write");
-        // Every value goes through its stored bytes, as RDB and AOF rewrite take it.
+        // Every value is packed and unpacked, as the module keeps it between
+        // commands (and RDB and AOF rewrite take its bytes); the first layout, at
+        // full width, reads as the same value.
         let mut put = |m: u64, v: Option<MemberValue>| {
             if let Some(v) = v {
-                let back = MemberValue::decode(&v.encode()).expect("decodes");
+                let packed = v.pack();
+                assert_eq!(packed.bytes(), v.encode().as_slice());
+                let back = packed.unpack().expect("unpacks");
                 assert_eq!(back.encode(), v.encode(), "stored bytes change the value");
+                let wide = MemberValue::decode(&v.encode_fixed()).expect("decodes");
+                assert_eq!(
+                    wide.encode(),
+                    v.encode(),
+                    "the first layout reads differently"
+                );
                 self.values.insert(m, back);
             }
         };
