@@ -17,12 +17,14 @@ pub(crate) struct Writer {
 
 impl Writer {
     /// A writer of the compact form: integers as varints.
+    #[cfg(any(test, feature = "server"))]
     pub(crate) fn compact() -> Self {
         Self::compact_into(Vec::new())
     }
 
     /// A writer of the compact form appending to `buf` (a scratch buffer reused
     /// from one value to the next).
+    #[cfg(any(test, feature = "server"))]
     pub(crate) fn compact_into(buf: Vec<u8>) -> Self {
         Writer { buf, compact: true }
     }
@@ -126,6 +128,7 @@ impl<'a> Reader<'a> {
     }
 
     /// A reader of the compact form ([`Writer::compact`]).
+    #[cfg(any(test, feature = "server"))]
     pub(crate) fn compact(buf: &'a [u8], base: usize) -> Self {
         Reader {
             compact: true,

@@ -93,3 +93,59 @@ fn auto_picks_the_module_where_it_is_loaded_and_module_insists_on_it() {
         .unwrap();
     assert!(shadowed.engine().uses_module());
 }
+
+/// On a cluster, a send carries its recipient's banned flag and setting from the
+/// facts cache when those decide (the strangers signal off, a setting of everyone or
+/// nobody): one command on the sender's slot, and a change made through another
+/// gateway reaches the cache through its notice.
+#[test]
+fn on_a_cluster_the_module_sends_with_cached_recipient_facts() {
+    use invite_limiter::redis::ServerSide;
+    use invite_limiter::{AccountStatus, DenyReason, InviteRequest, MemberId};
+    let Some(b) = redis_support::builder(redis_support::CLUSTER, "module-facts") else {
+        return;
+    };
+    let quiet = redis_support::drive::quiet();
+    let make = |b: invite_limiter::redis::RedisBuilder| {
+        b.policy(quiet.clone())
+            .server_side(ServerSide::Auto)
+            .facts_ttl(std::time::Duration::from_secs(60))
+            .connect_blocking()
+            .expect("connects")
+    };
+    let prefix = redis_support::unique_prefix("module-facts");
+    let one = make(b.prefix(prefix.clone()));
+    if !one.engine().uses_module() {
+        return; // a cluster without the module: nothing to check here
+    }
+    let other = make(
+        redis_support::builder(redis_support::CLUSTER, "module-facts")
+            .unwrap()
+            .prefix(prefix),
+    );
+    let send = |s: u64| one.send(InviteRequest::new(MemberId(s), MemberId(900)));
+    for s in 1..=5 {
+        assert!(send(s).is_ok(), "sender {s}");
+    }
+    assert!(
+        one.engine().stats().facts_cache_hits >= 4,
+        "the recipient's facts were read once: {:?}",
+        one.engine().stats()
+    );
+    other
+        .run(|e| e.set_status(MemberId(900), AccountStatus::Banned))
+        .unwrap()
+        .unwrap();
+    // The notice drops the cached facts, long before their time to live (60 s).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(3);
+    let denied = loop {
+        match send(6) {
+            Err(d) => break d,
+            Ok(_) if std::time::Instant::now() < deadline => {
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+            Ok(_) => panic!("the ban never reached the other gateway"),
+        }
+    };
+    assert_eq!(*denied.reason(), DenyReason::RecipientUnavailable);
+}

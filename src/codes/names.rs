@@ -29,7 +29,7 @@ pub(crate) fn setting_name(s: InviteSetting) -> &'static str {
     SETTING_NAMES[usize::from(super::setting_code(s))]
 }
 
-#[cfg(any(test, feature = "server"))]
+#[cfg(any(test, feature = "server", feature = "redis"))]
 pub(crate) fn setting_named(name: &str) -> Option<InviteSetting> {
     let code = SETTING_NAMES.iter().position(|n| *n == name)?;
     super::setting_from(code as u8)

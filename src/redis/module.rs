@@ -11,7 +11,10 @@ use redis::Value;
 use super::conn::Failure;
 use super::keys::email_owner;
 use super::live::Live;
+use super::near::Facts;
+use super::stats::Count;
 use super::RedisEngine;
+use crate::account::InviteSetting;
 use crate::codes;
 use crate::email::normalize;
 use crate::ids::{InviteId, MemberId};
@@ -34,6 +37,14 @@ pub enum ServerSide {
     /// (see `docs/redis-module.md`).
     #[default]
     Script,
+}
+
+/// The recipient as a one-key send on a cluster carries it.
+enum Peer {
+    /// Their facts, when those decide the admission.
+    Facts(Facts),
+    /// Their stored value (`None`: their key holds nothing).
+    Value(Option<Vec<u8>>),
 }
 
 pub(super) fn bad() -> Failure {
@@ -260,14 +271,12 @@ impl RedisEngine {
             _ => None,
         };
         let (skey, rkey) = (self.value_key(s), self.value_key(r));
-        // On a cluster the two keys live on different slots: the recipient's value
-        // is read from theirs and travels with the one-key form of the command.
+        // On a cluster the two keys live on different slots: what the send needs of
+        // the recipient travels with the one-key form of the command.
         let peer = if self.inner.standalone || s == r {
             None
         } else {
-            let mut dump = redis::cmd("IL.DUMP");
-            dump.arg(&rkey);
-            Some(self.cmd::<Option<Vec<u8>>>(dump).await?)
+            Some(self.module_peer(r, &rkey).await?)
         };
         let name = match (&peer, name) {
             (None, name) => name,
@@ -281,8 +290,16 @@ impl RedisEngine {
                 cmd.arg(&rkey);
             }
             cmd.arg(s).arg(r);
-            if let Some(Some(value)) = &peer {
-                cmd.arg("PEER").arg(value.as_slice());
+            match &peer {
+                Some(Peer::Facts(f)) => {
+                    let status = if f.banned { "banned" } else { "active" };
+                    let setting = codes::names::setting_name(f.setting);
+                    cmd.arg("FACTS").arg(status).arg(setting);
+                }
+                Some(Peer::Value(Some(value))) => {
+                    cmd.arg("PEER").arg(value.as_slice());
+                }
+                Some(Peer::Value(None)) | None => {}
             }
             if let Some(note) = req.trimmed_note() {
                 cmd.arg("NOTE").arg(note);
@@ -302,6 +319,50 @@ impl RedisEngine {
             cmd
         })
         .await
+    }
+
+    /// What a one-key send on a cluster carries of its recipient: their banned
+    /// flag and invite setting from the facts cache (held for the facts' time to
+    /// live, as on the script path) when those decide the admission, that is when
+    /// the setting admits everyone or nobody and the strangers signal is off;
+    /// otherwise their whole value, read from their slot (`IL.DUMP`).
+    async fn module_peer(&self, r: u64, rkey: &str) -> Result<Peer, Failure> {
+        let live = self.fresh_live().await?;
+        if live.policy.spam.strangers.is_none() {
+            let facts = self.module_facts(r).await?;
+            if matches!(
+                facts.setting,
+                InviteSetting::Everyone | InviteSetting::Nobody
+            ) {
+                return Ok(Peer::Facts(facts));
+            }
+        }
+        let mut dump = redis::cmd("IL.DUMP");
+        dump.arg(rkey);
+        Ok(Peer::Value(self.cmd(dump).await?))
+    }
+
+    /// The recipient's banned flag and setting, from the facts cache or `IL.GET`.
+    async fn module_facts(&self, r: u64) -> Result<Facts, Failure> {
+        if let Some(f) = self.inner.facts.get(r) {
+            self.inner.stats.bump(Count::FactsCacheHit);
+            return Ok(f);
+        }
+        let reply = self.member_cmd(false, "IL.GET", r, &[]).await?;
+        let words = items(&reply)?;
+        let banned = match words.get(1).and_then(text).as_deref() {
+            Some("banned") => true,
+            Some("active" | "restricted") => false,
+            _ => return Err(bad()),
+        };
+        let setting = words
+            .get(3)
+            .and_then(text)
+            .and_then(|t| codes::names::setting_named(&t))
+            .ok_or_else(bad)?;
+        let facts = Facts { banned, setting };
+        self.inner.facts.put(r, facts);
+        Ok(facts)
     }
 
     /// A send decided by the module.

@@ -1,6 +1,7 @@
 //! Reading a command's arguments: numbers, words, emails and the options of a send.
 
 use crate::account::AccountStatus;
+use crate::codes::names;
 use crate::server::op::{PolicyExtras, Request};
 use crate::server::CommandError;
 
@@ -106,6 +107,7 @@ pub(crate) fn request(a: &mut Args<'_>, peer: bool) -> Result<Request, CommandEr
         email: None,
         counted: true,
         peer: None,
+        facts: None,
     };
     while let Some(opt) = a.rest.first() {
         match opt.to_ascii_uppercase().as_slice() {
@@ -130,7 +132,22 @@ pub(crate) fn request(a: &mut Args<'_>, peer: bool) -> Result<Request, CommandEr
                 };
                 req.email = Some((email, owner));
             }
-            b"PEER" if peer && req.peer.is_none() => {
+            b"FACTS" if peer && req.peer.is_none() && req.facts.is_none() => {
+                a.next("FACTS")?;
+                let banned = match a.word("status")?.as_str() {
+                    "active" => false,
+                    "banned" => true,
+                    _ => return Err(CommandError::new("FACTS status must be active or banned")),
+                };
+                let setting = names::setting_named(&a.word("setting")?).ok_or_else(|| {
+                    CommandError::new(format!(
+                        "setting must be one of {}",
+                        names::SETTING_NAMES.join(", ")
+                    ))
+                })?;
+                req.facts = Some((banned, setting));
+            }
+            b"PEER" if peer && req.peer.is_none() && req.facts.is_none() => {
                 a.next("PEER")?;
                 req.peer = Some(Some(a.next("peer value")?.to_vec()));
             }

@@ -104,7 +104,7 @@ impl Server {
         let (at, reply) = match &cmd.op {
             Op::Send(r) => {
                 let at = at(owned(first, r.sender)?);
-                let peer = peer(r)?;
+                let peer = crate::server::slots::peer(r, rules)?;
                 let other = match &peer {
                     Some(value) => Other::Value(value),
                     None => other(second, r.recipient, r.sender)?,
@@ -400,17 +400,6 @@ fn accept_side(rules: &Rules, seq: u64, first: &mut Slot, at: u64) -> Reply {
     m.end_pair(recipient, Ending::Accepted);
     m.extra_mut().connections.insert(recipient);
     Reply::Array(vec![Reply::text("ok"), Reply::id(recipient)])
-}
-
-/// The recipient's value a one-key send carries (`PEER`), checked to be theirs;
-/// `None` when the command is not of the one-key form.
-pub(super) fn peer(r: &Request) -> Result<Option<Slot>, CommandError> {
-    let Some(bytes) = &r.peer else {
-        return Ok(None);
-    };
-    let value = bytes.as_deref().map(MemberValue::decode).transpose()?;
-    crate::server::slots::check(value.as_ref(), r.recipient)?;
-    Ok(Some(value))
 }
 
 fn accept(

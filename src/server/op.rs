@@ -126,4 +126,9 @@ pub(crate) struct Request {
     /// read from the recipient's key (`PEER <bytes>`; `None`: the key holds nothing),
     /// for a cluster, where the two keys live on different slots.
     pub(crate) peer: Option<Option<Vec<u8>>>,
+    /// The one-key form given the recipient's facts instead of their value
+    /// (`FACTS <active|banned> <setting>`): whether they are banned, and their invite
+    /// setting, as the caller's cache holds them. Enough whenever the setting admits
+    /// everyone or nobody and the strangers signal is off; refused otherwise.
+    pub(crate) facts: Option<(bool, InviteSetting)>,
 }

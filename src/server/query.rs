@@ -38,7 +38,7 @@ impl Server {
             Op::Diagnose(r) => {
                 check(first, r.sender)?;
                 let at = at(first);
-                let peer = crate::server::exec::peer(r)?;
+                let peer = crate::server::slots::peer(r, rules)?;
                 let them = match (&peer, second) {
                     (Some(p), _) => p.as_ref(),
                     (None, Some(v)) => check(v, r.recipient).map(|_| v)?,

@@ -2,6 +2,7 @@
 //! members named, creates, settles the clock, drops what holds nothing; and how a
 //! request is read (note, key, email) exactly as the in-memory engine reads it.
 
+use crate::account::InviteSetting;
 use crate::outcome::InviteError;
 use crate::request::InviteRequest;
 use crate::rules::precedence::Subject;
@@ -124,4 +125,33 @@ pub(crate) fn finish(slot: &mut Slot, at: u64, rules: &Rules) {
             *slot = None;
         }
     }
+}
+
+/// The recipient's value a one-key send carries (`PEER`), checked to be theirs,
+/// or made from the facts it carries (`FACTS`) when those decide the admission;
+/// `None` when the command is not of the one-key form.
+pub(crate) fn peer(r: &Request, rules: &Rules) -> Result<Option<Slot>, CommandError> {
+    let Some(bytes) = &r.peer else {
+        return Ok(None);
+    };
+    if let Some((banned, setting)) = r.facts {
+        // Shared connections, contacts and follows are not in the facts: they decide
+        // only for the settings between everyone and nobody, and for the strangers
+        // signal.
+        let relations = !matches!(setting, InviteSetting::Everyone | InviteSetting::Nobody);
+        if relations || rules.policy.spam.strangers.is_some() {
+            return Err(CommandError::new(
+                "the recipient's relations decide this send: give PEER, not FACTS",
+            ));
+        }
+        let mut value = MemberValue::new(r.recipient);
+        value.member.setting = setting;
+        if banned {
+            value.member.set_status(crate::AccountStatus::Banned);
+        }
+        return Ok(Some(Some(value)));
+    }
+    let value = bytes.as_deref().map(MemberValue::decode).transpose()?;
+    check(value.as_ref(), r.recipient)?;
+    Ok(Some(value))
 }

@@ -67,6 +67,47 @@ proptest! {
     }
 }
 #[test]
+fn facts_stand_in_for_the_recipient_only_where_they_decide() {
+    let quiet = Policy {
+        spam: crate::SpamPolicy::disabled(),
+        ..Policy::default()
+    };
+    let run = |policy: Policy, facts: &[&[u8]]| {
+        let mut server = Server::new(policy).unwrap();
+        let mut parts: Vec<&[u8]> = vec![b"IL.PSEND", b"{il:1}", b"1", b"2", b"FACTS"];
+        parts.extend(facts);
+        let cmd = Command::parse(&parts).map_err(|e| e.to_string())?;
+        server
+            .write(&cmd, &mut None, None, 5_000)
+            .map(|done| done.reply)
+            .map_err(|e| e.to_string())
+    };
+    let word = |reply: Reply| match reply {
+        Reply::Array(items) => items.into_iter().next(),
+        _ => None,
+    };
+    let sent = run(quiet.clone(), &[b"active", b"everyone"]).unwrap();
+    assert_eq!(word(sent), Some(Reply::text("sent")));
+    let banned = run(quiet.clone(), &[b"banned", b"everyone"]).unwrap();
+    assert_eq!(word(banned), Some(Reply::text("denied")));
+    let nobody = run(quiet.clone(), &[b"active", b"nobody"]).unwrap();
+    assert_eq!(word(nobody), Some(Reply::text("denied")));
+    // Relations decide a network-only recipient, and whether two members are
+    // strangers: the facts are refused, the value must be given.
+    let network = run(quiet.clone(), &[b"active", b"network_only"]).unwrap_err();
+    assert!(network.contains("give PEER"), "{network}");
+    let strangers = run(Policy::default(), &[b"active", b"everyone"]).unwrap_err();
+    assert!(strangers.contains("give PEER"), "{strangers}");
+    assert!(run(quiet.clone(), &[b"maybe", b"everyone"])
+        .unwrap_err()
+        .contains("active or banned"));
+    assert!(run(quiet.clone(), &[b"active", b"friends"])
+        .unwrap_err()
+        .contains("setting must be one of"));
+    assert!(run(quiet, &[b"active", b"everyone", b"PEER", b"x"]).is_err());
+}
+
+#[test]
 fn a_packed_value_holds_a_fraction_of_the_full_width_bytes() {
     let mut server = Server::new(policy()).unwrap();
     let (mut v, t) = (None, 1_764_000_000_000u64);

@@ -116,16 +116,31 @@ fn sent_reply(
     }
 }
 
-fn run_both(steps: Vec<Step>, peer: bool, shadow: crate::Shadow) {
+/// How the module's side runs the two-key commands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Form {
+    TwoKeys,
+    /// The one-key forms, the recipient's value given.
+    OneKey,
+    /// The one-key forms, the recipient's facts given where they decide; the
+    /// strangers signal is off (with it on, the facts never decide).
+    OneKeyFacts,
+}
+
+fn run_both(steps: Vec<Step>, form: Form, shadow: crate::Shadow) {
     let start = 1_700_000_000_000;
     let clock = ManualClock::new(Timestamp::from_millis(start));
+    let mut policy = policy();
+    if form == Form::OneKeyFacts {
+        policy.spam.strangers = None;
+    }
     let engine = Engine::builder()
-        .policy(policy())
+        .policy(policy.clone())
         .shadow(shadow)
         .clock(clock.clone())
         .build()
         .unwrap();
-    let mut server = Server::new(policy()).unwrap();
+    let mut server = Server::new(policy).unwrap();
     let bits = shadow.bits().to_string();
     let bytes = server.encoded_policy();
     let set = Command::parse(&[b"IL.POLICY", b"SET", &bytes, b"SHADOW", bits.as_bytes()]).unwrap();
@@ -134,7 +149,8 @@ fn run_both(steps: Vec<Step>, peer: bool, shadow: crate::Shadow) {
         server,
         values: HashMap::new(),
         owners: HashMap::new(),
-        peer,
+        peer: form != Form::TwoKeys,
+        facts: form == Form::OneKeyFacts,
     };
     let mut now = start;
     let mut sent: Vec<(u64, u64, u64)> = Vec::new();
@@ -354,7 +370,7 @@ proptest! {
     /// every stored value passing through its bytes between steps.
     #[test]
     fn the_module_core_answers_as_the_in_memory_engine(steps in prop::collection::vec(step(), 1..80)) {
-        run_both(steps, false, crate::Shadow::none());
+        run_both(steps, Form::TwoKeys, crate::Shadow::none());
     }
 
     /// With rules in shadow mode, sends they would have denied go through and say
@@ -363,13 +379,20 @@ proptest! {
     fn shadow_mode_answers_as_the_in_memory_engine(steps in prop::collection::vec(step(), 1..80)) {
         use crate::ShadowRule;
         let shadow = crate::Shadow::none().with(ShadowRule::DailyLimit).with(ShadowRule::SpamSuspected);
-        run_both(steps, false, shadow);
+        run_both(steps, Form::TwoKeys, shadow);
     }
 
     /// The one-key forms a cluster needs answer as the two-key ones: a send or a
     /// diagnosis carrying the recipient's value, an acceptance in two steps.
     #[test]
     fn the_one_key_forms_answer_as_the_in_memory_engine(steps in prop::collection::vec(step(), 1..80)) {
-        run_both(steps, true, crate::Shadow::none());
+        run_both(steps, Form::OneKey, crate::Shadow::none());
+    }
+
+    /// A send or a diagnosis on a cluster given the recipient's facts (a gateway's
+    /// cache) answers as with their value wherever the facts decide.
+    #[test]
+    fn the_one_key_forms_given_facts_answer_as_the_in_memory_engine(steps in prop::collection::vec(step(), 1..80)) {
+        run_both(steps, Form::OneKeyFacts, crate::Shadow::none());
     }
 }

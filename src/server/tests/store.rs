@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 
 use crate::server::{Command, MemberValue, Reply, Server};
+use crate::{AccountStatus, InviteSetting};
 
 /// The module's side: values by member, kept as a Redis server keeps them.
 pub(super) struct Store {
@@ -15,6 +16,9 @@ pub(super) struct Store {
     /// Run two-key sends, diagnoses and acceptances in their one-key forms, as a
     /// gateway on a cluster does.
     pub(super) peer: bool,
+    /// In the one-key forms, give the recipient's facts (`FACTS`) instead of their
+    /// value wherever the facts decide, as a gateway with them cached does.
+    pub(super) facts: bool,
 }
 
 pub(super) fn key(m: u64) -> Vec<u8> {
@@ -115,8 +119,19 @@ impl Store {
             return Reply::Array(vec![Reply::text("ok")]);
         }
         let r: u64 = std::str::from_utf8(&args[4]).unwrap().parse().unwrap();
-        if let Some(v) = self.values.get(&r) {
-            one.extend([b"PEER".to_vec(), v.encode()]);
+        let value = self.values.get(&r);
+        let (banned, setting) = value.map_or((false, InviteSetting::Everyone), |v| {
+            (v.member.status() == AccountStatus::Banned, v.member.setting)
+        });
+        let decided = matches!(setting, InviteSetting::Everyone | InviteSetting::Nobody);
+        match value {
+            _ if self.facts && decided => {
+                let status: &[u8] = if banned { b"banned" } else { b"active" };
+                let name = crate::codes::names::setting_name(setting).as_bytes();
+                one.extend([b"FACTS".to_vec(), status.to_vec(), name.to_vec()]);
+            }
+            Some(v) => one.extend([b"PEER".to_vec(), v.encode()]),
+            None => {}
         }
         self.run_as_given(one, now)
     }
