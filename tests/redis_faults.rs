@@ -299,16 +299,11 @@ async fn foreign_data_under_our_prefix_is_a_clear_error() {
 
 /// The master that owns `key`'s slot, from `CLUSTER NODES` on `port`.
 fn master_of(port: u16, key: &str) -> u16 {
-    let cli = |args: &[&str]| {
-        let out = Command::new("redis-cli")
-            .args(["-p", &port.to_string()])
-            .args(args)
-            .output()
-            .unwrap();
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    };
-    let slot: u16 = cli(&["cluster", "keyslot", key]).trim().parse().unwrap();
-    for line in cli(&["cluster", "nodes"]).lines() {
+    let slot: u16 = cli(port, &["cluster", "keyslot", key])
+        .trim()
+        .parse()
+        .unwrap();
+    for line in cli(port, &["cluster", "nodes"]).lines() {
         let f: Vec<&str> = line.split_whitespace().collect();
         if f.len() < 9 || !f[2].contains("master") || f[2].contains("fail") {
             continue;
@@ -336,6 +331,7 @@ async fn a_killed_master_fails_over_without_over_admission() {
     let base = 7300u16;
     redis_sh(&["cluster", &base.to_string(), dir.to_str().unwrap()]);
     let _stop = ClusterDir(dir.clone());
+    replicas_online(base);
     let nodes: Vec<String> = (0..6)
         .map(|i| format!("redis://127.0.0.1:{}/", base + i))
         .collect();
@@ -358,12 +354,23 @@ async fn a_killed_master_fails_over_without_over_admission() {
     // the master confirms its replica has every write before it is killed, so a
     // busy machine cannot turn replication lag into a failure of this test.
     let victim = master_of(base, &format!("{{{prefix}:1}}:h"));
-    let acked = Command::new("redis-cli")
-        .args(["-p", &victim.to_string(), "WAIT", "1", "10000"])
-        .output()
-        .unwrap();
-    let acked = String::from_utf8_lossy(&acked.stdout);
+    let acked = cli(victim, &["WAIT", "1", "10000"]);
     assert_eq!(acked.trim(), "1", "the replica acknowledged the writes");
+    // The replica holds the sender's keys before its master goes.
+    let heir = replica_of(victim);
+    let pattern = format!("{{{prefix}:1}}*");
+    let held = |port: u16| cli(port, &["--scan", "--pattern", &pattern]);
+    assert!(
+        !held(heir).trim().is_empty(),
+        "replica {heir} of {victim} holds no key of sender 1; by node: {:?}",
+        (base..base + 6)
+            .map(|p| (
+                p,
+                cli(p, &["role"]).lines().next().map(str::to_owned),
+                held(p)
+            ))
+            .collect::<Vec<_>>()
+    );
     let pidfile = dir.join(format!("node-{victim}/redis-{victim}.pid"));
     let pid = std::fs::read_to_string(&pidfile).unwrap();
     Command::new("kill")
@@ -436,6 +443,56 @@ impl Drop for ClusterDir {
             .arg(&self.0)
             .stdout(Stdio::null())
             .status();
-        let _ = std::fs::remove_dir_all(&self.0);
+        if std::thread::panicking() {
+            // The nodes' logs and files say what the cluster did: keep them.
+            eprintln!("the cluster's files are kept in {}", self.0.display());
+        } else {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
     }
+}
+
+/// `redis-cli -p port args…`, its standard output.
+fn cli(port: u16, args: &[&str]) -> String {
+    let out = Command::new("redis-cli")
+        .args(["-p", &port.to_string()])
+        .args(args)
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Waits until every master of the cluster at `base..base + 6` has its replica
+/// online, so that a failover promotes a replica that has followed all along.
+fn replicas_online(base: u16) {
+    let started = Instant::now();
+    loop {
+        let online = (base..base + 6)
+            .filter(|&p| cli(p, &["role"]).starts_with("master"))
+            .all(|p| {
+                let info = cli(p, &["info", "replication"]);
+                info.contains("connected_slaves:1") && info.contains("state=online")
+            });
+        if online {
+            return;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "replicas not online"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// The port of `master`'s replica.
+fn replica_of(master: u16) -> u16 {
+    let info = cli(master, &["info", "replication"]);
+    let line = info
+        .lines()
+        .find(|l| l.starts_with("slave0:"))
+        .unwrap_or_else(|| panic!("{master} has no replica: {info}"));
+    line.split(',')
+        .find_map(|f| f.strip_prefix("port="))
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("no port in {line}"))
 }
