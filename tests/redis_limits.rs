@@ -1,6 +1,6 @@
 //! The Redis engine's bounds: build-time refusals of huge durations, stored codes it
 //! did not write, email keys that keep their hash tag, capped and chunked contact
-//! imports, and capped relations.
+//! imports, capped relations, and caps that differ between gateways.
 #![cfg(feature = "redis")]
 
 mod redis_support;
@@ -293,4 +293,40 @@ async fn try_connect_and_try_follow_name_the_member_at_the_cap() {
             max: 1
         })
     );
+}
+
+/// Gateways with one policy but different member caps on one server each keep their
+/// own caps, whichever connected last (on the module too, where the caps are
+/// registered with the policy).
+#[tokio::test]
+async fn gateways_with_different_caps_keep_their_own() {
+    let Some(b) = builder(STANDALONE, "caps-small") else {
+        return;
+    };
+    let small = MemberLimits {
+        max_emails: 2,
+        ..MemberLimits::default()
+    };
+    let capped = b.policy(quiet()).limits(small).connect().await.unwrap();
+    let roomy = builder(STANDALONE, "caps-default")
+        .unwrap()
+        .policy(quiet())
+        .connect()
+        .await
+        .unwrap();
+    for (engine, cap) in [(&capped, 2), (&roomy, MemberLimits::default().max_emails)] {
+        for i in 0..cap {
+            engine
+                .register_email(MemberId(1), &format!("e{i}@x.co"))
+                .await
+                .unwrap();
+        }
+        assert_eq!(
+            engine.register_email(MemberId(1), "one-more@x.co").await,
+            Err(EmailError::TooManyEmails {
+                member: MemberId(1),
+                max: cap
+            })
+        );
+    }
 }

@@ -232,7 +232,7 @@ impl RedisBuilder {
                 next: AtomicUsize::new(0),
                 stats: Counters::default(),
                 prefix: self.prefix,
-                live: parking_lot::RwLock::new(Live::new(self.policy, self.shadow, 0)),
+                live: parking_lot::RwLock::new(Live::new(self.policy, self.shadow, self.limits, 0)),
                 policy_checked: AtomicU64::new(0),
                 policy_refresh: self.policy_refresh,
                 born: std::time::Instant::now(),

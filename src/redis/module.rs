@@ -1,8 +1,9 @@
 //! The engine on the Redis module (`module/`): each call is one `IL.*` command,
 //! decided inside Redis by the crate's own rules (an acceptance reads the
 //! invitation's recipient first; a send naming an email reads the email's owner
-//! first). The gateway's policy is registered under a name made from its bytes, so
-//! gateways with different policies share one server, and a rollout is a new name.
+//! first). The gateway's policy is registered, with its member caps and shadow set,
+//! under a name made from all three, so gateways with different policies or caps
+//! share one server, and a rollout is a new name.
 
 use std::time::Duration;
 
