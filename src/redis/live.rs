@@ -399,7 +399,7 @@ impl RedisEngine {
                 None => vec!["CLEAR".into()],
             };
             return Ok(self
-                .module_set(m.0, "IL.LIMITS", &args)
+                .module_set_facts(m.0, "IL.LIMITS", &args)
                 .await
                 .map_err(|f| f.cause)?);
         }

@@ -27,6 +27,20 @@ impl RedisEngine {
         }
     }
 
+    /// [`RedisEngine::module_set`] changing the member's facts (tier, status,
+    /// setting, own limits), which every gateway's caches then drop, as on the script
+    /// (see [`RedisEngine::member_changed`]).
+    pub(super) async fn module_set_facts(
+        &self,
+        m: u64,
+        name: &str,
+        args: &[String],
+    ) -> Result<(), Failure> {
+        let r = self.module_set(m, name, args).await;
+        self.member_changed(m, r.is_ok()).await;
+        r
+    }
+
     /// The member's own limits, the sixth word of `IL.GET`.
     pub(super) async fn module_limits(
         &self,

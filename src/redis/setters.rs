@@ -18,23 +18,31 @@ impl RedisEngine {
     }
 
     /// Runs `cmd`, a change of the member's hash, then drops what this engine's
-    /// caches hold about the member and tells every gateway to do the same (best
-    /// effort: their time to live bounds it otherwise).
+    /// caches hold about the member and tells every gateway to do the same (see
+    /// [`RedisEngine::member_changed`]).
     pub(super) async fn change_hash(&self, m: u64, cmd: redis::Cmd) -> Result<(), Outage> {
         let r = self
             .write_cmd::<i64>(cmd)
             .await
             .map(|_| ())
             .map_err(|f| f.cause);
+        self.member_changed(m, r.is_ok()).await;
+        r
+    }
+
+    /// After a change of the member's facts (tier, status, setting, own limits) was
+    /// tried: drops what this engine's caches hold about the member and, when the
+    /// change was `made`, tells every gateway to do the same (best effort: their time
+    /// to live bounds it otherwise).
+    pub(super) async fn member_changed(&self, m: u64, made: bool) {
         self.inner.forget(m);
-        if r.is_ok() {
+        if made {
             let mut notice = redis::cmd("PUBLISH");
             notice
                 .arg(watch::channel(&self.inner.prefix))
                 .arg(m.to_string());
             let _ = self.cmd::<i64>(notice).await;
         }
-        r
     }
 
     /// Removes one field of the member's hash and tells every gateway.
@@ -52,7 +60,7 @@ impl RedisEngine {
         if self.inner.module {
             let args = ["TIER".into(), codes::names::tier_name(tier).into()];
             return self
-                .module_set(m.0, "IL.SET", &args)
+                .module_set_facts(m.0, "IL.SET", &args)
                 .await
                 .map_err(|f| f.cause);
         }
@@ -75,7 +83,7 @@ impl RedisEngine {
                 args.extend(["UNTIL".to_string(), t.as_millis().to_string()]);
             }
             return self
-                .module_set(m.0, "IL.SET", &args)
+                .module_set_facts(m.0, "IL.SET", &args)
                 .await
                 .map_err(|f| f.cause);
         }
@@ -98,7 +106,7 @@ impl RedisEngine {
         if self.inner.module {
             let args = ["SETTING".into(), codes::names::setting_name(setting).into()];
             return self
-                .module_set(m.0, "IL.SET", &args)
+                .module_set_facts(m.0, "IL.SET", &args)
                 .await
                 .map_err(|f| f.cause);
         }
