@@ -7,7 +7,7 @@ mod redis_support;
 
 use std::time::Duration;
 
-use invite_limiter::redis::{BreakerPolicy, RedisEngine, RedisSetupError, RedisTarget};
+use invite_limiter::redis::{BreakerPolicy, RedisEngine, RedisSetupError, RedisTarget, ServerSide};
 use invite_limiter::{
     DenyReason, EmailError, InviteRequest, InviteSetting, ManualClock, MemberId, MemberLimits,
     Outage, Policy, RelationError, SpamPolicy, Timestamp,
@@ -93,6 +93,8 @@ async fn stored_tier_or_status_codes_it_did_not_write_are_bad_data() {
         return;
     };
     let mut conn = raw(STANDALONE).await.unwrap();
+    // The codes are written into the script's member hash.
+    let b = b.server_side(ServerSide::Script);
     let engine = b.policy(quiet()).clock(clock()).connect().await.unwrap();
     let prefix = prefix_of(&engine);
     // -1 once read the pair cap and TTLs as limits; 2 and 7 once passed as Free.
@@ -203,6 +205,8 @@ async fn a_long_import_is_written_in_steps_and_one_past_the_cap_keeps_the_old_li
     let Some(b) = builder(STANDALONE, "import") else {
         return;
     };
+    // The contact list and its staging keys read below are the script's.
+    let b = b.server_side(ServerSide::Script);
     let engine = b.policy(quiet()).clock(clock()).connect().await.unwrap();
     let prefix = prefix_of(&engine);
     let mut conn = raw(STANDALONE).await.unwrap();
