@@ -157,3 +157,35 @@ async fn a_live_policy_past_the_redis_bounds_is_refused() {
     assert_eq!(g.policy().pending_ttl, policy(30).pending_ttl);
     g.send(req(1, 2)).await.expect("the fleet still decides");
 }
+
+/// A burst of calls under a policy the servers do not know yet (on a cluster, a
+/// master learns it when a command on it first needs it) is decided in full: the
+/// module's refusals of the unknown name do not open the circuit breaker.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_under_a_policy_new_to_the_cluster_is_decided() {
+    let Some(addr) = address(CLUSTER) else {
+        return;
+    };
+    let mut fresh = policy(30);
+    fresh.spam.keywords.push(unique_prefix("never-seen"));
+    let engine = RedisEngine::builder(RedisTarget::parse(&addr))
+        .prefix(unique_prefix("burst"))
+        .policy(fresh)
+        .deadline(Duration::from_secs(2))
+        .connect()
+        .await
+        .expect("connects");
+    let calls: Vec<_> = (1..=300)
+        .map(|m| {
+            let engine = engine.clone();
+            tokio::spawn(async move {
+                engine
+                    .set_tier(MemberId(m), invite_limiter::Tier::Premium)
+                    .await
+            })
+        })
+        .collect();
+    for call in calls {
+        call.await.unwrap().expect("decided");
+    }
+}
