@@ -26,14 +26,15 @@ use crate::time::Timestamp;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub enum ServerSide {
-    /// The module when the server has it, else the script.
+    /// The module when the server has it (`COMMAND INFO IL.SEND` at connect), else
+    /// the script. The default, so an engine uses the module wherever it is loaded
+    /// (see `docs/redis-module.md`).
+    #[default]
     Auto,
     /// The module: connecting fails when the server lacks it.
     Module,
     /// The engine script, which needs nothing but Redis (managed services that
-    /// cannot load modules). The default, so a deployment opts into the module
-    /// (see `docs/redis-module.md`).
-    #[default]
+    /// cannot load modules), even where the server has the module.
     Script,
 }
 
