@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use invite_limiter::redis::{FailureMode, RedisEngine, RedisTarget};
+use invite_limiter::redis::{FailureMode, RedisEngine, RedisTarget, ServerSide};
 use invite_limiter::{
     DenyReason, InviteError, InviteId, InviteRequest, ManualClock, MemberId, Outage, Timestamp,
 };
@@ -221,7 +221,9 @@ async fn foreign_data_under_our_prefix_is_a_clear_error() {
         return;
     };
     let prefix = unique_prefix("foreign");
+    // The foreign data below sits in the script's key layout.
     let engine = RedisEngine::builder(RedisTarget::parse(&addr))
+        .server_side(ServerSide::Script)
         .prefix(prefix.clone())
         .connect()
         .await

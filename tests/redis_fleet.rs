@@ -8,7 +8,7 @@ mod redis_support;
 use std::sync::Arc;
 use std::time::Duration;
 
-use invite_limiter::redis::RedisEngine;
+use invite_limiter::redis::{RedisEngine, ServerSide};
 use invite_limiter::{InviteRequest, ManualClock, MemberId, Policy, SpamPolicy, Tier, Timestamp};
 use redis_support::{address, unique_prefix, CLUSTER, STANDALONE};
 
@@ -17,6 +17,7 @@ async fn gateways(
     name: &str,
     clock: &ManualClock,
     near: Option<Duration>,
+    side: ServerSide,
 ) -> Option<(String, [RedisEngine; 2])> {
     let addr = address(var)?;
     let prefix = unique_prefix(name);
@@ -27,6 +28,7 @@ async fn gateways(
     let mut out = Vec::new();
     for i in 0..2 {
         let mut b = RedisEngine::builder(invite_limiter::redis::RedisTarget::parse(&addr))
+            .server_side(side)
             .prefix(prefix.clone())
             .policy(policy.clone())
             .clock(clock.clone())
@@ -45,7 +47,7 @@ async fn gateways(
 
 async fn exactly_the_limit_across_two_gateways(var: &str, name: &str) {
     let clock = ManualClock::new(Timestamp::from_millis(1_700_000_000_000));
-    let Some((_, engines)) = gateways(var, name, &clock, None).await else {
+    let Some((_, engines)) = gateways(var, name, &clock, None, ServerSide::Auto).await else {
         return;
     };
     let engines = Arc::new(engines);
@@ -161,7 +163,9 @@ async fn cluster_change_notices_reach_every_gateway() {
 async fn near_cache_until_a_notice(var: &str) {
     let clock = ManualClock::new(Timestamp::from_millis(1_700_000_000_000));
     let ttl = Duration::from_secs(30);
-    let Some((_, [cached, other])) = gateways(var, "near", &clock, Some(ttl)).await else {
+    let Some((_, [cached, other])) =
+        gateways(var, "near", &clock, Some(ttl), ServerSide::Auto).await
+    else {
         return;
     };
     let s = MemberId(1);
@@ -207,7 +211,10 @@ async fn near_cache_until_a_notice(var: &str) {
 async fn without_a_notice_the_near_cache_holds_a_denial_at_most_its_ttl() {
     let clock = ManualClock::new(Timestamp::from_millis(1_700_000_000_000));
     let ttl = Duration::from_secs(1);
-    let Some((prefix, [cached, _])) = gateways(STANDALONE, "near-ttl", &clock, Some(ttl)).await
+    // The change below is written into the script's key layout.
+    let side = ServerSide::Script;
+    let Some((prefix, [cached, _])) =
+        gateways(STANDALONE, "near-ttl", &clock, Some(ttl), side).await
     else {
         return;
     };
@@ -269,7 +276,9 @@ async fn idle_state_carries_a_ttl_and_facts_do_not() {
     };
     let prefix = unique_prefix("ttl");
     let clock = ManualClock::new(Timestamp::from_millis(1_700_000_000_000));
+    // The keys read below are the script's.
     let engine = RedisEngine::builder(invite_limiter::redis::RedisTarget::parse(&addr))
+        .server_side(ServerSide::Script)
         .prefix(prefix.clone())
         .clock(clock)
         .connect()

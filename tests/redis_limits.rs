@@ -1,13 +1,13 @@
 //! The Redis engine's bounds: build-time refusals of huge durations, stored codes it
 //! did not write, email keys that keep their hash tag, capped and chunked contact
-//! imports, and capped relations.
+//! imports, capped relations, and caps that differ between gateways.
 #![cfg(feature = "redis")]
 
 mod redis_support;
 
 use std::time::Duration;
 
-use invite_limiter::redis::{BreakerPolicy, RedisEngine, RedisSetupError, RedisTarget};
+use invite_limiter::redis::{BreakerPolicy, RedisEngine, RedisSetupError, RedisTarget, ServerSide};
 use invite_limiter::{
     DenyReason, EmailError, InviteRequest, InviteSetting, ManualClock, MemberId, MemberLimits,
     Outage, Policy, RelationError, SpamPolicy, Timestamp,
@@ -93,6 +93,8 @@ async fn stored_tier_or_status_codes_it_did_not_write_are_bad_data() {
         return;
     };
     let mut conn = raw(STANDALONE).await.unwrap();
+    // The codes are written into the script's member hash.
+    let b = b.server_side(ServerSide::Script);
     let engine = b.policy(quiet()).clock(clock()).connect().await.unwrap();
     let prefix = prefix_of(&engine);
     // -1 once read the pair cap and TTLs as limits; 2 and 7 once passed as Free.
@@ -203,6 +205,8 @@ async fn a_long_import_is_written_in_steps_and_one_past_the_cap_keeps_the_old_li
     let Some(b) = builder(STANDALONE, "import") else {
         return;
     };
+    // The contact list and its staging keys read below are the script's.
+    let b = b.server_side(ServerSide::Script);
     let engine = b.policy(quiet()).clock(clock()).connect().await.unwrap();
     let prefix = prefix_of(&engine);
     let mut conn = raw(STANDALONE).await.unwrap();
@@ -293,4 +297,40 @@ async fn try_connect_and_try_follow_name_the_member_at_the_cap() {
             max: 1
         })
     );
+}
+
+/// Gateways with one policy but different member caps on one server each keep their
+/// own caps, whichever connected last (on the module too, where the caps are
+/// registered with the policy).
+#[tokio::test]
+async fn gateways_with_different_caps_keep_their_own() {
+    let Some(b) = builder(STANDALONE, "caps-small") else {
+        return;
+    };
+    let small = MemberLimits {
+        max_emails: 2,
+        ..MemberLimits::default()
+    };
+    let capped = b.policy(quiet()).limits(small).connect().await.unwrap();
+    let roomy = builder(STANDALONE, "caps-default")
+        .unwrap()
+        .policy(quiet())
+        .connect()
+        .await
+        .unwrap();
+    for (engine, cap) in [(&capped, 2), (&roomy, MemberLimits::default().max_emails)] {
+        for i in 0..cap {
+            engine
+                .register_email(MemberId(1), &format!("e{i}@x.co"))
+                .await
+                .unwrap();
+        }
+        assert_eq!(
+            engine.register_email(MemberId(1), "one-more@x.co").await,
+            Err(EmailError::TooManyEmails {
+                member: MemberId(1),
+                max: cap
+            })
+        );
+    }
 }

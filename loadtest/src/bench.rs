@@ -1,6 +1,7 @@
 //! `redis-bench`: on one Redis backend, in one run, the same sender stream through
 //!
-//! * (a) the Redis engine's `send` (default limits, spam signals off, allowed-heavy);
+//! * (a) the Redis engine's `send` on its Lua script (default limits, spam signals off,
+//!   allowed-heavy);
 //! * (b) the sliding-window log users write themselves: one Lua script doing
 //!   `ZREMRANGEBYSCORE` / `ZCARD` / `ZADD` on one sorted set per sender (daily window);
 //! * (c) the in-memory `Engine`, replaying exactly the decisions (a) made per task;
@@ -10,6 +11,9 @@
 //!   replicas (`RedisBuilder::wait_for_replicas`).
 //! * (f) when the server has the Redis module loaded (`module/`), its `IL.SEND` on
 //!   plain connections (see `bench_module`; standalone servers only).
+//!
+//! The engine's cases (a), (d) and (e) run on its Lua script even where the server has
+//! the module, which the engine would otherwise pick (see [`on_script`]).
 //!
 //! Then, on a standalone server, Redis memory per pending invitation and per in-window
 //! send, the engine's scripts against the module (see `bench_memory`).
@@ -26,7 +30,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use hdrhistogram::Histogram;
-use invite_limiter::redis::RedisEngine;
+use invite_limiter::redis::{RedisBuilder, RedisEngine, ServerSide};
 use invite_limiter::{Engine, InviteRequest, MemberId, Policy, SpamPolicy};
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
@@ -63,6 +67,12 @@ pub(crate) fn policy() -> Policy {
         spam: SpamPolicy::disabled(),
         ..Policy::default()
     }
+}
+
+/// An engine deciding with its Lua script: the cases on `RedisEngine` measure the
+/// script, also where the server has the module (case (f) measures the module).
+pub(crate) fn on_script(b: RedisBuilder) -> RedisBuilder {
+    b.server_side(ServerSide::Script)
 }
 
 /// The (sender, recipient) stream of one task: uniform over `1..=senders`, never a
@@ -532,7 +542,7 @@ impl Ctx<'_> {
         let a = &self.args;
         let prefix = fresh_prefix("ilb-send");
         let engines = self.rt.block_on(connect(&a.backend, n, |b| {
-            b.prefix(prefix.clone()).policy(policy())
+            on_script(b).prefix(prefix.clone()).policy(policy())
         }))?;
         let ((stats, secs), server) = self.counted(|| {
             self.rt
@@ -543,7 +553,7 @@ impl Ctx<'_> {
         let per_task: Vec<u64> = stats.iter().map(TaskStats::decisions).collect();
         cases.push(finish_case(
             "engine_send",
-            "(a) RedisEngine::send".into(),
+            "(a) RedisEngine::send (Lua script)".into(),
             n,
             stats,
             secs,
@@ -553,7 +563,8 @@ impl Ctx<'_> {
         if let Some(replicas) = a.wait_for_replicas {
             let prefix = fresh_prefix("ilb-strict");
             let engines = self.rt.block_on(connect(&a.backend, n, |b| {
-                b.prefix(prefix.clone())
+                on_script(b)
+                    .prefix(prefix.clone())
                     .policy(policy())
                     .wait_for_replicas(replicas, Duration::from_secs(1))
             }))?;
@@ -632,7 +643,10 @@ impl Ctx<'_> {
             // One gateway: one engine whose `n` connections share its near-cache.
             let pool = usize::try_from(n).unwrap_or(usize::MAX);
             let one = self.rt.block_on(connect(&a.backend, 1, |b| {
-                let b = b.prefix(prefix.clone()).policy(policy()).connections(pool);
+                let b = on_script(b)
+                    .prefix(prefix.clone())
+                    .policy(policy())
+                    .connections(pool);
                 if on {
                     b.near_cache(NEAR_TTL)
                 } else {

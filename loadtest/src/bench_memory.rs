@@ -19,7 +19,7 @@ use invite_limiter::{InviteId, InviteRequest, MemberId};
 use redis::Value;
 use serde::Serialize;
 
-use crate::bench::{policy, Ctx, Plain};
+use crate::bench::{on_script, policy, Ctx, Plain};
 use crate::bench_module::{is_ok, member_key, plain_connections, send_cmd, sent_seq};
 use crate::bench_module::{restore_policy, set_policy};
 use crate::redis_run::{batch, connect, fresh_prefix};
@@ -153,7 +153,7 @@ impl Ctx<'_> {
         let engines = self
             .rt
             .block_on(connect(&self.args.backend, CONNECTIONS, |b| {
-                b.prefix(prefix.clone()).policy(policy())
+                on_script(b).prefix(prefix.clone()).policy(policy())
             }))?;
         let before = settled(self.servers)?;
         let ids: Vec<InviteId> = self

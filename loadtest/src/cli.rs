@@ -97,6 +97,27 @@ pub enum Baseline {
     Governor,
 }
 
+/// Which code decides on a Redis server (`RedisBuilder::server_side`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ServerSide {
+    /// The Redis module where the server has it loaded, else the engine's Lua script.
+    Auto,
+    /// The Redis module; the run fails when the server lacks it.
+    Module,
+    /// The engine's Lua script, even where the server has the module.
+    Script,
+}
+
+impl From<ServerSide> for invite_limiter::redis::ServerSide {
+    fn from(side: ServerSide) -> Self {
+        match side {
+            ServerSide::Auto => invite_limiter::redis::ServerSide::Auto,
+            ServerSide::Module => invite_limiter::redis::ServerSide::Module,
+            ServerSide::Script => invite_limiter::redis::ServerSide::Script,
+        }
+    }
+}
+
 /// What to do with a malformed trace line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum OnError {
@@ -123,6 +144,10 @@ pub struct RunArgs {
     /// Redis only: keep this run's keys instead of deleting them at the end.
     #[arg(long)]
     pub redis_keep: bool,
+    /// Redis only: which code decides on the server (a note in the report says which
+    /// one did).
+    #[arg(long, value_enum, default_value_t = ServerSide::Auto)]
+    pub server_side: ServerSide,
     /// Redis only: the engine's deadline for each call, in milliseconds (a call past
     /// it is an `Unavailable` decision).
     #[arg(long, default_value_t = 200, value_parser = clap::value_parser!(u64).range(1..=60_000))]

@@ -2,7 +2,9 @@
 //!
 //! Workers are tokio tasks spread over `--connections` engine instances (each its own
 //! connection), the engine's clock is the run's simulated `ManualClock`, and every key
-//! carries a prefix unique to the run, deleted at the end unless `--redis-keep`.
+//! carries a prefix unique to the run, deleted at the end unless `--redis-keep`. The
+//! engines decide with the Redis module where the server has it loaded, else with the
+//! engine's Lua script (the engine's default, `ServerSide::Auto`); a note says which.
 
 use std::error::Error;
 use std::sync::Arc;
@@ -212,7 +214,8 @@ pub fn run(
     let began = Instant::now();
     let clock = ManualClock::new(Timestamp::from_millis(RUN_START_MS));
     let engines = rt.block_on(connect(urls, args.connections, |b| {
-        b.policy(r.policy.clone())
+        b.server_side(args.server_side.into())
+            .policy(r.policy.clone())
             .clock(clock.clone())
             .prefix(prefix.clone())
             .deadline(std::time::Duration::from_millis(args.deadline_ms))
@@ -236,6 +239,7 @@ pub fn run(
         catchup_sweep: None,
     };
 
+    let on_module = engines.iter().any(RedisEngine::uses_module);
     let calls_before = command_calls(&servers).ok();
     let prepared = Prepared {
         engines: engines.into_iter().map(Arc::new).collect(),
@@ -253,9 +257,21 @@ pub fn run(
         }
     };
 
+    let (path, calls) = if on_module {
+        (
+            "the Redis module (`IL.*` commands), found at connect",
+            "module commands (`IL.*`)",
+        )
+    } else {
+        (
+            "the engine's Lua script",
+            "scripts (EVALSHA/EVAL, one per round trip to a sender's slot)",
+        )
+    };
     let mut notes = vec![
-        "no background sweeper and no catch-up sweep: each Redis script first releases \
-         what its sender has due"
+        format!("decided by {path}"),
+        "no background sweeper and no catch-up sweep: each script or module command \
+         first releases what its member has due"
             .to_string(),
         "pre-population touches only Premium members (Free is the default of an unseen \
          member)"
@@ -276,13 +292,13 @@ pub fn run(
     }
     if let (Some(b), Some(a)) = (&calls_before, &calls_after) {
         let d = delta(b, a);
-        let calls = driven.merged.calls.max(1) as f64;
+        let per = driven.merged.calls.max(1) as f64;
         notes.push(format!(
-            "on the masters during the run, per engine call: {:.2} scripts (EVALSHA/EVAL, \
-             one per round trip to a sender's slot) and {:.2} commands in all, counting \
-             those the scripts call (INFO commandstats; any other client counts too)",
-            d.scripts as f64 / calls,
-            d.commands as f64 / calls,
+            "on the masters during the run, per engine call: {:.2} {calls} and {:.2} \
+             commands in all, counting those the scripts call (INFO commandstats; any \
+             other client counts too)",
+            d.decision_calls() as f64 / per,
+            d.commands as f64 / per,
         ));
     }
     match cleanup(args, &servers, &prefix) {

@@ -90,6 +90,12 @@ fn check_run(url: &str, spam: bool) {
     assert!(notes
         .iter()
         .any(|n| n.as_str().unwrap_or("").contains("deleted the run's")));
+    assert!(
+        notes
+            .iter()
+            .any(|n| n.as_str().unwrap_or("").starts_with("decided by ")),
+        "a note says which code decided: {notes:?}"
+    );
 }
 
 #[test]

@@ -58,9 +58,10 @@ impl RedisBuilder {
         self
     }
 
-    /// Which code decides on the server: the engine script (the default), the Redis
-    /// module when the server has it ([`super::ServerSide::Auto`]), or the module
-    /// always ([`super::ServerSide::Module`]).
+    /// Which code decides on the server: the Redis module when the server has it,
+    /// else the engine script ([`super::ServerSide::Auto`], the default); the module
+    /// always ([`super::ServerSide::Module`]); or the script always
+    /// ([`super::ServerSide::Script`]).
     pub fn server_side(mut self, side: super::ServerSide) -> Self {
         self.server_side = side;
         self
@@ -232,7 +233,7 @@ impl RedisBuilder {
                 next: AtomicUsize::new(0),
                 stats: Counters::default(),
                 prefix: self.prefix,
-                live: parking_lot::RwLock::new(Live::new(self.policy, self.shadow, 0)),
+                live: parking_lot::RwLock::new(Live::new(self.policy, self.shadow, self.limits, 0)),
                 policy_checked: AtomicU64::new(0),
                 policy_refresh: self.policy_refresh,
                 born: std::time::Instant::now(),
@@ -344,7 +345,7 @@ impl RedisEngine {
             shadow: Shadow::none(),
             policy_refresh: Duration::from_secs(1),
             wait: None,
-            server_side: super::ServerSide::Script,
+            server_side: super::ServerSide::Auto,
         }
     }
 }

@@ -200,8 +200,17 @@ pub(crate) struct Failure {
     pub(crate) wait: Duration,
 }
 
+/// Whether the Redis module refused a command for naming a policy it does not know
+/// (yet: a node that has not needed it, or a restart without persistence).
+fn unknown_rules(e: &RedisError) -> bool {
+    e.to_string().contains("unknown rules ")
+}
+
 /// Runs one call through the breaker, within `deadline`. Bad data is the caller's
-/// problem, not the server's health, so it does not count against the breaker.
+/// problem, not the server's health, so it does not count against the breaker; nor
+/// does the module's refusal of a policy name it does not know, which the caller
+/// answers by registering the policy (else a burst of calls on a node new to the
+/// policy would open the circuit).
 pub(crate) async fn guarded<T, F>(
     breaker: &Breaker,
     deadline: Duration,
@@ -218,6 +227,13 @@ where
     }
     let result = match tokio::time::timeout(deadline, call).await {
         Ok(Ok(v)) => Ok(v),
+        Ok(Err(e)) if unknown_rules(&e) => {
+            breaker.success();
+            return Err(Failure {
+                cause: Outage::Refused,
+                wait: Duration::ZERO,
+            });
+        }
         Ok(Err(e)) => Err(classify(&e)),
         Err(_) => Err(Outage::Timeout),
     };

@@ -28,6 +28,7 @@ use super::conn::Failure;
 use super::{watch, RedisBuilder, RedisEngine, RedisSetupError};
 use crate::ids::MemberId;
 use crate::outage::Outage;
+use crate::policy::limits::MemberLimits;
 use crate::policy::{ConfigError, Policy, TierLimits, IDEMPOTENCY_WINDOW, NOTE_WINDOW};
 use crate::rules::shadow::Shadow;
 use crate::rules::spam::Keywords;
@@ -53,15 +54,21 @@ pub(super) struct Live {
     pub(super) keywords: Keywords,
     /// The stored version these came from (0: the builder's, none stored yet).
     pub(super) version: u64,
-    /// The name the Redis module knows this policy by: made from its bytes, so
-    /// equal policies share one and a changed policy gets a new one.
+    /// The name the Redis module knows this policy by: made from what is registered
+    /// under it (the policy, the member caps and the shadow set), so gateways that
+    /// agree on all three share one, and any difference gets another.
     pub(super) module_name: String,
 }
 
 impl Live {
-    pub(super) fn new(policy: Policy, shadow: Shadow, version: u64) -> Arc<Self> {
+    pub(super) fn new(
+        policy: Policy,
+        shadow: Shadow,
+        caps: MemberLimits,
+        version: u64,
+    ) -> Arc<Self> {
         Arc::new(Live {
-            module_name: module_name(&policy, shadow),
+            module_name: module_name(&policy, shadow, caps),
             common: common_args(&policy, shadow),
             keywords: Keywords::new(&policy.spam.keywords),
             policy: Arc::new(policy),
@@ -71,11 +78,19 @@ impl Live {
     }
 }
 
-/// `p<length>-<crc32>-<fnv-1a 64>` of the policy's bytes and the shadow set: a
-/// collision needs two policies agreeing on all three.
-fn module_name(p: &Policy, shadow: Shadow) -> String {
+/// `p<length>-<crc32>-<fnv-1a 64>` of the policy's bytes, the shadow set and the
+/// member caps: a collision needs two registrations agreeing on all three.
+fn module_name(p: &Policy, shadow: Shadow, caps: MemberLimits) -> String {
     let mut bytes = crate::policy::codec::encode(p);
     bytes.push(shadow.bits());
+    for cap in [
+        caps.max_connections,
+        caps.max_follows,
+        caps.max_emails,
+        caps.max_contacts,
+    ] {
+        bytes.extend_from_slice(&cap.to_le_bytes());
+    }
     let fnv = bytes.iter().fold(0xcbf2_9ce4_8422_2325_u64, |h, &b| {
         (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
     });
@@ -260,7 +275,7 @@ impl RedisEngine {
             let mut slot = self.inner.live.write();
             // A concurrent reload may have installed a newer version meanwhile.
             if version > slot.version {
-                *slot = Live::new(policy, shadow, version);
+                *slot = Live::new(policy, shadow, self.inner.limits, version);
                 // Denials remembered under the old limits may no longer hold.
                 if let Some(near) = &self.inner.near {
                     near.clear();

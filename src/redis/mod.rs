@@ -10,6 +10,11 @@
 //! one atomic step and one round trip. An [`InviteId`](crate::ids::InviteId) names its sender, so
 //! `accept(id)` goes straight to the sender's slot.
 //!
+//! That is the script's way. Where the server has the invite-limiter Redis module
+//! loaded, the engine detects it at connect and decides with its `IL.*` commands
+//! instead, each member's state one value under its key (`docs/redis-module.md`):
+//! [`ServerSide::Auto`], the default; [`RedisBuilder::server_side`] chooses.
+//!
 //! # Consistency model
 //! The sender's rules (windows, note quota, pair cap, cooldown, idempotency, the
 //! sender's status) are exact and linearizable per sender across every gateway: they

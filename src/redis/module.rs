@@ -1,8 +1,9 @@
 //! The engine on the Redis module (`module/`): each call is one `IL.*` command,
 //! decided inside Redis by the crate's own rules (an acceptance reads the
 //! invitation's recipient first; a send naming an email reads the email's owner
-//! first). The gateway's policy is registered under a name made from its bytes, so
-//! gateways with different policies share one server, and a rollout is a new name.
+//! first). The gateway's policy is registered, with its member caps and shadow set,
+//! under a name made from all three, so gateways with different policies or caps
+//! share one server, and a rollout is a new name.
 
 use std::time::Duration;
 
@@ -28,14 +29,15 @@ use crate::time::Timestamp;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub enum ServerSide {
-    /// The module when the server has it, else the script.
+    /// The module when the server has it (`COMMAND INFO IL.SEND` at connect), else
+    /// the script. The default, so an engine uses the module wherever it is loaded
+    /// (see `docs/redis-module.md`).
+    #[default]
     Auto,
     /// The module: connecting fails when the server lacks it.
     Module,
     /// The engine script, which needs nothing but Redis (managed services that
-    /// cannot load modules). The default, so a deployment opts into the module
-    /// (see `docs/redis-module.md`).
-    #[default]
+    /// cannot load modules), even where the server has the module.
     Script,
 }
 
