@@ -125,8 +125,13 @@ impl Server {
                 check(first, *sender)?;
                 let at = at(first);
                 let id = crate::InviteId::new(crate::MemberId(*sender), *seq);
-                if first.is_none() {
+                let Some(value) = first else {
                     return Ok(Reply::invite_error(&crate::InviteError::Unknown(id)));
+                };
+                // Looked up before settling, as an ending does: an invitation that
+                // expired unanswered is `expired`, not gone.
+                if let Err(e) = value.member.locate(*seq, at, rules) {
+                    return Ok(Reply::invite_error(&e));
                 }
                 match settled(first, *sender, at, rules).locate(*seq, at, rules) {
                     Ok((_, inv)) => Reply::id(inv.recipient),

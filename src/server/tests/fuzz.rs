@@ -108,6 +108,34 @@ fn facts_stand_in_for_the_recipient_only_where_they_decide() {
 }
 
 #[test]
+fn an_invitation_that_expired_unanswered_is_expired_to_every_ending() {
+    let mut server = Server::new(policy()).unwrap();
+    let (t0, ttl) = (1_764_000_000_000u64, 180 * 86_400_000u64);
+    let (mut sender, mut recipient) = (None, None);
+    let send = Command::parse(&[b"IL.SEND", b"a", b"b", b"1", b"2"]).unwrap();
+    let done = server
+        .write(&send, &mut sender, Some(&mut recipient), t0)
+        .unwrap();
+    let Reply::Array(words) = done.reply else {
+        panic!("not an array")
+    };
+    let Reply::Int(seq) = words[1] else {
+        panic!("no sequence number")
+    };
+    let seq = seq.to_string();
+    let expired = Reply::Array(vec![Reply::text("expired"), Reply::Int((t0 + ttl) as i64)]);
+    // The recipient lookup an acceptance starts with, as the decline itself.
+    let lookup = Command::parse(&[b"IL.RECIPIENT", b"a", b"1", seq.as_bytes()]).unwrap();
+    let read = server
+        .read(&lookup, sender.as_ref(), None, t0 + ttl)
+        .unwrap();
+    assert_eq!(read, expired);
+    let decline = Command::parse(&[b"IL.DECLINE", b"a", b"1", seq.as_bytes()]).unwrap();
+    let done = server.write(&decline, &mut sender, None, t0 + ttl).unwrap();
+    assert_eq!(done.reply, expired);
+}
+
+#[test]
 fn a_packed_value_holds_a_fraction_of_the_full_width_bytes() {
     let mut server = Server::new(policy()).unwrap();
     let (mut v, t) = (None, 1_764_000_000_000u64);
