@@ -10,7 +10,9 @@
 //! * (e) with `--wait-for-replicas N`, (a) again with every change confirmed by N
 //!   replicas (`RedisBuilder::wait_for_replicas`).
 //! * (f) when the server has the Redis module loaded (`module/`), its `IL.SEND` on
-//!   plain connections (see `bench_module`; standalone servers only).
+//!   plain connections (see `bench_module`; standalone servers only);
+//! * (g) with the module loaded, `RedisEngine::send` deciding with it (standalone
+//!   and cluster).
 //!
 //! The engine's cases (a), (d) and (e) run on its Lua script even where the server has
 //! the module, which the engine would otherwise pick (see [`on_script`]).
@@ -283,7 +285,7 @@ where
 }
 
 /// The Redis engine's `send` on every task's stream.
-async fn engine_sends(
+pub(crate) async fn engine_sends(
     engines: &[RedisEngine],
     callers: u64,
     duration: Duration,
@@ -513,8 +515,10 @@ pub(crate) struct Ctx<'a> {
     pub(crate) rt: &'a Runtime,
     pub(crate) servers: &'a [String],
     pub(crate) duration: Duration,
-    /// Whether the server runs the Redis module's `IL.*` commands (case (f)).
+    /// Whether the masters run the Redis module's `IL.*` commands (cases (f), (g)).
     pub(crate) module: bool,
+    /// Whether the backend is a cluster (case (f) is skipped there).
+    pub(crate) cluster: bool,
 }
 
 impl Ctx<'_> {
@@ -615,7 +619,10 @@ impl Ctx<'_> {
             server,
         ));
         if self.module {
-            cases.push(self.module_case(n)?);
+            if !self.cluster {
+                cases.push(self.module_case(n)?);
+            }
+            cases.push(self.engine_module_case(n)?);
         }
 
         let (stats, secs) = memory_replay(&per_task, self.duration, a.seed, a.senders)?;
@@ -739,11 +746,17 @@ pub fn run(args: &RedisBenchArgs) -> Result<(), Box<dyn Error>> {
     let servers = masters(&args.backend)?;
     let rt = runtime()?;
     let started_at_utc = utc_now();
-    let module = crate::bench_module::status(&args.backend, &servers);
+    let module = crate::bench_module::status(&servers);
+    let cluster = args.backend.contains(',') || servers.len() != 1;
     let module_case = match &module {
-        Ok(()) => "ran".to_string(),
+        Ok(()) if cluster => {
+            let why = crate::bench_module::CLUSTER_SKIP;
+            eprintln!("redis-bench: the raw module case (f) is skipped: {why}");
+            format!("(f) skipped: {why}; (g) ran")
+        }
+        Ok(()) => "(f) and (g) ran".to_string(),
         Err(why) => {
-            eprintln!("redis-bench: the Redis module case (f) is skipped: {why}");
+            eprintln!("redis-bench: the Redis module cases (f) and (g) are skipped: {why}");
             format!("skipped: {why}")
         }
     };
@@ -753,6 +766,7 @@ pub fn run(args: &RedisBenchArgs) -> Result<(), Box<dyn Error>> {
         servers: &servers,
         duration: Duration::from_secs_f64(args.duration),
         module: module.is_ok(),
+        cluster,
     };
     let mut cases = Vec::new();
     let mut near = Vec::new();
@@ -888,12 +902,12 @@ fn render(r: &BenchReport) -> String {
     }
     let _ = writeln!(
         out,
-        "\ncalls/d: EVALSHA/EVAL calls (for (f), IL.* commands) on the masters per \
+        "\ncalls/d: EVALSHA/EVAL calls (for (f) and (g), IL.* commands) on the masters per \
          decision, i.e. round trips to the sender's slot (a decision that ran none was \
          answered locally); cmds/d: every command the masters ran per decision, counting \
          those the scripts call; µs/call: server time per such call, the commands a \
          script calls included; µs/d: that server time per decision (INFO commandstats \
-         before and after each case; any other client counts too). The module case (f): \
+         before and after each case; any other client counts too). The module cases: \
          {}. Unavailable answers: {}.",
         r.module_case,
         r.cases.iter().map(|c| c.unavailable).sum::<u64>()

@@ -12,12 +12,15 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use invite_limiter::redis::ServerSide;
 use invite_limiter::server::Server;
 use redis::Value;
 
-use crate::bench::{finish_case, policy, timed, Answer, CaseResult, Ctx, Plain, Stream, TaskStats};
+use crate::bench::{
+    engine_sends, finish_case, policy, timed, Answer, CaseResult, Ctx, Plain, Stream, TaskStats,
+};
 
-/// Why the module case cannot run on a cluster.
+/// Why the raw module case (f) cannot run on a cluster (case (g) does).
 pub const CLUSTER_SKIP: &str = "a send names the sender's and the recipient's keys, which a \
                                 cluster keeps on different slots";
 
@@ -27,26 +30,25 @@ fn connection(url: &str) -> Result<redis::Connection, String> {
         .map_err(|e| format!("cannot connect to {url}: {e}"))
 }
 
-/// `Ok` when case (f) can run on `backend`: a standalone server with the module loaded
-/// (`COMMAND INFO IL.SEND` answers an entry); otherwise why not.
-pub fn status(backend: &str, servers: &[String]) -> Result<(), String> {
-    if backend.contains(',') || servers.len() != 1 {
-        return Err(CLUSTER_SKIP.into());
+/// `Ok` when every master has the module loaded (`COMMAND INFO IL.SEND` answers an
+/// entry), so that case (g) can run, and case (f) on a standalone server; otherwise
+/// why not.
+pub fn status(servers: &[String]) -> Result<(), String> {
+    for url in servers {
+        let mut con = connection(url)?;
+        let info: Vec<Value> = redis::cmd("COMMAND")
+            .arg("INFO")
+            .arg("IL.SEND")
+            .query(&mut con)
+            .map_err(|e| format!("COMMAND INFO IL.SEND failed: {e}"))?;
+        if matches!(info.first(), Some(Value::Nil) | None) {
+            return Err(format!(
+                "{url} has no IL.SEND command (start it with --loadmodule \
+                 module/target/release/libinvite_limiter_module.so)"
+            ));
+        }
     }
-    let mut con = connection(&servers[0])?;
-    let info: Vec<Value> = redis::cmd("COMMAND")
-        .arg("INFO")
-        .arg("IL.SEND")
-        .query(&mut con)
-        .map_err(|e| format!("COMMAND INFO IL.SEND failed: {e}"))?;
-    match info.first() {
-        Some(Value::Nil) | None => Err(format!(
-            "{} has no IL.SEND command (start it with --loadmodule \
-             module/target/release/libinvite_limiter_module.so)",
-            servers[0]
-        )),
-        Some(_) => Ok(()),
-    }
+    Ok(())
 }
 
 /// The key of `member` under `prefix`: `{prefix:member}`.
@@ -173,6 +175,36 @@ async fn module_sends(
 }
 
 impl Ctx<'_> {
+    /// (g) at `n` connections: `RedisEngine::send` deciding with the module, one
+    /// engine per connection, the same policy as (a). On a cluster a send is one
+    /// `IL.PSEND` on the sender's slot carrying the recipient's cached facts (an
+    /// `IL.GET` on their slot when the facts cache misses).
+    pub(crate) fn engine_module_case(&self, n: u64) -> Result<CaseResult, Box<dyn Error>> {
+        let a = self.args;
+        let prefix = crate::redis_run::fresh_prefix("ilb-engmod");
+        let engines = self
+            .rt
+            .block_on(crate::redis_run::connect(&a.backend, n, |b| {
+                b.server_side(ServerSide::Module)
+                    .prefix(prefix.clone())
+                    .policy(policy())
+            }))?;
+        let ((stats, secs), server) = self.counted(|| {
+            self.rt
+                .block_on(engine_sends(&engines, n, self.duration, a.seed, a.senders))
+        });
+        drop(engines);
+        self.cleanup(&prefix);
+        Ok(finish_case(
+            "engine_module_send",
+            "(g) RedisEngine::send (module)".into(),
+            n,
+            stats,
+            secs,
+            server,
+        ))
+    }
+
     /// (f) at `n` connections: one task per plain connection.
     pub(crate) fn module_case(&self, n: u64) -> Result<CaseResult, Box<dyn Error>> {
         let a = self.args;

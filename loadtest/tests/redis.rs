@@ -138,14 +138,14 @@ fn a_very_short_redis_bench() {
     );
     assert_eq!(report["same_run"], true);
     let cases = report["cases"].as_array().expect("cases");
-    // The module case runs when the server has the Redis module loaded.
-    let module = report["module_case"] == "ran";
+    // The module cases run when the server has the Redis module loaded.
+    let module = report["module_case"] == "(f) and (g) ran";
     let module_case = report["module_case"].as_str().unwrap_or("");
     assert!(
-        module || (module_case.starts_with("skipped: ") && stderr.contains("is skipped")),
+        module || (module_case.starts_with("skipped: ") && stderr.contains("are skipped")),
         "{module_case}: {stderr}"
     );
-    assert_eq!(cases.len(), if module { 12 } else { 10 }, "{cases:?}");
+    assert_eq!(cases.len(), if module { 14 } else { 10 }, "{cases:?}");
     let mut names = vec![
         "engine_send",
         "sliding_log",
@@ -154,7 +154,7 @@ fn a_very_short_redis_bench() {
         "near_cache_on",
     ];
     if module {
-        names.push("module_send");
+        names.extend(["module_send", "engine_module_send"]);
     }
     for case in names {
         let rows: Vec<&Value> = cases.iter().filter(|c| c["case"] == case).collect();
@@ -211,4 +211,44 @@ fn redis_flags_need_a_redis_backend() {
         stderr.contains("need a Redis --backend") && !stderr.contains("panicked"),
         "{stderr}"
     );
+}
+
+/// On a cluster with the module, case (g) runs (the engine's one-key sends with the
+/// recipient's cached facts) and the raw two-key case (f) says why it cannot.
+#[test]
+fn a_very_short_redis_bench_on_a_cluster() {
+    let Some(urls) = address("INVITE_LIMITER_REDIS_CLUSTER") else {
+        return;
+    };
+    let (report, stderr) = loadtest(&[
+        "redis-bench",
+        "--backend",
+        &urls,
+        "--duration",
+        "0.2",
+        "--connections",
+        "2",
+        "--senders",
+        "50",
+        "--json",
+        "-",
+    ]);
+    let module_case = report["module_case"].as_str().unwrap_or("");
+    let cases = report["cases"].as_array().expect("cases");
+    let named = |name: &str| cases.iter().filter(|c| c["case"] == name).count();
+    assert_eq!(named("module_send"), 0, "{cases:?}");
+    if module_case.starts_with("skipped: ") {
+        assert!(stderr.contains("are skipped"), "{stderr}");
+        return;
+    }
+    assert!(module_case.starts_with("(f) skipped: "), "{module_case}");
+    let row = cases
+        .iter()
+        .find(|c| c["case"] == "engine_module_send")
+        .expect("(g)");
+    assert!(row["allowed"].as_u64().unwrap_or(0) > 0, "{row}");
+    let calls = row["server"]["module_calls"].as_u64().unwrap_or(0);
+    let decisions = row["decisions"].as_u64().unwrap_or(0);
+    // One command a decision, and an IL.GET now and then as the facts cache fills.
+    assert!(calls >= decisions && calls < 2 * decisions, "{row}");
 }
