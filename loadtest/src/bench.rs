@@ -285,7 +285,7 @@ where
 }
 
 /// The Redis engine's `send` on every task's stream.
-pub(crate) async fn engine_sends(
+async fn engine_sends(
     engines: &[RedisEngine],
     callers: u64,
     duration: Duration,
@@ -541,12 +541,20 @@ impl Ctx<'_> {
         }
     }
 
-    /// (a), (e), (b), (f) then (c) at `n` connections.
-    fn trio(&self, n: u64, cases: &mut Vec<CaseResult>) -> Result<(), Box<dyn Error>> {
+    /// `RedisEngine::send` at `n` connections, one engine each, on fresh keys under a
+    /// prefix made from `names.0`: the bench's policy, the rest of the engine from
+    /// `configure`. The row (named `names.1`) and each task's decisions.
+    pub(crate) fn engine_case(
+        &self,
+        n: u64,
+        names: (&str, &'static str),
+        label: String,
+        configure: impl Fn(RedisBuilder) -> RedisBuilder,
+    ) -> Result<(CaseResult, Vec<u64>), Box<dyn Error>> {
         let a = &self.args;
-        let prefix = fresh_prefix("ilb-send");
+        let prefix = fresh_prefix(names.0);
         let engines = self.rt.block_on(connect(&a.backend, n, |b| {
-            on_script(b).prefix(prefix.clone()).policy(policy())
+            configure(b).prefix(prefix.clone()).policy(policy())
         }))?;
         let ((stats, secs), server) = self.counted(|| {
             self.rt
@@ -554,38 +562,30 @@ impl Ctx<'_> {
         });
         drop(engines);
         self.cleanup(&prefix);
-        let per_task: Vec<u64> = stats.iter().map(TaskStats::decisions).collect();
-        cases.push(finish_case(
-            "engine_send",
-            "(a) RedisEngine::send (Lua script)".into(),
+        let per_task = stats.iter().map(TaskStats::decisions).collect();
+        let row = finish_case(names.1, label, n, stats, secs, server);
+        Ok((row, per_task))
+    }
+
+    /// (a), (e), (b), (f) then (c) at `n` connections.
+    fn trio(&self, n: u64, cases: &mut Vec<CaseResult>) -> Result<(), Box<dyn Error>> {
+        let a = &self.args;
+        let (row, per_task) = self.engine_case(
             n,
-            stats,
-            secs,
-            server,
-        ));
+            ("ilb-send", "engine_send"),
+            "(a) RedisEngine::send (Lua script)".into(),
+            on_script,
+        )?;
+        cases.push(row);
 
         if let Some(replicas) = a.wait_for_replicas {
-            let prefix = fresh_prefix("ilb-strict");
-            let engines = self.rt.block_on(connect(&a.backend, n, |b| {
-                on_script(b)
-                    .prefix(prefix.clone())
-                    .policy(policy())
-                    .wait_for_replicas(replicas, Duration::from_secs(1))
-            }))?;
-            let ((stats, secs), server) = self.counted(|| {
-                self.rt
-                    .block_on(engine_sends(&engines, n, self.duration, a.seed, a.senders))
-            });
-            drop(engines);
-            self.cleanup(&prefix);
-            cases.push(finish_case(
-                "engine_send_strict",
-                format!("(e) send, wait_for_replicas({replicas})"),
+            let (row, _) = self.engine_case(
                 n,
-                stats,
-                secs,
-                server,
-            ));
+                ("ilb-strict", "engine_send_strict"),
+                format!("(e) send, wait_for_replicas({replicas})"),
+                |b| on_script(b).wait_for_replicas(replicas, Duration::from_secs(1)),
+            )?;
+            cases.push(row);
         }
 
         let prefix = fresh_prefix("ilb-log");

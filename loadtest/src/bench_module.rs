@@ -16,9 +16,7 @@ use invite_limiter::redis::ServerSide;
 use invite_limiter::server::Server;
 use redis::Value;
 
-use crate::bench::{
-    engine_sends, finish_case, policy, timed, Answer, CaseResult, Ctx, Plain, Stream, TaskStats,
-};
+use crate::bench::{finish_case, policy, timed, Answer, CaseResult, Ctx, Plain, Stream, TaskStats};
 
 /// Why the raw module case (f) cannot run on a cluster (case (g) does).
 pub const CLUSTER_SKIP: &str = "a send names the sender's and the recipient's keys, which a \
@@ -180,29 +178,13 @@ impl Ctx<'_> {
     /// `IL.PSEND` on the sender's slot carrying the recipient's cached facts (an
     /// `IL.GET` on their slot when the facts cache misses).
     pub(crate) fn engine_module_case(&self, n: u64) -> Result<CaseResult, Box<dyn Error>> {
-        let a = self.args;
-        let prefix = crate::redis_run::fresh_prefix("ilb-engmod");
-        let engines = self
-            .rt
-            .block_on(crate::redis_run::connect(&a.backend, n, |b| {
-                b.server_side(ServerSide::Module)
-                    .prefix(prefix.clone())
-                    .policy(policy())
-            }))?;
-        let ((stats, secs), server) = self.counted(|| {
-            self.rt
-                .block_on(engine_sends(&engines, n, self.duration, a.seed, a.senders))
-        });
-        drop(engines);
-        self.cleanup(&prefix);
-        Ok(finish_case(
-            "engine_module_send",
-            "(g) RedisEngine::send (module)".into(),
+        let (row, _) = self.engine_case(
             n,
-            stats,
-            secs,
-            server,
-        ))
+            ("ilb-engmod", "engine_module_send"),
+            "(g) RedisEngine::send (module)".into(),
+            |b| b.server_side(ServerSide::Module),
+        )?;
+        Ok(row)
     }
 
     /// (f) at `n` connections: one task per plain connection.
