@@ -76,11 +76,12 @@ fn run(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
         let first_key = (keys >= 1).then(|| ctx.open_key(&args[1]));
         let second_key = (keys == 2 && !same).then(|| ctx.open_key(&args[2]));
         let first = match &first_key {
-            Some(k) => unpacked(k.get_value::<PackedMember>(&MEMBER_TYPE))?,
+            Some(k) => unpacked(k.get_value::<PackedMember>(&MEMBER_TYPE), Whole)?,
             None => None,
         };
+        // A diagnosis reads its recipient's facts only.
         let second = match &second_key {
-            Some(k) => Some(unpacked(k.get_value::<PackedMember>(&MEMBER_TYPE))?),
+            Some(k) => Some(unpacked(k.get_value::<PackedMember>(&MEMBER_TYPE), Facts)?),
             None => None,
         };
         return server
@@ -166,14 +167,29 @@ fn email(
     Ok(to_value(done.reply))
 }
 
+/// How much of a stored value a command needs.
+#[derive(Clone, Copy)]
+enum Part {
+    /// All of it: the command runs on it, or writes it back.
+    Whole,
+    /// The facts a send or a diagnosis reads of its recipient.
+    Facts,
+}
+use Part::{Facts, Whole};
+
 /// The value under a key, unpacked; a key of another type is `WRONGTYPE`.
 fn unpacked<P: std::ops::Deref<Target = PackedMember>>(
     held: Result<Option<P>, RedisError>,
+    part: Part,
 ) -> Result<Option<MemberValue>, RedisError> {
-    match held.map_err(wrong_type)? {
-        Some(packed) => packed.unpack().map(Some).map_err(error),
-        None => Ok(None),
-    }
+    let Some(packed) = held.map_err(wrong_type)? else {
+        return Ok(None);
+    };
+    let value = match part {
+        Whole => packed.unpack(),
+        Facts => packed.facts(),
+    };
+    value.map(Some).map_err(error)
 }
 
 /// The longest TTL set on a key: a thousand years.
@@ -195,7 +211,7 @@ impl Held {
                 used: false,
             });
         };
-        let slot = unpacked(key.get_value::<PackedMember>(&MEMBER_TYPE))?;
+        let slot = unpacked(key.get_value::<PackedMember>(&MEMBER_TYPE), Whole)?;
         Ok(Held {
             existed: slot.is_some(),
             slot,
@@ -203,9 +219,9 @@ impl Held {
         })
     }
 
-    /// A value only read: nothing is written back for it.
+    /// A send's recipient, whose facts alone are read: nothing is written back.
     fn read(key: &redis_module::key::RedisKey) -> Result<Held, RedisError> {
-        let slot = unpacked(key.get_value::<PackedMember>(&MEMBER_TYPE))?;
+        let slot = unpacked(key.get_value::<PackedMember>(&MEMBER_TYPE), Facts)?;
         Ok(Held {
             existed: slot.is_some(),
             slot,

@@ -38,6 +38,11 @@ pub(crate) struct State {
     /// Registered email → owner, unique by construction.
     pub(crate) emails: FastMap<String, u64>,
     pub(crate) invitations: u64,
+    /// Read a member's facts only: its send log and invitations are read past, not
+    /// kept (what another member's admission reads; see `read_lone_facts`).
+    pub(crate) facts_only: bool,
+    /// Build ledgers that are scanned, never indexed (see `read_lone_member`).
+    pub(crate) scan_only: bool,
 }
 
 fn corrupt(e: DecodeError) -> PersistError {
@@ -231,8 +236,11 @@ fn above(state: &mut State, seq: u64, r: &Reader<'_>) -> Result<(), DecodeError>
 /// its pair filter rebuilt: a record stored alone (by the Redis module).
 #[cfg(feature = "server")]
 pub(crate) fn read_lone_member(r: &mut Reader<'_>, id: u64) -> Result<Member, DecodeError> {
+    // Decoded for one command: an index of its invitations would be built for
+    // every command, and cost more than the scans it saves.
     let mut state = State {
         version: super::FORMAT_VERSION,
+        scan_only: true,
         ..State::default()
     };
     let mut member = read_member(r, id, &mut state)?;
@@ -241,6 +249,28 @@ pub(crate) fn read_lone_member(r: &mut Reader<'_>, id: u64) -> Result<Member, De
         member.pair_added(recipient);
     }
     Ok(member)
+}
+
+/// As [`read_lone_member`], keeping the member's facts only: tier, status, setting
+/// and the extra record (relations, emails, contacts), with an empty send log and
+/// ledger. What a send reads of its recipient, without building what it does not
+/// read. For bytes the module stored itself, which were checked whole when stored.
+#[cfg(feature = "server")]
+pub(crate) fn read_lone_facts(r: &mut Reader<'_>, id: u64) -> Result<Member, DecodeError> {
+    let mut state = State {
+        version: super::FORMAT_VERSION,
+        facts_only: true,
+        ..State::default()
+    };
+    read_member(r, id, &mut state)
+}
+
+fn scanned_ledger(state: &State) -> Ledger {
+    if state.scan_only {
+        Ledger::scan_only()
+    } else {
+        Ledger::default()
+    }
 }
 
 fn read_member(r: &mut Reader<'_>, id: u64, state: &mut State) -> Result<Member, DecodeError> {
@@ -252,13 +282,23 @@ fn read_member(r: &mut Reader<'_>, id: u64, state: &mut State) -> Result<Member,
         return r.fail("invalid invite setting");
     };
     let day_start = usize::try_from(r.u64()?).unwrap_or(usize::MAX);
-    let Some(sends) = SendLog::from_parts(read_instants(r)?, day_start) else {
-        return r.fail("send instants out of order");
+    let sends = if state.facts_only {
+        for _ in 0..r.len(8)? {
+            instant(r)?;
+        }
+        SendLog::default()
+    } else {
+        let Some(sends) = SendLog::from_parts(read_instants(r)?, day_start) else {
+            return r.fail("send instants out of order");
+        };
+        sends
     };
-    let mut ledger = Ledger::default();
+    let mut ledger = scanned_ledger(state);
     let mut last_sent = 0;
     let invitations = r.len(INVITE_BYTES)?;
-    ledger.reserve(invitations);
+    if !state.facts_only {
+        ledger.reserve(invitations);
+    }
     for _ in 0..invitations {
         let (seq, recipient) = (r.u64()?, r.u64()?);
         let (sent_at, last) = (instant(r)?, instant(r)?);
@@ -274,7 +314,9 @@ fn read_member(r: &mut Reader<'_>, id: u64, state: &mut State) -> Result<Member,
             ended,
         };
         let reminders = crate::sender::ledger::Reminders { count, last };
-        if sent_at < last_sent || !ledger.restore(invite, reminders) {
+        if state.facts_only {
+            ledger.issued_below(seq.saturating_add(1));
+        } else if sent_at < last_sent || !ledger.restore(invite, reminders) {
             return r.fail("invitations out of order");
         }
         last_sent = sent_at;

@@ -66,6 +66,9 @@ pub(crate) struct Ledger {
     reminders: Option<Box<FastMap<u64, Reminders>>>,
     /// The smallest sequence number this sender has not issued.
     next: u64,
+    /// Never indexed, scanned at any length: a ledger decoded for one command (the
+    /// Redis module's), whose index would cost more to build than its scans.
+    scan_only: bool,
 }
 
 /// Equal when they keep equal invitations and reminders, whether or not one has built
@@ -118,7 +121,7 @@ impl Ledger {
         };
         match self.index.as_deref_mut() {
             Some(index) => index_add(index, invite.recipient, p),
-            None if self.invites.len() > SCAN => self.build_index(),
+            None if self.invites.len() > SCAN && !self.scan_only => self.build_index(),
             None => {}
         }
     }
@@ -167,6 +170,14 @@ impl Ledger {
             sent_at,
             ended: None,
         });
+    }
+
+    /// An empty ledger that never builds an index (see `scan_only`).
+    pub(crate) fn scan_only() -> Ledger {
+        Ledger {
+            scan_only: true,
+            ..Ledger::default()
+        }
     }
 
     /// Makes room for `n` invitations in all, before restoring them.

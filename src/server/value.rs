@@ -72,12 +72,20 @@ impl MemberValue {
     /// # Errors
     /// A [`CommandError`] saying where the bytes are malformed.
     pub fn decode(bytes: &[u8]) -> Result<MemberValue, CommandError> {
-        Self::read(bytes).map_err(|e| {
-            CommandError::new(format!(
-                "stored value malformed at byte {}: {}",
-                e.offset, e.what
-            ))
-        })
+        Self::read(bytes).map_err(malformed)
+    }
+
+    /// The facts of a value stored by the module ([`PackedMember::facts`]).
+    fn read_facts(bytes: &[u8]) -> Result<MemberValue, DecodeError> {
+        let mut head = Reader::new(bytes, 0);
+        if (head.u8()?, head.u8()?) != (MAGIC, VERSION) {
+            return head.fail("not a member value of the current version");
+        }
+        let mut r = Reader::compact(bytes.get(2..).unwrap_or_default(), 2);
+        let clock = instant(&mut r)?;
+        let id = r.u64()?;
+        let member = crate::persist::decode::read_lone_facts(&mut r, id)?;
+        Ok(MemberValue { member, clock })
     }
 
     fn read(bytes: &[u8]) -> Result<MemberValue, DecodeError> {
@@ -155,6 +163,17 @@ impl PackedMember {
         MemberValue::decode(&self.0)
     }
 
+    /// The member's facts alone, as a send or a diagnosis reads its recipient:
+    /// status, setting, relations, emails and contacts, with no send log and no
+    /// invitations (those are read past, not built). Only for what a command reads
+    /// and does not write back.
+    ///
+    /// # Errors
+    /// As [`PackedMember::unpack`].
+    pub fn facts(&self) -> Result<MemberValue, CommandError> {
+        MemberValue::read_facts(&self.0).map_err(malformed)
+    }
+
     /// The bytes RDB saves and an AOF rewrite restores.
     pub fn bytes(&self) -> &[u8] {
         &self.0
@@ -164,4 +183,11 @@ impl PackedMember {
     pub fn memory_usage(&self) -> usize {
         size_of::<PackedMember>() + self.0.len()
     }
+}
+
+fn malformed(e: DecodeError) -> CommandError {
+    CommandError::new(format!(
+        "stored value malformed at byte {}: {}",
+        e.offset, e.what
+    ))
 }

@@ -247,3 +247,32 @@ fn sequences_start_from_the_instant_and_never_repeat() {
     l.issued_below(3);
     assert_eq!(l.next_seq(), 5_001, "never lowered");
 }
+
+#[test]
+fn a_scan_only_ledger_answers_as_an_indexed_one_at_any_length() {
+    let (mut indexed, mut scanned) = (Ledger::default(), Ledger::scan_only());
+    for seq in 1..=40u64 {
+        for l in [&mut indexed, &mut scanned] {
+            l.push(seq, seq % 3, seq * 10);
+        }
+    }
+    for l in [&mut indexed, &mut scanned] {
+        let at = l.find(7).unwrap();
+        l.end(at, Ending::Declined);
+        l.expire(10 * 10 + 1_000, 1_000, |_| {});
+    }
+    assert!(indexed.index.is_some() && scanned.index.is_none());
+    for recipient in 0..4 {
+        let pending = |l: &Ledger| {
+            let mut out = vec![];
+            l.for_each_pending_to(recipient, |p| out.push((p.seq, p.sent_at)));
+            out
+        };
+        assert_eq!(
+            pending(&indexed),
+            pending(&scanned),
+            "recipient {recipient}"
+        );
+    }
+    assert_eq!(indexed, scanned);
+}

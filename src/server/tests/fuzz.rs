@@ -147,6 +147,15 @@ fn a_packed_value_holds_a_fraction_of_the_full_width_bytes() {
     let v = v.unwrap();
     let packed = v.pack();
     assert_eq!(packed.unpack().unwrap(), v);
+    // The facts alone: the record without its sends and invitations.
+    let facts = packed.facts().unwrap();
+    assert_eq!(facts.member.ledger.all().count(), 0);
+    assert_eq!(facts.member.sends.times().count(), 0);
+    assert_eq!(
+        (facts.id(), facts.member.setting, facts.member.status()),
+        (v.id(), v.member.setting, v.member.status())
+    );
+    assert_eq!(facts.member.extra, v.member.extra);
     assert_eq!(
         crate::server::PackedMember::from_bytes(&v.encode_fixed()).unwrap(),
         packed,

@@ -155,17 +155,28 @@ impl Store {
                 None
             },
         );
+        // A recipient only read (a send's, a diagnosis's) is given as the module
+        // gives it: its facts alone.
+        let facts = |v: Option<&MemberValue>| v.map(|v| v.pack().facts().expect("facts"));
         if !cmd.writes() {
             let first = self.values.get(&a);
-            let second = b.filter(|b| *b != a).map(|b| self.values.get(&b));
+            let second = b.filter(|b| *b != a).map(|b| facts(self.values.get(&b)));
+            let second = second.as_ref().map(Option::as_ref);
             return self.server.read(&cmd, first, second, now).expect("read");
         }
         let mut first = self.values.remove(&a);
-        let mut second = b.filter(|b| *b != a).map(|b| self.values.remove(&b));
+        let mut second = b.filter(|b| *b != a).map(|b| {
+            if cmd.writes_second() {
+                self.values.remove(&b)
+            } else {
+                facts(self.values.get(&b))
+            }
+        });
         let done = self
             .server
             .write(&cmd, &mut first, second.as_mut(), now)
             .expect("write");
+        let second = second.filter(|_| cmd.writes_second());
         // Every value is packed and unpacked, as the module keeps it between
         // commands (and RDB and AOF rewrite take its bytes); the first layout, at
         // full width, reads as the same value.
