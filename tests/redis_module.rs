@@ -19,7 +19,8 @@ use redis_support::servers::root;
 
 /// A deterministic mixed load: sends (some with notes and idempotency keys),
 /// accepts, declines, withdrawals, reminders, tier changes and connections over
-/// 12 members, at instants that move forward by seconds to days.
+/// 12 members, at instants that move forward by seconds to days; before them, 80
+/// sends of a 13th member.
 fn mixed_load(con: &mut redis::Connection, steps: usize) {
     let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
     let mut next = move |n: u64| {
@@ -28,6 +29,15 @@ fn mixed_load(con: &mut redis::Connection, steps: usize) {
         seed ^= seed << 17;
         seed % n
     };
+    // One heavy sender, whose value the module keeps open (over 64 invitations).
+    let tier = format!("IL.SET {} 13 TIER premium AT {T0}", key(13));
+    run(con, &words(&tier)).unwrap();
+    for i in 0..80u64 {
+        let (r, at) = (1_000 + i, T0 + i * 600_000);
+        let send = format!("IL.SEND {} {} 13 {r} AT {at}", key(13), key(r));
+        let reply = run(con, &words(&send)).unwrap();
+        assert!(format!("{reply:?}").contains("sent"), "{reply:?}");
+    }
     let mut now = T0;
     let mut sent: Vec<(u64, i64, u64)> = Vec::new();
     for _ in 0..steps {
@@ -86,7 +96,7 @@ fn mixed_load(con: &mut redis::Connection, steps: usize) {
 fn answers(con: &mut redis::Connection) -> Vec<String> {
     let at = (T0 + 400 * 86_400_000).to_string();
     let mut out = Vec::new();
-    for m in 1..=12 {
+    for m in 1..=13 {
         for q in ["IL.CAPACITY", "IL.PENDING", "IL.GET"] {
             let args = [
                 q.to_owned(),

@@ -11,7 +11,9 @@ mod value;
 use std::sync::{LazyLock, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use invite_limiter::server::{Command, MemberValue, PackedMember, Reply, Server};
+use std::borrow::Cow;
+
+use invite_limiter::server::{Command, MemberValue, Reply, Server, StoredMember};
 use invite_limiter::Policy;
 use redis_module::key::RedisKeyWritable;
 use redis_module::{redis_module, Context, RedisError, RedisResult, RedisString, RedisValue};
@@ -76,21 +78,22 @@ fn run(ctx: &Context, args: Vec<RedisString>) -> RedisResult {
         let first_key = (keys >= 1).then(|| ctx.open_key(&args[1]));
         let second_key = (keys == 2 && !same).then(|| ctx.open_key(&args[2]));
         let first = match &first_key {
-            Some(k) => unpacked(k.get_value::<PackedMember>(&MEMBER_TYPE), Whole)?,
+            Some(k) => stored(k.get_value::<StoredMember>(&MEMBER_TYPE))?,
             None => None,
         };
-        // A diagnosis reads its recipient's facts only.
         let second = match &second_key {
-            Some(k) => Some(unpacked(k.get_value::<PackedMember>(&MEMBER_TYPE), Facts)?),
+            Some(k) => Some(stored(k.get_value::<StoredMember>(&MEMBER_TYPE))?),
             None => None,
         };
+        let first = first.map(|v| v.value()).transpose().map_err(error)?;
+        // A diagnosis reads its recipient's facts only.
+        let second = match second {
+            Some(v) => Some(v.map(|v| v.facts()).transpose().map_err(error)?),
+            None => None,
+        };
+        let second = second.as_ref().map(Option::as_ref);
         return server
-            .read(
-                &cmd,
-                first.as_ref(),
-                second.as_ref().map(Option::as_ref),
-                now,
-            )
+            .read(&cmd, first.as_deref(), second, now)
             .map(to_value)
             .map_err(error);
     }
@@ -167,29 +170,11 @@ fn email(
     Ok(to_value(done.reply))
 }
 
-/// How much of a stored value a command needs.
-#[derive(Clone, Copy)]
-enum Part {
-    /// All of it: the command runs on it, or writes it back.
-    Whole,
-    /// The facts a send or a diagnosis reads of its recipient.
-    Facts,
-}
-use Part::{Facts, Whole};
-
-/// The value under a key, unpacked; a key of another type is `WRONGTYPE`.
-fn unpacked<P: std::ops::Deref<Target = PackedMember>>(
+/// The value under a key, if any; a key of another type is `WRONGTYPE`.
+fn stored<P: std::ops::Deref<Target = StoredMember>>(
     held: Result<Option<P>, RedisError>,
-    part: Part,
-) -> Result<Option<MemberValue>, RedisError> {
-    let Some(packed) = held.map_err(wrong_type)? else {
-        return Ok(None);
-    };
-    let value = match part {
-        Whole => packed.unpack(),
-        Facts => packed.facts(),
-    };
-    value.map(Some).map_err(error)
+) -> Result<Option<P>, RedisError> {
+    held.map_err(wrong_type)
 }
 
 /// The longest TTL set on a key: a thousand years.
@@ -211,7 +196,12 @@ impl Held {
                 used: false,
             });
         };
-        let slot = unpacked(key.get_value::<PackedMember>(&MEMBER_TYPE), Whole)?;
+        let held = stored(key.get_value::<StoredMember>(&MEMBER_TYPE))?;
+        // Copied out, so the stored value stays whole whatever happens next.
+        let slot = held
+            .map(|v| v.value().map(Cow::into_owned))
+            .transpose()
+            .map_err(error)?;
         Ok(Held {
             existed: slot.is_some(),
             slot,
@@ -221,7 +211,8 @@ impl Held {
 
     /// A send's recipient, whose facts alone are read: nothing is written back.
     fn read(key: &redis_module::key::RedisKey) -> Result<Held, RedisError> {
-        let slot = unpacked(key.get_value::<PackedMember>(&MEMBER_TYPE), Facts)?;
+        let held = stored(key.get_value::<StoredMember>(&MEMBER_TYPE))?;
+        let slot = held.map(|v| v.facts()).transpose().map_err(error)?;
         Ok(Held {
             existed: slot.is_some(),
             slot,
@@ -250,10 +241,9 @@ impl Held {
             None => {}
             Some(value) => {
                 let expires = server.expires_at(&value, cmd);
-                let packed = value.pack();
-                match key.get_value::<PackedMember>(&MEMBER_TYPE)? {
-                    Some(held) => *held = packed,
-                    None => key.set_value(&MEMBER_TYPE, packed)?,
+                match key.get_value::<StoredMember>(&MEMBER_TYPE)? {
+                    Some(held) => held.put(value),
+                    None => key.set_value(&MEMBER_TYPE, StoredMember::new(value))?,
                 }
                 // At least a second, so a key never expires at once; a key that
                 // would live past any TTL Redis keeps (an instant past the end of

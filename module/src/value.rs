@@ -1,11 +1,12 @@
 //! The member data type: how Redis frees, sizes, saves, loads and rewrites a value.
-//! A value is a [`PackedMember`], the member's compact bytes.
+//! A value is a [`StoredMember`]: the member's compact bytes, or its open record
+//! once it holds many invitations.
 
 use std::ffi::CString;
 use std::os::raw::{c_int, c_void};
 use std::ptr::null_mut;
 
-use invite_limiter::server::PackedMember;
+use invite_limiter::server::StoredMember;
 use redis_module::native_types::RedisType;
 use redis_module::raw;
 
@@ -40,7 +41,7 @@ pub(crate) static MEMBER_TYPE: RedisType = RedisType::new(
 /// Redis passes a value this type created.
 unsafe extern "C" fn free(value: *mut c_void) {
     if !value.is_null() {
-        drop(Box::from_raw(value.cast::<PackedMember>()));
+        drop(Box::from_raw(value.cast::<StoredMember>()));
     }
 }
 
@@ -48,16 +49,16 @@ unsafe extern "C" fn free(value: *mut c_void) {
 /// Redis passes a value this type created.
 unsafe extern "C" fn mem_usage(value: *const c_void) -> usize {
     value
-        .cast::<PackedMember>()
+        .cast::<StoredMember>()
         .as_ref()
-        .map_or(0, PackedMember::memory_usage)
+        .map_or(0, StoredMember::memory_usage)
 }
 
 /// # Safety
 /// Redis passes an RDB handle and a value this type created.
 unsafe extern "C" fn rdb_save(rdb: *mut raw::RedisModuleIO, value: *mut c_void) {
-    if let Some(v) = value.cast::<PackedMember>().as_ref() {
-        raw::save_slice(rdb, v.bytes());
+    if let Some(v) = value.cast::<StoredMember>().as_ref() {
+        raw::save_slice(rdb, &v.bytes());
     }
 }
 
@@ -69,7 +70,7 @@ unsafe extern "C" fn rdb_load(rdb: *mut raw::RedisModuleIO, _encver: c_int) -> *
     let Ok(buffer) = raw::load_string_buffer(rdb) else {
         return null_mut();
     };
-    match PackedMember::from_bytes(buffer.as_ref()) {
+    match StoredMember::from_bytes(buffer.as_ref()) {
         Ok(v) => Box::into_raw(Box::new(v)).cast(),
         Err(_) => null_mut(),
     }
@@ -85,7 +86,7 @@ unsafe extern "C" fn aof_rewrite(
     value: *mut c_void,
 ) {
     let (Some(v), Some(emit)) = (
-        value.cast::<PackedMember>().as_ref(),
+        value.cast::<StoredMember>().as_ref(),
         raw::RedisModule_EmitAOF,
     ) else {
         return;

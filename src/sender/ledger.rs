@@ -180,6 +180,12 @@ impl Ledger {
         }
     }
 
+    /// How many invitations it holds, pending or ended.
+    #[cfg(feature = "server")]
+    pub(crate) fn len(&self) -> usize {
+        self.invites.len()
+    }
+
     /// Makes room for `n` invitations in all, before restoring them.
     pub(crate) fn reserve(&mut self, n: usize) {
         self.invites.reserve(n);

@@ -28,6 +28,7 @@ mod policies;
 mod query;
 mod reply;
 mod slots;
+mod stored;
 #[cfg(test)]
 mod tests;
 mod value;
@@ -36,4 +37,5 @@ pub use command::{Command, COMMANDS};
 pub use exec::{Server, Written};
 pub use op::{CommandError, MAX_ARG_BYTES};
 pub use reply::Reply;
+pub use stored::{StoredMember, OPEN_AT, PACK_AT};
 pub use value::{MemberValue, PackedMember};

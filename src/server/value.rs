@@ -115,6 +115,22 @@ impl MemberValue {
         Ok(MemberValue { member, clock })
     }
 
+    /// The member's facts alone, copied: status, setting, tier and the extra record
+    /// (relations, emails, contacts), with no sends and no invitations; what a send
+    /// reads of its recipient (as [`PackedMember::facts`] reads it from bytes).
+    pub(crate) fn facts_copy(&self) -> MemberValue {
+        let mut member = Member::new(self.member.id);
+        member.tier = self.member.tier;
+        member.setting = self.member.setting;
+        member.set_status(self.member.status());
+        member.extra = self.member.extra.clone();
+        member.ledger.issued_below(self.member.ledger.next_seq());
+        MemberValue {
+            member,
+            clock: self.clock,
+        }
+    }
+
     /// The value packed for keeping at rest: written into a buffer reused from one
     /// value to the next, then copied to an allocation of its exact length.
     pub fn pack(&self) -> PackedMember {

@@ -4,6 +4,7 @@
 
 mod fuzz;
 mod store;
+mod stored;
 
 use std::collections::HashMap;
 use std::time::Duration;
