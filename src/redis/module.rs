@@ -202,7 +202,12 @@ impl RedisEngine {
             .arg(l.max_contacts)
             .arg("SHADOW")
             .arg(live.shadow.bits());
-        self.write_cmd::<Value>(cmd).await.map(|_| ())
+        // Not waited for by replicas, even in strict mode: a registration changes no
+        // member, and a node that lost it (a promoted replica that never had it)
+        // refuses the next command naming it, which registers it again. Waiting would
+        // tie a send to the health of the recipient's shard, whose node a facts read
+        // may have to teach the policy.
+        self.cmd::<Value>(cmd).await.map(|_| ())
     }
 
     /// Runs a member command built by `build` under the policy in force; when the

@@ -64,9 +64,7 @@ pub(crate) async fn gateway_on(
         .deadline(Duration::from_secs(2))
         .connections(connections);
     if strict {
-        // Long enough that a replica on a busy machine acknowledges in time; a
-        // stalled one never does.
-        b = b.wait_for_replicas(1, Duration::from_millis(250));
+        b = b.wait_for_replicas(1, Duration::from_millis(100));
     }
     b.connect().await.expect("connects")
 }
