@@ -26,7 +26,6 @@ use redis::Script;
 
 use super::conn::Failure;
 use super::{watch, RedisBuilder, RedisEngine, RedisSetupError};
-use crate::ids::MemberId;
 use crate::outage::Outage;
 use crate::policy::limits::MemberLimits;
 use crate::policy::{ConfigError, Policy, TierLimits, IDEMPOTENCY_WINDOW, NOTE_WINDOW};
@@ -213,9 +212,6 @@ fn bad_data() -> Failure {
     }
 }
 
-/// A member's own limits as the engine script reads them.
-use crate::codes::{limits_from_text as parse_limits, limits_text as limits_field};
-
 impl RedisEngine {
     /// The rules this gateway decides under now, as last read.
     pub(super) fn live(&self) -> Arc<Live> {
@@ -370,68 +366,12 @@ impl RedisEngine {
         }
         Ok(())
     }
-
-    /// Gives `m` limits of their own in place of their tier's (`Some`), or returns
-    /// them to their tier's (`None`); exact at once on every gateway.
-    ///
-    /// # Errors
-    /// [`RolloutError::Config`] naming the field for limits a tier could not have;
-    /// [`RolloutError::Outage`] when Redis cannot answer.
-    pub async fn set_limits_override(
-        &self,
-        m: MemberId,
-        limits: Option<TierLimits>,
-    ) -> Result<(), RolloutError> {
-        if self.inner.module {
-            let args: Vec<String> = match &limits {
-                Some(l) => {
-                    l.validate_as("limits")?;
-                    let notes = l.notes_per_30d.map_or("-".into(), |n| n.to_string());
-                    let (d, w, c) = (l.daily, l.weekly, l.max_note_chars);
-                    vec![
-                        "SET".into(),
-                        d.to_string(),
-                        w.to_string(),
-                        notes,
-                        c.to_string(),
-                    ]
-                }
-                None => vec!["CLEAR".into()],
-            };
-            return Ok(self
-                .module_set_facts(m.0, "IL.LIMITS", &args)
-                .await
-                .map_err(|f| f.cause)?);
-        }
-        match limits {
-            Some(l) => {
-                l.validate_as("limits")?;
-                self.set_fields(m.0, &[("lim", limits_field(&l))]).await?;
-            }
-            None => self.clear_field(m.0, "lim").await?,
-        }
-        Ok(())
-    }
-
-    /// The member's own limits, if they have an override.
-    ///
-    /// # Errors
-    /// [`Outage`] when Redis cannot answer or holds something else there.
-    pub async fn limits_override(&self, m: MemberId) -> Result<Option<TierLimits>, Outage> {
-        if self.inner.module {
-            return self.module_limits(m).await.map_err(|f| f.cause);
-        }
-        let mut cmd = redis::cmd("HGET");
-        cmd.arg(self.keys(m.0).key("h")).arg("lim");
-        let v: Option<String> = self.cmd(cmd).await.map_err(|f| f.cause)?;
-        v.map(|v| parse_limits(&v).ok_or(Outage::BadData))
-            .transpose()
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::codes::{limits_from_text as parse_limits, limits_text as limits_field};
 
     #[test]
     fn member_limits_round_trip_as_the_script_reads_them() {

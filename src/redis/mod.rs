@@ -70,6 +70,8 @@ mod live;
 mod members;
 mod module;
 mod module_calls;
+mod module_replies;
+mod module_send;
 mod near;
 mod recipient;
 mod replies;

@@ -5,7 +5,7 @@ use redis::Value;
 
 use super::conn::Failure;
 use super::keys::email_owner;
-use super::module::{bad, invite_error, items, number, text};
+use super::module_replies::{bad, invite_error, items, number, text};
 use super::RedisEngine;
 use crate::codes;
 use crate::email::{normalize, EmailError};

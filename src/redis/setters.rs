@@ -1,11 +1,13 @@
-//! Changing a member's tier, status and invite setting.
+//! Changing a member's tier, status, invite setting and own limits.
 
+use super::live::RolloutError;
 use super::watch;
 use super::RedisEngine;
 use crate::account::{AccountStatus, InviteSetting, Tier};
 use crate::codes;
 use crate::ids::MemberId;
 use crate::outage::Outage;
+use crate::policy::TierLimits;
 
 impl RedisEngine {
     pub(super) async fn set_fields(&self, m: u64, fields: &[(&str, String)]) -> Result<(), Outage> {
@@ -126,5 +128,63 @@ impl RedisEngine {
         self.is_member(self.keys(a.0).key("c"), b.0.to_string())
             .await
             .map_err(|f| f.cause)
+    }
+
+    /// Gives `m` limits of their own in place of their tier's (`Some`), or returns
+    /// them to their tier's (`None`); exact at once on every gateway.
+    ///
+    /// # Errors
+    /// [`RolloutError::Config`] naming the field for limits a tier could not have;
+    /// [`RolloutError::Outage`] when Redis cannot answer.
+    pub async fn set_limits_override(
+        &self,
+        m: MemberId,
+        limits: Option<TierLimits>,
+    ) -> Result<(), RolloutError> {
+        if self.inner.module {
+            let args: Vec<String> = match &limits {
+                Some(l) => {
+                    l.validate_as("limits")?;
+                    let notes = l.notes_per_30d.map_or("-".into(), |n| n.to_string());
+                    let (d, w, c) = (l.daily, l.weekly, l.max_note_chars);
+                    vec![
+                        "SET".into(),
+                        d.to_string(),
+                        w.to_string(),
+                        notes,
+                        c.to_string(),
+                    ]
+                }
+                None => vec!["CLEAR".into()],
+            };
+            return Ok(self
+                .module_set_facts(m.0, "IL.LIMITS", &args)
+                .await
+                .map_err(|f| f.cause)?);
+        }
+        match limits {
+            Some(l) => {
+                l.validate_as("limits")?;
+                self.set_fields(m.0, &[("lim", codes::limits_text(&l))])
+                    .await?;
+            }
+            None => self.clear_field(m.0, "lim").await?,
+        }
+        Ok(())
+    }
+
+    /// The member's own limits, if they have an override.
+    ///
+    /// # Errors
+    /// [`Outage`] when Redis cannot answer or holds something else there.
+    pub async fn limits_override(&self, m: MemberId) -> Result<Option<TierLimits>, Outage> {
+        if self.inner.module {
+            return self.module_limits(m).await.map_err(|f| f.cause);
+        }
+        let mut cmd = redis::cmd("HGET");
+        cmd.arg(self.keys(m.0).key("h")).arg("lim");
+        let v: Option<String> = self.cmd(cmd).await.map_err(|f| f.cause)?;
+        v.map(|v| codes::limits_from_text(&v).ok_or(Outage::BadData))
+            .transpose()
     }
 }
