@@ -80,12 +80,9 @@ impl RedisEngine {
         }
         let mut rkey = None;
         if name == "IL.ACCEPT" {
+            let seq = [id.seq().to_string()];
             let reply = self
-                .module_cmd(false, &key, |_| {
-                    let mut cmd = redis::cmd("IL.RECIPIENT");
-                    cmd.arg(&key).arg(s).arg(id.seq());
-                    cmd
-                })
+                .member_cmd(false, "IL.RECIPIENT", s, &seq)
                 .await
                 .map_err(unavailable)?;
             match number(&reply) {
@@ -121,14 +118,10 @@ impl RedisEngine {
     /// answer is `Unavailable` and the recipient's side lags, as on the script).
     async fn module_accept_in_two(&self, id: InviteId) -> Result<(), InviteError> {
         let s = id.sender().0;
-        let key = self.value_key(s);
         let unavailable = |f: Failure| InviteError::Unavailable(f.cause);
+        let seq = [id.seq().to_string()];
         let reply = self
-            .module_cmd(true, &key, |_| {
-                let mut cmd = redis::cmd("IL.PACCEPT");
-                cmd.arg(&key).arg(s).arg(id.seq());
-                cmd
-            })
+            .member_cmd(true, "IL.PACCEPT", s, &seq)
             .await
             .map_err(unavailable)?;
         let words = items(&reply).map_err(unavailable)?;

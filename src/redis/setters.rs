@@ -54,6 +54,13 @@ impl RedisEngine {
         self.change_hash(m, cmd).await
     }
 
+    /// `IL.SET` of one of the member's facts on the module.
+    async fn module_set_fact(&self, m: u64, args: &[String]) -> Result<(), Outage> {
+        self.module_set_facts(m, "IL.SET", args)
+            .await
+            .map_err(|f| f.cause)
+    }
+
     /// Sets the member's tier; limits change at once, counts are kept.
     ///
     /// # Errors
@@ -61,10 +68,7 @@ impl RedisEngine {
     pub async fn set_tier(&self, m: MemberId, tier: Tier) -> Result<(), Outage> {
         if self.inner.module {
             let args = ["TIER".into(), codes::names::tier_name(tier).into()];
-            return self
-                .module_set_facts(m.0, "IL.SET", &args)
-                .await
-                .map_err(|f| f.cause);
+            return self.module_set_fact(m.0, &args).await;
         }
         let code = codes::digit(codes::tier_code(tier));
         self.set_fields(m.0, &[("tier", code.into())]).await
@@ -84,10 +88,7 @@ impl RedisEngine {
             if let AccountStatus::Restricted { until: Some(t) } = status {
                 args.extend(["UNTIL".to_string(), t.as_millis().to_string()]);
             }
-            return self
-                .module_set_facts(m.0, "IL.SET", &args)
-                .await
-                .map_err(|f| f.cause);
+            return self.module_set_fact(m.0, &args).await;
         }
         let (kind, until) = codes::status_code(status);
         let until = until.map_or(-1, |t| i64::try_from(t).unwrap_or(i64::MAX));
@@ -107,10 +108,7 @@ impl RedisEngine {
     ) -> Result<(), Outage> {
         if self.inner.module {
             let args = ["SETTING".into(), codes::names::setting_name(setting).into()];
-            return self
-                .module_set_facts(m.0, "IL.SET", &args)
-                .await
-                .map_err(|f| f.cause);
+            return self.module_set_fact(m.0, &args).await;
         }
         let code = codes::digit(codes::setting_code(setting));
         self.set_fields(m.0, &[("set", code.into())]).await
